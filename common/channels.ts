@@ -1,0 +1,27 @@
+// The names of every channel of the `window.failsafe` contract. Kept free of zod so that the
+// preload bundle (which only forwards calls) stays tiny; `contract.ts` checks it has a schema
+// for each name and no other.
+export const CHANNELS = [
+  'app:info',
+  'profile:get',
+  'profile:set',
+  'library:list',
+  'library:openFolder',
+  'library:importFiles',
+  'library:errors',
+  'series:images',
+  'study:priors',
+  'reports:open',
+  'reports:get',
+  'reports:save',
+  'reports:list',
+  'reports:sign',
+  'reports:addendum',
+  'reports:audit',
+  'reports:revisions',
+] as const;
+
+export type Channel = (typeof CHANNELS)[number];
+
+/** Electron IPC channel names are prefixed so main can reject anything else. */
+export const IPC_PREFIX = 'failsafe:';

@@ -1,0 +1,191 @@
+// The one typed contract between renderer and main: a zod input and output schema per channel.
+// Electron IPC (preload + main/electron) and the browser-mode loopback bridge (main/bridge) both
+// carry exactly this; main parses every input with these schemas before a handler sees it.
+import { z } from 'zod';
+import { CHANNELS, type Channel } from './channels.ts';
+import { Addendum, Profile, Report, ReportContent, StudyRef } from './report.ts';
+
+const Empty = z.object({}).strict();
+const Uid = z.string().min(1).max(64);
+
+export const AppInfo = z.object({
+  mode: z.enum(['electron', 'browser']),
+  version: z.string(),
+  /** Prefix for DICOM file URLs; the renderer appends a file id. */
+  fileBaseUrl: z.string(),
+  /** Header to send with file requests (browser mode), or null. */
+  fileAuthHeader: z.object({ name: z.string(), value: z.string() }).nullable(),
+  sampleStudyUid: z.string().nullable(),
+});
+export type AppInfo = z.infer<typeof AppInfo>;
+
+export const SeriesSummary = z.object({
+  seriesUid: z.string(),
+  seriesNumber: z.number().nullable(),
+  description: z.string(),
+  modality: z.string(),
+  instanceCount: z.number().int(),
+});
+export type SeriesSummary = z.infer<typeof SeriesSummary>;
+
+export const StudySummary = z.object({
+  studyUid: z.string(),
+  patientId: z.string(),
+  patientName: z.string(),
+  /** DICOM date YYYYMMDD, or '' when absent. */
+  studyDate: z.string(),
+  description: z.string(),
+  accession: z.string(),
+  modalities: z.array(z.string()),
+  series: z.array(SeriesSummary),
+});
+export type StudySummary = z.infer<typeof StudySummary>;
+
+export const PatientSummary = z.object({
+  patientId: z.string(),
+  patientName: z.string(),
+  birthDate: z.string(),
+  sex: z.string(),
+  studies: z.array(StudySummary),
+});
+export type PatientSummary = z.infer<typeof PatientSummary>;
+
+export const IndexError = z.object({ path: z.string(), reason: z.string() });
+export type IndexError = z.infer<typeof IndexError>;
+
+export const IndexResult = z.object({
+  scanned: z.number().int(),
+  indexed: z.number().int(),
+  errors: z.array(IndexError),
+  studyUids: z.array(z.string()),
+});
+export type IndexResult = z.infer<typeof IndexResult>;
+
+export const ImageRef = z.object({
+  /** Opaque id: the renderer loads `${fileBaseUrl}${fileId}`. */
+  fileId: z.string(),
+  sopInstanceUid: z.string(),
+  instanceNumber: z.number().nullable(),
+  /** 1 for single-frame; each frame of a multi-frame instance is a stack entry. */
+  frames: z.number().int().positive(),
+  rows: z.number().int().nullable(),
+  columns: z.number().int().nullable(),
+  sliceLocation: z.number().nullable(),
+  windowCenter: z.number().nullable(),
+  windowWidth: z.number().nullable(),
+});
+export type ImageRef = z.infer<typeof ImageRef>;
+
+export const ReportListItem = z.object({
+  id: z.string(),
+  study: StudyRef,
+  status: z.enum(['draft', 'signed']),
+  author: z.string(),
+  updatedAt: z.string(),
+  patientName: z.string(),
+  studyDescription: z.string(),
+});
+export type ReportListItem = z.infer<typeof ReportListItem>;
+
+export const AuditEntry = z.object({
+  seq: z.number().int(),
+  at: z.string(),
+  actor: z.string(),
+  action: z.enum(['create', 'edit', 'sign', 'addendum', 'view-signed', 'template-change']),
+  reportId: z.string(),
+  detail: z.string(),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export const Revision = z.object({ revision: z.number().int(), savedAt: z.string(), content: ReportContent });
+
+/** Base64 file upload (browser mode's "Open folder" fallback). 64 MiB per file at most. */
+export const UploadFile = z.object({
+  name: z.string().min(1).max(255),
+  dataBase64: z.string().max(90_000_000),
+});
+
+export const contract = {
+  'app:info': { input: Empty, output: AppInfo },
+  'profile:get': { input: Empty, output: Profile.nullable() },
+  'profile:set': { input: Profile, output: Profile },
+  'library:list': { input: Empty, output: z.array(PatientSummary) },
+  'library:openFolder': { input: z.object({ path: z.string().min(1).max(4096) }).strict(), output: IndexResult },
+  'library:importFiles': { input: z.object({ files: z.array(UploadFile).min(1).max(2000) }).strict(), output: IndexResult },
+  'library:errors': { input: Empty, output: z.array(IndexError) },
+  'series:images': { input: z.object({ seriesUid: Uid }).strict(), output: z.array(ImageRef) },
+  'study:priors': { input: StudyRef.strict(), output: z.array(StudySummary) },
+  'reports:open': {
+    input: z.object({ study: StudyRef.strict(), templateId: z.string().max(64).optional() }).strict(),
+    output: Report,
+  },
+  'reports:get': { input: z.object({ reportId: Uid }).strict(), output: Report },
+  'reports:save': {
+    input: z.object({ reportId: Uid, study: StudyRef.strict(), content: ReportContent, baseRevision: z.number().int().nonnegative() }).strict(),
+    output: z.object({ revision: z.number().int(), savedAt: z.string() }),
+  },
+  'reports:list': { input: Empty, output: z.array(ReportListItem) },
+  'reports:sign': {
+    input: z.object({ reportId: Uid, study: StudyRef.strict(), revision: z.number().int().nonnegative() }).strict(),
+    output: Report,
+  },
+  'reports:addendum': { input: z.object({ reportId: Uid, text: z.string().trim().min(1).max(100_000) }).strict(), output: Addendum },
+  'reports:audit': { input: z.object({ reportId: Uid }).strict(), output: z.array(AuditEntry) },
+  'reports:revisions': { input: z.object({ reportId: Uid }).strict(), output: z.array(Revision) },
+} as const satisfies Record<Channel, { input: z.ZodType; output: z.ZodType }>;
+
+// Every channel name has a schema and every schema a name.
+const exhaustive: Record<keyof typeof contract, true> = Object.fromEntries(CHANNELS.map((c) => [c, true])) as Record<Channel, true>;
+void exhaustive;
+
+export type Contract = typeof contract;
+export type Input<C extends Channel> = z.input<Contract[C]['input']>;
+export type Output<C extends Channel> = z.output<Contract[C]['output']>;
+
+/** Error codes a call can fail with; `message` is for people. */
+export const ErrorCode = z.enum(['invalid-input', 'not-found', 'conflict', 'forbidden', 'unsigned-problems', 'wrong-study', 'internal', 'unavailable']);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: { code: ErrorCode; message: string } };
+
+/** What `window.failsafe` is: one async function per channel, each resolving to a Result. */
+export type FailsafeApi = { [C in Channel]: (input: Input<C>) => Promise<Result<Output<C>>> };
+
+/** A failure a handler throws on purpose; anything else becomes `internal`. */
+export class ContractError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ContractError';
+  }
+}
+
+export type Handlers = { [C in Channel]: (input: z.output<Contract[C]['input']>) => Promise<Output<C>> | Output<C> };
+
+/**
+ * Parses the input, runs the handler, and wraps the outcome in a Result. Both transports call
+ * this, so a malformed payload gets the same clear `invalid-input` error everywhere.
+ */
+export async function dispatch(handlers: Handlers, channel: string, rawInput: unknown): Promise<Result<unknown>> {
+  if (!(CHANNELS as readonly string[]).includes(channel)) {
+    return { ok: false, error: { code: 'not-found', message: `unknown channel ${channel}` } };
+  }
+  const c = channel as Channel;
+  const parsed = contract[c].input.safeParse(rawInput ?? {});
+  if (!parsed.success) {
+    const detail = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+    return { ok: false, error: { code: 'invalid-input', message: `${channel}: ${detail}` } };
+  }
+  try {
+    const handler = handlers[c] as (input: unknown) => unknown;
+    const value = await handler(parsed.data);
+    return { ok: true, value };
+  } catch (err) {
+    if (err instanceof ContractError) return { ok: false, error: { code: err.code, message: err.message } };
+    const message = err instanceof Error ? err.message : String(err);
+    return { ok: false, error: { code: 'internal', message } };
+  }
+}
+

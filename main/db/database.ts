@@ -1,0 +1,63 @@
+// Opens the workstation's SQLite database (better-sqlite3, WAL) and brings its schema up to
+// date. Migrations are numbered files (`migrations/NNNN-name.ts`); versions only go up, the
+// version lives in `PRAGMA user_version`, pending migrations run in one transaction, and a
+// database written by a newer app is refused rather than guessed at.
+import Database from 'better-sqlite3';
+import { MIGRATIONS, type Migration } from './migrations/index.ts';
+
+export type Db = Database.Database;
+
+export class DatabaseTooNewError extends Error {
+  constructor(
+    readonly found: number,
+    readonly supported: number,
+  ) {
+    super(`This database has schema version ${found}, newer than this app supports (${supported}). Update Failsafe; the database was not changed.`);
+    this.name = 'DatabaseTooNewError';
+  }
+}
+
+export function latestVersion(migrations: readonly Migration[] = MIGRATIONS): number {
+  return migrations.reduce((max, m) => Math.max(max, m.version), 0);
+}
+
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): number {
+  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  sorted.forEach((m, i) => {
+    if (i > 0 && sorted[i - 1]!.version === m.version) throw new Error(`duplicate migration version ${m.version}`);
+  });
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const latest = latestVersion(sorted);
+  if (current > latest) throw new DatabaseTooNewError(current, latest);
+  const pending = sorted.filter((m) => m.version > current);
+  if (pending.length === 0) return current;
+  db.transaction(() => {
+    for (const m of pending) {
+      m.up(db);
+      db.pragma(`user_version = ${m.version}`);
+    }
+  })();
+  return latest;
+}
+
+export interface OpenOptions {
+  readonly?: boolean;
+  migrations?: readonly Migration[];
+}
+
+/** Opens (creating if needed) the database at `file` (or ':memory:'), WAL mode, migrated. */
+export function openDatabase(file: string, opts: OpenOptions = {}): Db {
+  const db = new Database(file, { readonly: opts.readonly ?? false });
+  try {
+    db.pragma('journal_mode = WAL');
+    // FULL: a save acknowledged to the renderer is on disk even if the OS crashes after.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    if (!opts.readonly) migrate(db, opts.migrations);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,13 @@
+// Every migration, in version order. Add a file `NNNN-kebab-name.ts` (numbered in tens) and
+// list it here. Never edit a migration that has shipped: add a new one.
+import type { Db } from '../database.ts';
+import m0010 from './0010-reports.ts';
+import m0020 from './0020-dicom-index.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Db): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [m0010, m0020];
