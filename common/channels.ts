@@ -8,6 +8,7 @@ export const CHANNELS = [
   'library:list',
   'library:openFolder',
   'library:importFiles',
+  'library:pickFolder',
   'library:errors',
   'series:images',
   'study:priors',

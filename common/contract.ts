@@ -113,6 +113,8 @@ export const contract = {
   'library:openFolder': { input: z.object({ path: z.string().min(1).max(4096) }).strict(), output: IndexResult },
   'library:importFiles': { input: z.object({ files: z.array(UploadFile).min(1).max(2000) }).strict(), output: IndexResult },
   'library:errors': { input: Empty, output: z.array(IndexError) },
+  /** Electron only: the native folder picker, then indexing. Browser mode answers `unavailable`. */
+  'library:pickFolder': { input: Empty, output: IndexResult.nullable() },
   'series:images': { input: z.object({ seriesUid: Uid }).strict(), output: z.array(ImageRef) },
   'study:priors': { input: StudyRef.strict(), output: z.array(StudySummary) },
   'reports:open': {
@@ -148,8 +150,25 @@ export type ErrorCode = z.infer<typeof ErrorCode>;
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: { code: ErrorCode; message: string } };
 
-/** What `window.failsafe` is: one async function per channel, each resolving to a Result. */
-export type FailsafeApi = { [C in Channel]: (input: Input<C>) => Promise<Result<Output<C>>> };
+/** Events main pushes to the renderer (Electron: IPC `failsafe:event`; browser mode: a stream). */
+export const AppEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('library-changed') }),
+  z.object({ type: z.literal('sync-changed'), reportId: z.string().optional() }),
+  z.object({ type: z.literal('unfinished-changed') }),
+  z.object({ type: z.literal('notice'), level: z.enum(['info', 'warning', 'critical']), message: z.string(), reportId: z.string().optional() }),
+]);
+export type AppEvent = z.infer<typeof AppEvent>;
+
+/** The event half: `window.failsafe.subscribe(cb)` returns an unsubscribe function. */
+export interface FailsafeEvents {
+  subscribe(listener: (event: AppEvent) => void): () => void;
+}
+
+/**
+ * What `window.failsafe` is: one async function per channel (each resolving to a Result), plus
+ * `subscribe` for pushed events. Browser mode's client: POST /api/<channel>, GET /events (SSE).
+ */
+export type FailsafeApi = { [C in Channel]: (input: Input<C>) => Promise<Result<Output<C>>> } & FailsafeEvents;
 
 /** A failure a handler throws on purpose; anything else becomes `internal`. */
 export class ContractError extends Error {

@@ -1,0 +1,261 @@
+// Browser mode: the same contract as Electron IPC, carried over a loopback HTTP bridge.
+// - Listens on 127.0.0.1 only, on a free port unless told otherwise.
+// - Every /api and /files request needs the per-launch secret token (header), and every request
+//   must name our own Host (DNS-rebinding guard); a request carrying an Origin must be ours.
+// - Every payload is parsed against the contract (common/contract.ts) before a handler runs.
+// - Static renderer files are served with the app's CSP.
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { dispatch, type AppEvent, type ErrorCode, type Handlers, type Result } from '../../common/contract.ts';
+import { CONTENT_SECURITY_POLICY, TOKEN_HEADER } from '../../common/security.ts';
+
+export interface BridgeOptions {
+  handlers: Handlers;
+  rendererDir: string;
+  filePath(fileId: string): string | null;
+  /** Subscribes to app events; returns an unsubscribe. */
+  subscribe?(listener: (e: AppEvent) => void): () => void;
+  port?: number;
+  token?: string;
+  /** Largest accepted API body (uploads are base64 JSON). */
+  maxBodyBytes?: number;
+}
+
+export interface Bridge {
+  url: string;
+  origin: string;
+  token: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const STATUS: Record<ErrorCode, number> = {
+  'invalid-input': 400,
+  'not-found': 404,
+  conflict: 409,
+  forbidden: 403,
+  'unsigned-problems': 422,
+  'wrong-study': 409,
+  internal: 500,
+  unavailable: 503,
+};
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.map': 'application/json',
+};
+
+const SECURITY_HEADERS = {
+  'content-security-policy': CONTENT_SECURITY_POLICY,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'x-frame-options': 'DENY',
+  'cache-control': 'no-store',
+};
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function fail(res: http.ServerResponse, status: number, code: ErrorCode, message: string): void {
+  const body: Result<never> = { ok: false, error: { code, message } };
+  sendJson(res, status, body);
+}
+
+function tokenMatches(given: string | undefined, expected: string): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
+}
+
+async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) return 'too-large';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return 'too-large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
+  const token = opts.token ?? crypto.randomBytes(32).toString('base64url');
+  const maxBody = opts.maxBodyBytes ?? 128 * 1024 * 1024;
+  const rendererDir = path.resolve(opts.rendererDir);
+  let origin = '';
+  let host = '';
+
+  const serveStatic = (urlPath: string, res: http.ServerResponse): void => {
+    let rel: string;
+    try {
+      rel = decodeURIComponent(urlPath);
+    } catch {
+      fail(res, 400, 'invalid-input', 'Malformed URL.');
+      return;
+    }
+    if (rel === '/' || rel === '') rel = '/index.html';
+    const file = path.resolve(rendererDir, `.${rel}`);
+    if (!file.startsWith(rendererDir + path.sep)) {
+      fail(res, 403, 'forbidden', 'Path outside the app.');
+      return;
+    }
+    fs.stat(file, (err, st) => {
+      if (err || !st.isFile()) {
+        fail(res, 404, 'not-found', `No such file: ${rel}`);
+        return;
+      }
+      res.writeHead(200, {
+        ...SECURITY_HEADERS,
+        'content-type': MIME[path.extname(file)] ?? 'application/octet-stream',
+        'content-length': st.size,
+      });
+      fs.createReadStream(file).pipe(res);
+    });
+  };
+
+  const serveDicom = (fileId: string, res: http.ServerResponse): void => {
+    const file = opts.filePath(fileId);
+    if (!file) {
+      fail(res, 404, 'not-found', `Unknown image file ${fileId}.`);
+      return;
+    }
+    fs.stat(file, (err, st) => {
+      if (err || !st.isFile()) {
+        fail(res, 404, 'not-found', `The image file is no longer on disk: ${file}`);
+        return;
+      }
+      res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'application/dicom', 'content-length': st.size });
+      fs.createReadStream(file).pipe(res);
+    });
+  };
+
+  const serveEvents = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (!opts.subscribe) {
+      fail(res, 404, 'not-found', 'No event stream.');
+      return;
+    }
+    res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
+    res.write(': connected\n\n');
+    const unsubscribe = opts.subscribe((e) => res.write(`data: ${JSON.stringify(e)}\n\n`));
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    req.on('close', () => {
+      clearInterval(ping);
+      unsubscribe();
+    });
+  };
+
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      // DNS rebinding: the Host must be the loopback address and port we listen on.
+      if (req.headers.host !== host) {
+        fail(res, 403, 'forbidden', `Wrong Host header; this bridge answers only ${host}.`);
+        return;
+      }
+      const reqOrigin = req.headers.origin;
+      if (reqOrigin !== undefined && reqOrigin !== origin) {
+        fail(res, 403, 'forbidden', `Cross-origin request from ${reqOrigin} refused.`);
+        return;
+      }
+      const url = new URL(req.url ?? '/', origin);
+      const isApi = url.pathname.startsWith('/api/');
+      const isFile = url.pathname.startsWith('/files/');
+      const isEvents = url.pathname === '/events';
+      if (!isApi && !isFile && !isEvents) {
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          fail(res, 405, 'invalid-input', 'Method not allowed.');
+          return;
+        }
+        serveStatic(url.pathname, res);
+        return;
+      }
+      if (!tokenMatches(req.headers[TOKEN_HEADER] as string | undefined, token)) {
+        fail(res, 401, 'forbidden', `Missing or wrong ${TOKEN_HEADER}: open the URL printed at start.`);
+        return;
+      }
+      if (isFile) {
+        if (req.method !== 'GET') {
+          fail(res, 405, 'invalid-input', 'Method not allowed.');
+          return;
+        }
+        serveDicom(decodeURIComponent(url.pathname.slice('/files/'.length)), res);
+        return;
+      }
+      if (isEvents) {
+        serveEvents(req, res);
+        return;
+      }
+      if (req.method !== 'POST') {
+        fail(res, 405, 'invalid-input', 'API calls are POST.');
+        return;
+      }
+      if (!(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json')) {
+        fail(res, 415, 'invalid-input', 'API calls take application/json.');
+        return;
+      }
+      const body = await readBody(req, maxBody);
+      if (body === 'too-large') {
+        fail(res, 413, 'invalid-input', `Request body over ${maxBody} bytes.`);
+        req.destroy();
+        return;
+      }
+      let input: unknown;
+      try {
+        input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+      } catch {
+        fail(res, 400, 'invalid-input', 'Request body is not valid JSON.');
+        return;
+      }
+      let channel: string;
+      try {
+        channel = decodeURIComponent(url.pathname.slice('/api/'.length));
+      } catch {
+        fail(res, 400, 'invalid-input', 'Malformed channel name.');
+        return;
+      }
+      const result = await dispatch(opts.handlers, channel, input);
+      sendJson(res, result.ok ? 200 : STATUS[result.error.code], result);
+    })().catch((err: unknown) => {
+      if (!res.headersSent) fail(res, 500, 'internal', err instanceof Error ? err.message : String(err));
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  host = `127.0.0.1:${port}`;
+  origin = `http://${host}`;
+  return {
+    url: `${origin}/#token=${token}`,
+    origin,
+    token,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,142 @@
+// The Electron shell: a window, the app:// protocol, IPC. Everything else is main/services.ts,
+// shared with browser mode. The only folder that imports `electron`.
+import path from 'node:path';
+import fs from 'node:fs';
+import { app, BrowserWindow, dialog, ipcMain, Menu, protocol, session, shell, type IpcMainInvokeEvent } from 'electron';
+import { CHANNELS, IPC_PREFIX } from '../../common/channels.ts';
+import { dispatch, type Result } from '../../common/contract.ts';
+import { CONTENT_SECURITY_POLICY } from '../../common/security.ts';
+import { createServices, type Services } from '../services.ts';
+import { defaultDataDir } from '../paths.ts';
+
+const APP_ORIGIN = 'app://failsafe';
+const root = app.isPackaged ? process.resourcesPath : path.resolve(__dirname, '..', '..');
+const rendererDir = app.isPackaged ? path.join(process.resourcesPath, 'app.asar', 'dist', 'renderer') : path.join(root, 'dist', 'renderer');
+const sampleDir = path.join(root, 'resources', 'samples', 'ct-head');
+
+protocol.registerSchemesAsPrivileged([
+  { scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } },
+]);
+
+app.enableSandbox();
+
+function dataDirFromArgs(): string {
+  const arg = process.argv.find((a) => a.startsWith('--data-dir='));
+  return arg ? path.resolve(arg.slice('--data-dir='.length)) : process.env['FAILSAFE_DATA_DIR'] ? defaultDataDir() : app.getPath('userData');
+}
+
+const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json', '.svg': 'image/svg+xml' };
+
+function serveFile(file: string, type: string): Response {
+  try {
+    const body = fs.readFileSync(file);
+    return new Response(body, { headers: { 'content-type': type, 'content-security-policy': CONTENT_SECURITY_POLICY, 'x-content-type-options': 'nosniff' } });
+  } catch {
+    return new Response('not found', { status: 404 });
+  }
+}
+
+/** Only our own page's main frame may call the contract (VS Code's validated ipcMain). */
+function senderIsTrusted(event: IpcMainInvokeEvent): boolean {
+  const frame = event.senderFrame;
+  return !!frame && frame === event.sender.mainFrame && frame.url.startsWith(`${APP_ORIGIN}/`);
+}
+
+async function main(): Promise<void> {
+  await app.whenReady();
+  let win: BrowserWindow | null = null;
+  const services: Services = await createServices({
+    dataDir: dataDirFromArgs(),
+    mode: 'electron',
+    version: app.getVersion(),
+    fileAccess: () => ({ fileBaseUrl: `${APP_ORIGIN}/files/`, fileAuthHeader: null }),
+    sampleDir,
+    pickFolder: async () => {
+      const r = win ? await dialog.showOpenDialog(win, { properties: ['openDirectory'] }) : await dialog.showOpenDialog({ properties: ['openDirectory'] });
+      return r.canceled ? null : (r.filePaths[0] ?? null);
+    },
+  });
+
+  protocol.handle('app', (request) => {
+    const url = new URL(request.url);
+    if (url.host !== 'failsafe') return new Response('forbidden', { status: 403 });
+    if (url.pathname.startsWith('/files/')) {
+      const file = services.filePath(decodeURIComponent(url.pathname.slice('/files/'.length)));
+      return file ? serveFile(file, 'application/dicom') : new Response('not found', { status: 404 });
+    }
+    const rel = decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname);
+    const file = path.resolve(rendererDir, `.${rel}`);
+    if (!file.startsWith(rendererDir + path.sep)) return new Response('forbidden', { status: 403 });
+    return serveFile(file, MIME[path.extname(file)] ?? 'application/octet-stream');
+  });
+
+  // Deny every permission request (camera, notifications, …): the app needs none.
+  session.defaultSession.setPermissionRequestHandler((_wc, _perm, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
+
+  for (const channel of CHANNELS) {
+    ipcMain.handle(`${IPC_PREFIX}${channel}`, async (event, input: unknown): Promise<Result<unknown>> => {
+      if (!senderIsTrusted(event)) return { ok: false, error: { code: 'forbidden', message: 'IPC from an untrusted frame.' } };
+      return dispatch(services.handlers, channel, input);
+    });
+  }
+
+  app.on('web-contents-created', (_e, contents) => {
+    contents.on('will-navigate', (e) => e.preventDefault());
+    contents.on('will-redirect', (e) => e.preventDefault());
+    contents.on('will-attach-webview', (e) => e.preventDefault());
+    contents.setWindowOpenHandler(({ url }) => {
+      // Only http(s) links leave the app, in the user's browser; nothing opens a new window.
+      if (/^https?:\/\//.test(url)) void shell.openExternal(url);
+      return { action: 'deny' };
+    });
+  });
+
+  win = new BrowserWindow({
+    width: 1600,
+    height: 1000,
+    title: 'Failsafe',
+    backgroundColor: '#111418',
+    webPreferences: {
+      preload: path.join(__dirname, 'preload.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      experimentalFeatures: false,
+      spellcheck: true,
+    },
+  });
+  services.events.on('event', (e) => win?.webContents.send(`${IPC_PREFIX}event`, e));
+
+  Menu.setApplicationMenu(
+    Menu.buildFromTemplate([
+      {
+        label: 'File',
+        submenu: [
+          {
+            label: 'Open folder…',
+            accelerator: 'CmdOrCtrl+O',
+            click: () => void services.handlers['library:pickFolder']({}),
+          },
+          { type: 'separator' },
+          { role: 'quit' },
+        ],
+      },
+      { role: 'editMenu' },
+      { label: 'View', submenu: [{ role: 'reload' }, { role: 'toggleDevTools' }, { role: 'togglefullscreen' }] },
+    ]),
+  );
+
+  await win.loadURL(`${APP_ORIGIN}/index.html`);
+  app.on('window-all-closed', () => {
+    services.close();
+    app.quit();
+  });
+}
+
+main().catch((err: unknown) => {
+  dialog.showErrorBox('Failsafe could not start', err instanceof Error ? err.message : String(err));
+  app.exit(1);
+});

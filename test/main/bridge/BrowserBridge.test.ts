@@ -1,0 +1,168 @@
+// The browser-mode bridge against the real services: only our token, our Host and our origin
+// get through, and only payloads that parse against the contract; everything else gets a clear
+// 4xx and changes nothing.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBridge, type Bridge } from '../../../main/bridge/BrowserBridge.ts';
+import { createServices, type Services } from '../../../main/services.ts';
+import { TOKEN_HEADER } from '../../../common/security.ts';
+
+const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
+let services: Services;
+let bridge: Bridge;
+let dataDir: string;
+let rendererDir: string;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-bridge-'));
+  rendererDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-renderer-'));
+  fs.writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>t</title>');
+  fs.writeFileSync(path.join(dataDir, 'secret.txt'), 'do not serve');
+  services = await createServices({
+    dataDir,
+    mode: 'browser',
+    version: 'test',
+    fileAccess: () => ({ fileBaseUrl: `${bridge.origin}/files/`, fileAuthHeader: { name: TOKEN_HEADER, value: bridge.token } }),
+    sampleDir: path.join(repoRoot, 'resources', 'samples', 'ct-head'),
+  });
+  bridge = await startBridge({ handlers: services.handlers, rendererDir, filePath: services.filePath });
+});
+
+afterAll(async () => {
+  await bridge.close();
+  services.close();
+});
+
+interface Raw {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+/** A raw request, so Host/Origin can be forged (fetch would refuse to). */
+function raw(method: string, urlPath: string, headers: Record<string, string>, body?: string): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: bridge.port, method, path: urlPath, headers }, (res) => {
+      let data = '';
+      res.on('data', (d: Buffer) => (data += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, headers: res.headers }));
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+const good = (): Record<string, string> => ({
+  host: `127.0.0.1:${bridge.port}`,
+  'content-type': 'application/json',
+  [TOKEN_HEADER]: bridge.token,
+});
+
+const call = (channel: string, input: unknown, headers = good()): Promise<Raw> =>
+  raw('POST', `/api/${encodeURIComponent(channel)}`, headers, JSON.stringify(input));
+
+const profile = { name: 'Dr Ada Lovelace', role: 'radiologist', registration: 'GMC 1234567' };
+
+async function profileNow(): Promise<unknown> {
+  const r = await call('profile:get', {});
+  return (JSON.parse(r.body) as { value: unknown }).value;
+}
+
+describe('browser-mode bridge', () => {
+  it('answers a valid call with the token', async () => {
+    const r = await call('app:info', {});
+    expect(r.status).toBe(200);
+    const body = JSON.parse(r.body) as { ok: boolean; value: { mode: string } };
+    expect(body.ok).toBe(true);
+    expect(body.value.mode).toBe('browser');
+    expect(r.headers['content-security-policy']).toContain("script-src 'self' 'wasm-unsafe-eval'");
+  });
+
+  it('refuses a missing or wrong token with 401 and changes nothing', async () => {
+    const { [TOKEN_HEADER]: _omit, ...noToken } = good();
+    void _omit;
+    const missing = await call('profile:set', profile, noToken);
+    expect(missing.status).toBe(401);
+    expect(JSON.parse(missing.body)).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    const wrong = await call('profile:set', profile, { ...good(), [TOKEN_HEADER]: 'x'.repeat(bridge.token.length) });
+    expect(wrong.status).toBe(401);
+    expect(await profileNow()).toBeNull();
+  });
+
+  it('refuses another origin and another Host (DNS rebinding) with 403 and changes nothing', async () => {
+    const evil = await call('profile:set', profile, { ...good(), origin: 'http://evil.example' });
+    expect(evil.status).toBe(403);
+    expect(evil.body).toContain('evil.example');
+    const rebinding = await call('profile:set', profile, { ...good(), host: `evil.example:${bridge.port}` });
+    expect(rebinding.status).toBe(403);
+    expect(await profileNow()).toBeNull();
+  });
+
+  it('refuses malformed payloads with a clear 4xx and changes nothing', async () => {
+    const notJson = await raw('POST', '/api/profile%3Aset', good(), '{"name": ');
+    expect(notJson.status).toBe(400);
+    expect(notJson.body).toContain('not valid JSON');
+    const wrongShape = await call('profile:set', { name: '', role: 'surgeon' });
+    expect(wrongShape.status).toBe(400);
+    const err = JSON.parse(wrongShape.body) as { error: { code: string; message: string } };
+    expect(err.error.code).toBe('invalid-input');
+    expect(err.error.message).toMatch(/role|name|registration/);
+    const extraKey = await call('reports:list', { sneaky: true });
+    expect(extraKey.status).toBe(400);
+    const wrongType = await raw('POST', '/api/profile%3Aset', { ...good(), 'content-type': 'text/plain' }, JSON.stringify(profile));
+    expect(wrongType.status).toBe(415);
+    const unknown = await call('system:exec', { cmd: 'rm -rf /' });
+    expect(unknown.status).toBe(404);
+    const getApi = await raw('GET', '/api/app%3Ainfo', good());
+    expect(getApi.status).toBe(405);
+    expect(await profileNow()).toBeNull();
+  });
+
+  it('refuses an oversized body with 413', async () => {
+    const small = await startBridge({ handlers: services.handlers, rendererDir, filePath: services.filePath, maxBodyBytes: 1024 });
+    try {
+      const r = await new Promise<number>((resolve, reject) => {
+        const req = http.request(
+          { host: '127.0.0.1', port: small.port, method: 'POST', path: '/api/profile%3Aset', headers: { host: `127.0.0.1:${small.port}`, 'content-type': 'application/json', [TOKEN_HEADER]: small.token } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify({ ...profile, name: 'x'.repeat(5000) }));
+      });
+      expect(r).toBe(413);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('serves DICOM files only with the token, and never files outside the app', async () => {
+    const patients = JSON.parse((await call('library:list', {})).body) as { value: { studies: { series: { seriesUid: string }[] }[] }[] };
+    const seriesUid = patients.value[0]!.studies[0]!.series[0]!.seriesUid;
+    const images = JSON.parse((await call('series:images', { seriesUid })).body) as { value: { fileId: string }[] };
+    const fileId = images.value[0]!.fileId;
+    const withToken = await raw('GET', `/files/${fileId}`, good());
+    expect(withToken.status).toBe(200);
+    expect(withToken.headers['content-type']).toBe('application/dicom');
+    const { [TOKEN_HEADER]: _t, ...noToken } = good();
+    void _t;
+    expect((await raw('GET', `/files/${fileId}`, noToken)).status).toBe(401);
+    expect((await raw('GET', '/files/does-not-exist', good())).status).toBe(404);
+    const traversal = await raw('GET', '/..%2f..%2f..%2fetc%2fpasswd', good());
+    expect([403, 404]).toContain(traversal.status);
+    expect(traversal.body).not.toContain('root:');
+    expect((await raw('GET', '/', good())).status).toBe(200);
+  });
+
+  it('still works after all that: a valid profile call succeeds', async () => {
+    const r = await call('profile:set', profile);
+    expect(r.status).toBe(200);
+    expect(await profileNow()).toMatchObject(profile);
+  });
+});
