@@ -10,9 +10,11 @@ import { createServices, type Services } from '../services.ts';
 import { defaultDataDir } from '../paths.ts';
 
 const APP_ORIGIN = 'app://failsafe';
-const root = app.isPackaged ? process.resourcesPath : path.resolve(__dirname, '..', '..');
-const rendererDir = app.isPackaged ? path.join(process.resourcesPath, 'app.asar', 'dist', 'renderer') : path.join(root, 'dist', 'renderer');
-const sampleDir = path.join(root, 'resources', 'samples', 'ct-head');
+// Bundled to dist/electron/main.cjs; packaged, dist/ sits inside app.asar and the sample study
+// beside it in the resources folder (electron-builder.yml extraResources).
+const rendererDir = path.resolve(__dirname, '..', 'renderer');
+const resourcesRoot = app.isPackaged ? process.resourcesPath : path.resolve(__dirname, '..', '..');
+const sampleDir = path.join(resourcesRoot, 'resources', 'samples', 'ct-head');
 
 protocol.registerSchemesAsPrivileged([
   { scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } },
