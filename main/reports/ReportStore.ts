@@ -1,0 +1,529 @@
+// The local report store: crash-safe drafts with full revision history, signing, signed
+// addenda, an append-only audit trail and the outbox for the hub. Every write is one SQLite
+// transaction (WAL, synchronous=FULL): when a method returns, what it wrote is on disk.
+// The database's triggers (migration 0010) enforce immutability independently of this class.
+import crypto from 'node:crypto';
+import { ContractError, type AuditEntry, type ReportListItem } from '../../common/contract.ts';
+import { addendumSignedPayload, type AddendumPayload, type OutboxPayload, type SignedReportPayload } from '../../common/hubPayload.ts';
+import {
+  Profile,
+  ReportContent,
+  signedPayload,
+  StudyRef,
+  type Addendum,
+  type Report,
+  type Role,
+  type Signature,
+} from '../../common/report.ts';
+import { checkSignOff } from '../../common/signoff.ts';
+import { chooseTemplate, getTemplate, newReportFor, TEMPLATES } from '../../common/templates.ts';
+import type { Db } from '../db/database.ts';
+
+export interface StudyInfo {
+  patientName: string;
+  description: string;
+}
+
+export interface ReportStoreOptions {
+  now?: () => Date;
+  newId?: () => string;
+  /** Patient name and study description for the reports list. */
+  studyInfo?: (studyUid: string) => StudyInfo | null;
+}
+
+export type AuditAction = AuditEntry['action'];
+
+export interface OutboxRow {
+  id: number;
+  kind: 'report' | 'addendum';
+  reportId: string;
+  idempotencyKey: string;
+  /** The JSON text stored at signing (send this verbatim). */
+  payloadJson: string;
+  payload: OutboxPayload;
+  createdAt: string;
+  state: 'pending' | 'synced' | 'failed';
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastError: string | null;
+  syncedAt: string | null;
+  hubReceipt: string | null;
+}
+
+export interface RevisionEntry {
+  revision: number;
+  savedAt: string;
+  content: ReportContent;
+}
+
+/** Roles that may issue a final report or an addendum (domain.md §5). */
+export const SIGNING_ROLES: readonly Role[] = ['radiologist', 'radiographer', 'locum', 'trainer'];
+
+interface ReportRow {
+  id: string;
+  patient_id: string;
+  study_uid: string;
+  status: 'draft' | 'signed';
+  template_id: string;
+  content: string;
+  revision: number;
+  author: string;
+  created_at: string;
+  updated_at: string;
+  signer_name: string | null;
+  signer_role: string | null;
+  signer_registration: string | null;
+  signed_at: string | null;
+  signature_meaning: string | null;
+  content_hash: string | null;
+}
+
+interface AddendumRow {
+  seq: number;
+  id: string;
+  report_id: string;
+  original_hash: string;
+  text: string;
+  signer_name: string;
+  signer_role: string;
+  signer_registration: string;
+  signed_at: string;
+  content_hash: string;
+}
+
+interface OutboxDbRow {
+  id: number;
+  kind: 'report' | 'addendum';
+  report_id: string;
+  idempotency_key: string;
+  payload: string;
+  created_at: string;
+  state: 'pending' | 'synced' | 'failed';
+  attempts: number;
+  next_attempt_at: string | null;
+  last_error: string | null;
+  synced_at: string | null;
+  hub_receipt: string | null;
+}
+
+const sha256 = (text: string): string => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
+
+function sameStudy(a: StudyRef, b: StudyRef): boolean {
+  return a.patientId === b.patientId && a.studyUid === b.studyUid;
+}
+
+function parseContent(raw: unknown): ReportContent {
+  const parsed = ReportContent.safeParse(raw);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(content)'}: ${i.message}`).join('; ');
+    throw new ContractError('invalid-input', `Report content is not valid: ${detail}`);
+  }
+  if (!TEMPLATES.some((t) => t.id === parsed.data.templateId)) {
+    throw new ContractError('invalid-input', `Unknown template ${parsed.data.templateId}.`);
+  }
+  return parsed.data;
+}
+
+function parseSigner(signer: Profile): Profile {
+  const parsed = Profile.safeParse(signer);
+  if (!parsed.success) throw new ContractError('invalid-input', 'The signer profile needs a name, a role and a registration number.');
+  const p = parsed.data;
+  if (p.role === 'trainee') {
+    throw new ContractError('forbidden', 'A trainee cannot issue a final report or an addendum alone; a trainer or radiologist must verify and sign it.');
+  }
+  if (!SIGNING_ROLES.includes(p.role)) {
+    throw new ContractError('forbidden', `The role "${p.role}" may not sign reports.`);
+  }
+  return { name: p.name, role: p.role, registration: p.registration };
+}
+
+export class ReportStore {
+  private readonly now: () => Date;
+  private readonly newId: () => string;
+  private readonly studyInfo: ((studyUid: string) => StudyInfo | null) | undefined;
+  private readonly st;
+
+  constructor(
+    private readonly db: Db,
+    opts: ReportStoreOptions = {},
+  ) {
+    this.now = opts.now ?? (() => new Date());
+    this.newId = opts.newId ?? (() => crypto.randomUUID());
+    this.studyInfo = opts.studyInfo;
+    this.st = {
+      getProfile: db.prepare<[], { name: string; role: string; registration: string }>('SELECT name, role, registration FROM profile WHERE id = 1'),
+      setProfile: db.prepare<[string, string, string, string]>(
+        `INSERT INTO profile (id, name, role, registration, updated_at) VALUES (1, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, registration = excluded.registration, updated_at = excluded.updated_at`,
+      ),
+      report: db.prepare<[string], ReportRow>('SELECT * FROM reports WHERE id = ?'),
+      newestForStudy: db.prepare<[string], ReportRow>('SELECT * FROM reports WHERE study_uid = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
+      insertReport: db.prepare<[string, string, string, string, string, string, string, string]>(
+        `INSERT INTO reports (id, patient_id, study_uid, status, template_id, content, revision, author, created_at, updated_at)
+         VALUES (?, ?, ?, 'draft', ?, ?, 0, ?, ?, ?)`,
+      ),
+      updateDraft: db.prepare<[string, string, number, string, string, number]>(
+        `UPDATE reports SET template_id = ?, content = ?, revision = ?, updated_at = ? WHERE id = ? AND status = 'draft' AND revision = ?`,
+      ),
+      insertRevision: db.prepare<[string, number, string, string, string]>(
+        'INSERT INTO report_revisions (report_id, revision, saved_at, actor, content) VALUES (?, ?, ?, ?, ?)',
+      ),
+      revisions: db.prepare<[string], { revision: number; saved_at: string; content: string }>(
+        'SELECT revision, saved_at, content FROM report_revisions WHERE report_id = ? ORDER BY revision',
+      ),
+      sign: db.prepare<[string, string, string, string, string, string, string, number]>(
+        `UPDATE reports SET status = 'signed', signer_name = ?, signer_role = ?, signer_registration = ?, signed_at = ?,
+           signature_meaning = 'final-report', content_hash = ?, updated_at = ?
+         WHERE id = ? AND status = 'draft' AND revision = ?`,
+      ),
+      addenda: db.prepare<[string], AddendumRow>('SELECT * FROM addenda WHERE report_id = ? ORDER BY seq DESC'),
+      insertAddendum: db.prepare<[string, string, string, string, string, string, string, string, string]>(
+        `INSERT INTO addenda (id, report_id, original_hash, text, signer_name, signer_role, signer_registration, signed_at, content_hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertAudit: db.prepare<[string, string, string, string, number | null, string]>(
+        'INSERT INTO audit (at, actor, action, report_id, revision, detail) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      audit: db.prepare<[string], { seq: number; at: string; actor: string; action: AuditAction; report_id: string; detail: string }>(
+        'SELECT seq, at, actor, action, report_id, detail FROM audit WHERE report_id = ? ORDER BY seq',
+      ),
+      list: db.prepare<[], ReportRow>('SELECT * FROM reports ORDER BY updated_at DESC, rowid DESC'),
+      insertOutbox: db.prepare<[string, string, string, string, string]>(
+        'INSERT INTO outbox (kind, report_id, idempotency_key, payload, created_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      outboxPending: db.prepare<[string, number], OutboxDbRow>(
+        `SELECT * FROM outbox WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?`,
+      ),
+      outboxRow: db.prepare<[number], OutboxDbRow>('SELECT * FROM outbox WHERE id = ?'),
+      markSynced: db.prepare<[string, string, number]>(
+        `UPDATE outbox SET state = 'synced', synced_at = ?, hub_receipt = ?, next_attempt_at = NULL WHERE id = ?`,
+      ),
+      markAttempt: db.prepare<[string, string, string, number]>(
+        `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, state = ? WHERE id = ? AND state <> 'synced'`,
+      ),
+    };
+  }
+
+  // ---- profile ------------------------------------------------------------------------------
+
+  getProfile(): Profile | null {
+    const row = this.st.getProfile.get();
+    if (!row) return null;
+    const parsed = Profile.safeParse(row);
+    return parsed.success ? parsed.data : null;
+  }
+
+  setProfile(p: Profile): Profile {
+    const parsed = Profile.safeParse(p);
+    if (!parsed.success) throw new ContractError('invalid-input', 'A profile needs a name, a role and a registration number.');
+    const { name, role, registration } = parsed.data;
+    this.st.setProfile.run(name, role, registration, this.iso());
+    return { name, role, registration };
+  }
+
+  // ---- drafts -------------------------------------------------------------------------------
+
+  /**
+   * The newest report for the study, else a new draft from the template chosen for the study.
+   * `templateId` switches a draft's template (keeping what was written); it is ignored for a
+   * signed report, which never changes.
+   */
+  open(study: StudyRef, opts: { actor: string; modality: string; description: string; templateId?: string }): Report {
+    const ref = this.parseStudy(study);
+    if (opts.templateId !== undefined && !TEMPLATES.some((t) => t.id === opts.templateId)) {
+      throw new ContractError('invalid-input', `Unknown template ${opts.templateId}.`);
+    }
+    const id = this.tx(() => {
+      const existing = this.st.newestForStudy.get(ref.studyUid);
+      if (existing) {
+        if (existing.patient_id !== ref.patientId) {
+          throw new ContractError('wrong-study', `Study ${ref.studyUid} is bound to patient ${existing.patient_id}, not ${ref.patientId}.`);
+        }
+        if (existing.status === 'signed') {
+          this.writeAudit(opts.actor, 'view-signed', existing.id, null, '');
+        } else if (opts.templateId !== undefined && opts.templateId !== existing.template_id) {
+          this.switchTemplate(existing, opts.templateId, opts.actor);
+        }
+        return existing.id;
+      }
+      const template = opts.templateId !== undefined ? getTemplate(opts.templateId) : chooseTemplate(opts.modality, opts.description);
+      const content = newReportFor(template);
+      const newId = this.newId();
+      const at = this.iso();
+      const json = JSON.stringify(content);
+      this.st.insertReport.run(newId, ref.patientId, ref.studyUid, template.id, json, opts.actor, at, at);
+      this.st.insertRevision.run(newId, 0, at, opts.actor, json);
+      this.writeAudit(opts.actor, 'create', newId, 0, `template ${template.id}`);
+      return newId;
+    });
+    return this.load(id);
+  }
+
+  /** A report by id; opening a signed report is audited (view-signed). */
+  get(reportId: string, actor: string): Report {
+    const report = this.load(reportId);
+    if (report.status === 'signed') this.tx(() => this.writeAudit(actor, 'view-signed', reportId, null, ''));
+    return report;
+  }
+
+  /** Saves a new revision of a draft. `baseRevision` must be the current revision. */
+  save(reportId: string, study: StudyRef, content: ReportContent, baseRevision: number, actor: string): { revision: number; savedAt: string } {
+    const ref = this.parseStudy(study);
+    const next = parseContent(content);
+    if (!Number.isInteger(baseRevision) || baseRevision < 0) throw new ContractError('invalid-input', 'baseRevision must be a non-negative integer.');
+    return this.tx(() => {
+      const row = this.row(reportId);
+      this.checkBound(row, ref);
+      if (row.status === 'signed') throw new ContractError('conflict', 'signed reports are immutable; add an addendum');
+      if (row.revision !== baseRevision) {
+        throw new ContractError('conflict', `The report changed elsewhere: it is at revision ${row.revision}, this edit was based on ${baseRevision}. Reload it.`);
+      }
+      const revision = baseRevision + 1;
+      const savedAt = this.iso();
+      const json = JSON.stringify(next);
+      const changed = this.st.updateDraft.run(next.templateId, json, revision, savedAt, reportId, baseRevision).changes;
+      if (changed !== 1) throw new ContractError('conflict', 'The report changed while saving. Reload it.');
+      this.st.insertRevision.run(reportId, revision, savedAt, actor, json);
+      this.writeAudit(actor, 'edit', reportId, revision, `revision ${revision}`);
+      if (next.templateId !== row.template_id) {
+        this.writeAudit(actor, 'template-change', reportId, revision, `${row.template_id} → ${next.templateId}`);
+      }
+      return { revision, savedAt };
+    });
+  }
+
+  /** Every report, most recently changed first. */
+  list(filter: { status?: 'draft' | 'signed' } = {}): ReportListItem[] {
+    return this.st
+      .list.all()
+      .filter((r) => filter.status === undefined || r.status === filter.status)
+      .map((r) => {
+        const info = this.studyInfo?.(r.study_uid) ?? null;
+        return {
+          id: r.id,
+          study: { patientId: r.patient_id, studyUid: r.study_uid },
+          status: r.status,
+          author: r.author,
+          updatedAt: r.updated_at,
+          patientName: info?.patientName ?? '',
+          studyDescription: info?.description ?? '',
+        };
+      });
+  }
+
+  /** Every saved revision, oldest first (revision 0 is the draft as created). */
+  revisions(reportId: string): RevisionEntry[] {
+    this.row(reportId);
+    return this.st.revisions.all(reportId).map((r) => ({
+      revision: r.revision,
+      savedAt: r.saved_at,
+      content: ReportContent.parse(JSON.parse(r.content)),
+    }));
+  }
+
+  // ---- signing ------------------------------------------------------------------------------
+
+  /**
+   * Signs the report as final. The study must be the one the report is bound to, `revision` the
+   * latest saved revision, the content free of blocking sign-off problems, and the signer
+   * allowed to sign. The signature, the audit entry and the outbox row commit together.
+   */
+  sign(reportId: string, study: StudyRef, revision: number, signer: Profile): Report {
+    const ref = this.parseStudy(study);
+    const who = parseSigner(signer);
+    this.tx(() => {
+      const row = this.row(reportId);
+      this.checkBound(row, ref);
+      if (row.status === 'signed') throw new ContractError('conflict', 'This report is already signed; add an addendum.');
+      if (row.revision !== revision) {
+        throw new ContractError('conflict', `You are signing revision ${revision} but the latest saved revision is ${row.revision}. Review the latest version and sign again.`);
+      }
+      const content = ReportContent.parse(JSON.parse(row.content));
+      const blocking = checkSignOff(content).filter((p) => p.severity === 'block');
+      if (blocking.length > 0) {
+        throw new ContractError('unsigned-problems', `The report cannot be signed yet: ${blocking.map((p) => `[${p.sectionId}] ${p.message}`).join(' ')}`);
+      }
+      const boundStudy = { patientId: row.patient_id, studyUid: row.study_uid };
+      const signedAt = this.iso();
+      const contentHash = sha256(signedPayload(content, boundStudy, who, signedAt, 'final-report'));
+      const changed = this.st.sign.run(who.name, who.role, who.registration, signedAt, contentHash, signedAt, reportId, revision).changes;
+      if (changed !== 1) throw new ContractError('conflict', 'The report changed while signing. Reload it.');
+      this.writeAudit(who.name, 'sign', reportId, revision, `revision ${revision}; sha256 ${contentHash}`);
+      const signature: Signature = { ...who, signedAt, meaning: 'final-report', contentHash };
+      const payload: SignedReportPayload = {
+        kind: 'report',
+        report: { id: reportId, study: boundStudy, content, signature: { ...signature, meaning: 'final-report' }, author: row.author, createdAt: row.created_at },
+      };
+      this.st.insertOutbox.run('report', reportId, crypto.randomUUID(), JSON.stringify(payload), signedAt);
+    });
+    return this.load(reportId);
+  }
+
+  /** Adds a signed addendum to a signed report; the original is never altered. */
+  addendum(reportId: string, text: string, signer: Profile): Addendum {
+    const who = parseSigner(signer);
+    const body = typeof text === 'string' ? text.trim() : '';
+    if (body === '') throw new ContractError('invalid-input', 'An addendum needs text.');
+    if (body.length > 100_000) throw new ContractError('invalid-input', 'An addendum is limited to 100,000 characters.');
+    return this.tx(() => {
+      const row = this.row(reportId);
+      if (row.status !== 'signed' || row.content_hash === null) {
+        throw new ContractError('conflict', 'Addenda are added to signed reports; this report is still a draft, edit it instead.');
+      }
+      const originalHash = row.content_hash;
+      const signedAt = this.iso();
+      const contentHash = sha256(addendumSignedPayload({ reportId, originalHash, text: body, signer: who, signedAt }));
+      const id = this.newId();
+      this.st.insertAddendum.run(id, reportId, originalHash, body, who.name, who.role, who.registration, signedAt, contentHash);
+      this.writeAudit(who.name, 'addendum', reportId, null, `addendum ${id}; sha256 ${contentHash}`);
+      const addendum = { id, text: body, signature: { ...who, signedAt, meaning: 'addendum' as const, contentHash } };
+      const payload: AddendumPayload = { kind: 'addendum', reportId, originalHash, addendum };
+      this.st.insertOutbox.run('addendum', reportId, crypto.randomUUID(), JSON.stringify(payload), signedAt);
+      return addendum;
+    });
+  }
+
+  // ---- audit --------------------------------------------------------------------------------
+
+  /** The report's audit trail, oldest first. */
+  audit(reportId: string): AuditEntry[] {
+    this.row(reportId);
+    return this.st.audit.all(reportId).map((a) => ({ seq: a.seq, at: a.at, actor: a.actor, action: a.action, reportId: a.report_id, detail: a.detail }));
+  }
+
+  // ---- outbox (for the hub sync sender) -----------------------------------------------------
+
+  /** Pending rows whose next attempt is due, oldest first (a report before its addenda). */
+  outboxPending(limit: number): OutboxRow[] {
+    const n = Math.max(0, Math.min(1000, Math.floor(limit)));
+    return this.st.outboxPending.all(this.iso(), n).map(toOutboxRow);
+  }
+
+  outboxRow(id: number): OutboxRow | null {
+    const r = this.st.outboxRow.get(id);
+    return r ? toOutboxRow(r) : null;
+  }
+
+  markSynced(id: number, receipt: string): void {
+    if (this.st.markSynced.run(this.iso(), receipt, id).changes !== 1) throw new ContractError('not-found', `No outbox row ${id}.`);
+  }
+
+  /** Records a failed delivery attempt; `failed` stops retrying (the row needs a person). */
+  markAttempt(id: number, error: string, nextAttemptAt: string, failed: boolean): void {
+    const changed = this.st.markAttempt.run(error, nextAttemptAt, failed ? 'failed' : 'pending', id).changes;
+    if (changed !== 1) {
+      if (!this.st.outboxRow.get(id)) throw new ContractError('not-found', `No outbox row ${id}.`);
+      throw new ContractError('conflict', `Outbox row ${id} is already synced.`);
+    }
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  private iso(): string {
+    return this.now().toISOString();
+  }
+
+  private tx<T>(fn: () => T): T {
+    // IMMEDIATE: take the write lock up front, so read-check-write cannot interleave with another connection.
+    return this.db.transaction(fn).immediate();
+  }
+
+  private parseStudy(study: StudyRef): StudyRef {
+    const parsed = StudyRef.safeParse(study);
+    if (!parsed.success) throw new ContractError('invalid-input', 'A study reference needs a patient id and a study instance UID.');
+    return { patientId: parsed.data.patientId, studyUid: parsed.data.studyUid };
+  }
+
+  private row(reportId: string): ReportRow {
+    const row = this.st.report.get(reportId);
+    if (!row) throw new ContractError('not-found', `No report ${reportId}.`);
+    return row;
+  }
+
+  private checkBound(row: ReportRow, study: StudyRef): void {
+    if (!sameStudy({ patientId: row.patient_id, studyUid: row.study_uid }, study)) {
+      throw new ContractError(
+        'wrong-study',
+        `Report ${row.id} belongs to study ${row.study_uid} (patient ${row.patient_id}), not to study ${study.studyUid} (patient ${study.patientId}).`,
+      );
+    }
+  }
+
+  private writeAudit(actor: string, action: AuditAction, reportId: string, revision: number | null, detail: string): void {
+    this.st.insertAudit.run(this.iso(), actor, action, reportId, revision, detail);
+  }
+
+  private switchTemplate(row: ReportRow, templateId: string, actor: string): void {
+    const old = ReportContent.parse(JSON.parse(row.content));
+    const fresh = newReportFor(getTemplate(templateId));
+    // Keep everything written; fill the new template's defaults only where nothing was written.
+    const fields = { ...fresh.fields };
+    for (const [k, v] of Object.entries(old.fields)) if (v.trim() !== '' || fields[k] === undefined) fields[k] = v;
+    const content: ReportContent = { ...old, templateId, fields };
+    const revision = row.revision + 1;
+    const at = this.iso();
+    const json = JSON.stringify(content);
+    if (this.st.updateDraft.run(templateId, json, revision, at, row.id, row.revision).changes !== 1) {
+      throw new ContractError('conflict', 'The report changed while switching template. Reload it.');
+    }
+    this.st.insertRevision.run(row.id, revision, at, actor, json);
+    this.writeAudit(actor, 'template-change', row.id, revision, `${row.template_id} → ${templateId}`);
+  }
+
+  private load(reportId: string): Report {
+    const row = this.row(reportId);
+    const signature: Signature | null =
+      row.status === 'signed'
+        ? {
+            name: row.signer_name ?? '',
+            role: row.signer_role as Role,
+            registration: row.signer_registration ?? '',
+            signedAt: row.signed_at ?? '',
+            meaning: 'final-report',
+            contentHash: row.content_hash ?? '',
+          }
+        : null;
+    const addenda: Addendum[] = this.st.addenda.all(reportId).map((a) => ({
+      id: a.id,
+      text: a.text,
+      signature: {
+        name: a.signer_name,
+        role: a.signer_role as Role,
+        registration: a.signer_registration,
+        signedAt: a.signed_at,
+        meaning: 'addendum',
+        contentHash: a.content_hash,
+      },
+    }));
+    return {
+      id: row.id,
+      study: { patientId: row.patient_id, studyUid: row.study_uid },
+      status: row.status,
+      content: ReportContent.parse(JSON.parse(row.content)),
+      revision: row.revision,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      author: row.author,
+      signature,
+      addenda,
+    };
+  }
+}
+
+function toOutboxRow(r: OutboxDbRow): OutboxRow {
+  return {
+    id: r.id,
+    kind: r.kind,
+    reportId: r.report_id,
+    idempotencyKey: r.idempotency_key,
+    payloadJson: r.payload,
+    payload: JSON.parse(r.payload) as OutboxPayload,
+    createdAt: r.created_at,
+    state: r.state,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastError: r.last_error,
+    syncedAt: r.synced_at,
+    hubReceipt: r.hub_receipt,
+  };
+}
