@@ -1,0 +1,108 @@
+// openDatabase: WAL + synchronous FULL, migrations up to date and transactional, and a database
+// from a newer app refused with DatabaseTooNewError without a byte of it changing.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DatabaseTooNewError, latestVersion, migrate, openDatabase } from '../../../main/db/database.ts';
+import { MIGRATIONS } from '../../../main/db/migrations/index.ts';
+import { ReportStore } from '../../../main/reports/ReportStore.ts';
+import { CT_HEAD, signableContent, STUDY_A, tempDir } from '../reports/fixtures.ts';
+
+let dir: string;
+let file: string;
+
+beforeEach(() => {
+  dir = tempDir('db');
+  file = path.join(dir, 'failsafe.sqlite');
+});
+
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const tables = (db: Database.Database): string[] =>
+  (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
+
+describe('openDatabase', () => {
+  it('opens in WAL mode with synchronous FULL and foreign keys, migrated to the latest version', () => {
+    const db = openDatabase(file);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('user_version', { simple: true })).toBe(latestVersion());
+    expect(tables(db)).toEqual(expect.arrayContaining(['profile', 'reports', 'report_revisions', 'addenda', 'audit', 'outbox']));
+    const triggers = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger'`).all() as { name: string }[]).map((r) => r.name);
+    expect(triggers).toEqual(expect.arrayContaining(['reports_signed_no_update', 'reports_signed_no_delete', 'addenda_no_update', 'addenda_no_delete', 'audit_no_update', 'audit_no_delete', 'revisions_no_update']));
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+  });
+
+  it('the outbox table has exactly the agreed columns', () => {
+    const db = openDatabase(file);
+    const cols = (db.pragma('table_info(outbox)') as { name: string; notnull: number; dflt_value: string | null }[]).map((c) => c.name);
+    expect(cols).toEqual(['id', 'kind', 'report_id', 'idempotency_key', 'payload', 'created_at', 'state', 'attempts', 'next_attempt_at', 'last_error', 'synced_at', 'hub_receipt']);
+    db.close();
+  });
+
+  it('reopening keeps the data and runs no migration twice', () => {
+    let db = openDatabase(file);
+    const store = new ReportStore(db);
+    const r = store.open(STUDY_A, { actor: 'a', ...CT_HEAD });
+    store.save(r.id, STUDY_A, signableContent(), 0, 'a');
+    db.close();
+    db = openDatabase(file);
+    expect(db.pragma('user_version', { simple: true })).toBe(latestVersion());
+    expect(new ReportStore(db).get(r.id, 'a').content).toEqual(signableContent());
+    db.close();
+  });
+
+  it('refuses a database newer than the app with DatabaseTooNewError, leaving the file unchanged', () => {
+    const db = openDatabase(file);
+    const store = new ReportStore(db);
+    const r = store.open(STUDY_A, { actor: 'a', ...CT_HEAD });
+    store.save(r.id, STUDY_A, signableContent(), 0, 'a');
+    const future = latestVersion() + 7;
+    db.pragma(`user_version = ${future}`);
+    db.close(); // checkpoints the WAL into the main file and removes it
+    expect(fs.existsSync(`${file}-wal`)).toBe(false);
+    const before = fs.readFileSync(file);
+
+    let caught: unknown;
+    try {
+      openDatabase(file);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(DatabaseTooNewError);
+    const e = caught as DatabaseTooNewError;
+    expect(e.name).toBe('DatabaseTooNewError');
+    expect(e.found).toBe(future);
+    expect(e.supported).toBe(latestVersion());
+    expect(e.message).toMatch(/newer than this app supports/);
+
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
+    const raw = new Database(file, { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(future);
+    expect((raw.prepare('SELECT count(*) AS n FROM report_revisions').get() as { n: number }).n).toBe(2);
+    raw.close();
+  });
+
+  it('a failing migration rolls back entirely: no tables, version unchanged', () => {
+    const db = new Database(file);
+    const broken = [
+      ...MIGRATIONS,
+      { version: 9990, name: 'broken', up: (d: Database.Database) => d.exec('CREATE TABLE half (x); SELECT no_such_function();') },
+    ];
+    expect(() => migrate(db, broken)).toThrow(/no_such_function/);
+    expect(db.pragma('user_version', { simple: true })).toBe(0);
+    expect(tables(db)).toEqual([]);
+    db.close();
+  });
+
+  it('rejects duplicate migration versions', () => {
+    const db = new Database(':memory:');
+    expect(() => migrate(db, [...MIGRATIONS, { version: 10, name: 'dup', up: () => {} }])).toThrow(/duplicate migration version 10/);
+    db.close();
+  });
+});
