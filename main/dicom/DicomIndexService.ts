@@ -1,0 +1,478 @@
+// The local DICOM index: walks folders (or takes uploads), reads each file's header with bounded
+// memory and caches patient → study → series → instance in SQLite. Files stay where they are.
+// A file that cannot be indexed is listed with its reason; it never stops the run.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ContractError, type ImageRef, type IndexError, type IndexResult, type PatientSummary, type SeriesSummary, type StudySummary } from '../../common/contract.ts';
+import type { StudyRef } from '../../common/report.ts';
+import type { Db } from '../db/database.ts';
+import { MAX_FILE_BYTES, readFileHeader } from './fileSource.ts';
+import { DicomReadError, type DicomHeader } from './parseHeader.ts';
+
+/** Files parsed between database writes (one transaction each) and event-loop yields. */
+const CHUNK = 64;
+
+interface InstanceRow {
+  id: number;
+  sop_instance_uid: string;
+  path: string;
+  instance_number: number | null;
+  frames: number | null;
+  rows: number | null;
+  columns: number | null;
+  slice_location: number | null;
+  window_center: number | null;
+  window_width: number | null;
+  image_position: string | null;
+  image_orientation: string | null;
+}
+
+interface StudyRow {
+  id: number;
+  study_uid: string;
+  study_date: string;
+  study_time: string;
+  description: string;
+  accession: string;
+  patient_id: string;
+  patient_name: string;
+}
+
+type Outcome = { path: string; ok: true; header: DicomHeader; size: number; mtimeMs: number } | { path: string; ok: false; reason: string } | { path: string; ok: 'unchanged'; sop: string; studyUid: string };
+
+const nowIso = (): string => new Date().toISOString();
+
+function parseVector(json: string | null, n: number): number[] | null {
+  if (json === null) return null;
+  try {
+    const v: unknown = JSON.parse(json);
+    return Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x)) ? (v as number[]) : null;
+  } catch {
+    return null;
+  }
+}
+
+const naturalCompare = new Intl.Collator('en', { numeric: true, sensitivity: 'base' }).compare;
+
+/** A file name safe to create inside the uploads folder: no separators, no leading dots. */
+export function safeFileName(name: string): string {
+  const base = name.replace(/\\/g, '/').split('/').pop() ?? '';
+  const cleaned = base
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/^[.]+/, '')
+    .slice(0, 100);
+  return cleaned === '' ? 'upload' : cleaned;
+}
+
+/**
+ * Sorts the images of one series for stacking: by ImagePositionPatient projected on the slice
+ * normal (from ImageOrientationPatient) when every image has both, else by InstanceNumber when
+ * every image has one, else by file name. Ties fall through to the next key.
+ */
+export function orderImages<T extends InstanceRow>(rows: T[]): T[] {
+  const byName = (a: T, b: T): number => naturalCompare(path.basename(a.path), path.basename(b.path)) || naturalCompare(a.path, b.path);
+  const byNumber = (a: T, b: T): number => (a.instance_number ?? 0) - (b.instance_number ?? 0) || byName(a, b);
+  const geo = rows.map((r) => ({ r, pos: parseVector(r.image_position, 3), ori: parseVector(r.image_orientation, 6) }));
+  const first = geo[0];
+  if (first && geo.every((g) => g.pos !== null && g.ori !== null) && first.ori) {
+    const [rx, ry, rz, cx, cy, cz] = first.ori as [number, number, number, number, number, number];
+    const normal = [ry * cz - rz * cy, rz * cx - rx * cz, rx * cy - ry * cx] as const;
+    if (Math.hypot(...normal) > 1e-6) {
+      const key = new Map(geo.map((g) => [g.r, g.pos![0]! * normal[0] + g.pos![1]! * normal[1] + g.pos![2]! * normal[2]]));
+      return [...rows].sort((a, b) => key.get(a)! - key.get(b)! || byNumber(a, b));
+    }
+  }
+  if (rows.every((r) => r.instance_number !== null)) return [...rows].sort(byNumber);
+  return [...rows].sort(byName);
+}
+
+export class DicomIndexService {
+  constructor(private readonly db: Db) {}
+
+  /** Indexes every file under `folder` (recursively; hidden entries skipped; symlink loops not followed). */
+  async indexFolder(folder: string): Promise<IndexResult> {
+    const root = path.resolve(folder);
+    let st: fs.Stats;
+    try {
+      st = await fs.promises.stat(root);
+    } catch {
+      throw new ContractError('not-found', `Folder not found: ${root}`);
+    }
+    if (!st.isDirectory()) throw new ContractError('invalid-input', `Not a folder: ${root}`);
+    const walkErrors: IndexError[] = [];
+    const files = await this.listFiles(root, walkErrors);
+    const result = await this.indexPaths(files);
+    this.pruneMissing(root, new Set(files));
+    for (const e of walkErrors) this.recordError(e.path, e.reason);
+    return { ...result, errors: [...walkErrors, ...result.errors] };
+  }
+
+  /** Writes uploads under `destDir` (content-addressed, safe names) and indexes them. */
+  async importFiles(files: { name: string; data: Uint8Array }[], destDir: string): Promise<IndexResult> {
+    const dir = path.resolve(destDir);
+    await fs.promises.mkdir(dir, { recursive: true });
+    const written: string[] = [];
+    const refused: IndexError[] = [];
+    for (const f of files) {
+      const safe = safeFileName(f.name);
+      if (f.data.length === 0) {
+        refused.push({ path: f.name, reason: 'The file is empty (0 bytes).' });
+        continue;
+      }
+      if (f.data.length > MAX_FILE_BYTES) {
+        refused.push({ path: f.name, reason: `The file is larger than the ${MAX_FILE_BYTES / 1024 ** 3} GiB limit: not stored.` });
+        continue;
+      }
+      const hash = crypto.createHash('sha256').update(f.data).digest('hex').slice(0, 16);
+      const target = path.resolve(dir, `${hash}-${safe}`);
+      if (path.dirname(target) !== dir) {
+        refused.push({ path: f.name, reason: 'Unsafe file name: not stored.' });
+        continue;
+      }
+      try {
+        if (!fs.existsSync(target)) {
+          const tmp = `${target}.${crypto.randomBytes(6).toString('hex')}.part`;
+          await fs.promises.writeFile(tmp, f.data, { flag: 'wx' });
+          await fs.promises.rename(tmp, target);
+        }
+        if (!written.includes(target)) written.push(target);
+      } catch (err) {
+        refused.push({ path: f.name, reason: `The upload could not be stored: ${err instanceof Error ? err.message : String(err)}` });
+      }
+    }
+    const result = await this.indexPaths(written);
+    return { ...result, scanned: files.length, errors: [...refused, ...result.errors] };
+  }
+
+  listPatients(): PatientSummary[] {
+    const patients = this.db
+      .prepare('SELECT id, patient_id, patient_name, birth_date, sex FROM dicom_patient ORDER BY patient_name COLLATE NOCASE, patient_id, id')
+      .all() as { id: number; patient_id: string; patient_name: string; birth_date: string; sex: string }[];
+    const studies = this.studyRows('1 = 1', []);
+    const byPatient = new Map<number, StudyRow[]>();
+    for (const s of studies) {
+      const ref = (s as StudyRow & { patient_ref: number }).patient_ref;
+      byPatient.set(ref, [...(byPatient.get(ref) ?? []), s]);
+    }
+    return patients.map((p) => ({
+      patientId: p.patient_id,
+      patientName: p.patient_name,
+      birthDate: p.birth_date,
+      sex: p.sex,
+      studies: (byPatient.get(p.id) ?? []).map((s) => this.summary(s)),
+    }));
+  }
+
+  study(studyUid: string): StudySummary | null {
+    const row = this.studyRows('s.study_uid = ?', [studyUid])[0];
+    return row ? this.summary(row) : null;
+  }
+
+  /** Other studies of the same (non-empty) patient ID, newest first. */
+  priors(ref: StudyRef): StudySummary[] {
+    if (ref.patientId.trim() === '') return [];
+    return this.studyRows('p.patient_id = ? AND s.study_uid <> ?', [ref.patientId, ref.studyUid]).map((s) => this.summary(s));
+  }
+
+  /** The series' instances that have pixel data, in stack order. */
+  seriesImages(seriesUid: string): ImageRef[] {
+    const rows = this.db
+      .prepare(
+        `SELECT i.id, i.sop_instance_uid, i.path, i.instance_number, i.frames, i.rows, i.columns, i.slice_location,
+                i.window_center, i.window_width, i.image_position, i.image_orientation
+         FROM dicom_instance i JOIN dicom_series se ON se.id = i.series_ref
+         WHERE se.series_uid = ? AND i.has_pixel_data = 1`,
+      )
+      .all(seriesUid) as InstanceRow[];
+    return orderImages(rows).map((r) => ({
+      fileId: String(r.id),
+      sopInstanceUid: r.sop_instance_uid,
+      instanceNumber: r.instance_number,
+      frames: r.frames !== null && r.frames > 0 ? r.frames : 1,
+      rows: r.rows,
+      columns: r.columns,
+      sliceLocation: r.slice_location,
+      windowCenter: r.window_center,
+      windowWidth: r.window_width,
+    }));
+  }
+
+  filePath(fileId: string): string | null {
+    if (!/^[1-9][0-9]{0,14}$/.test(fileId)) return null;
+    const row = this.db.prepare('SELECT path FROM dicom_instance WHERE id = ?').get(Number(fileId)) as { path: string } | undefined;
+    return row?.path ?? null;
+  }
+
+  errors(): IndexError[] {
+    return this.db.prepare('SELECT path, reason FROM dicom_index_error ORDER BY path').all() as IndexError[];
+  }
+
+  // ---- internals ----
+
+  private studyRows(where: string, params: unknown[]): (StudyRow & { patient_ref: number })[] {
+    return this.db
+      .prepare(
+        `SELECT s.id, s.study_uid, s.study_date, s.study_time, s.description, s.accession, s.patient_ref,
+                p.patient_id, p.patient_name
+         FROM dicom_study s JOIN dicom_patient p ON p.id = s.patient_ref
+         WHERE ${where}
+         ORDER BY s.study_date DESC, s.study_time DESC, s.study_uid`,
+      )
+      .all(...params) as (StudyRow & { patient_ref: number })[];
+  }
+
+  private summary(s: StudyRow): StudySummary {
+    const series = this.db
+      .prepare(
+        `SELECT se.series_uid, se.series_number, se.description, se.modality, COUNT(i.id) AS n
+         FROM dicom_series se LEFT JOIN dicom_instance i ON i.series_ref = se.id
+         WHERE se.study_ref = ?
+         GROUP BY se.id
+         ORDER BY se.series_number IS NULL, se.series_number, se.description, se.series_uid`,
+      )
+      .all(s.id) as { series_uid: string; series_number: number | null; description: string; modality: string; n: number }[];
+    const list: SeriesSummary[] = series.map((x) => ({
+      seriesUid: x.series_uid,
+      seriesNumber: x.series_number,
+      description: x.description,
+      modality: x.modality,
+      instanceCount: x.n,
+    }));
+    return {
+      studyUid: s.study_uid,
+      patientId: s.patient_id,
+      patientName: s.patient_name,
+      studyDate: s.study_date,
+      description: s.description,
+      accession: s.accession,
+      modalities: [...new Set(list.map((x) => x.modality).filter((m) => m !== ''))].sort(),
+      series: list,
+    };
+  }
+
+  private async listFiles(root: string, errors: IndexError[]): Promise<string[]> {
+    const files: string[] = [];
+    const visited = new Set<string>();
+    const walk = async (dir: string): Promise<void> => {
+      let real: string;
+      try {
+        real = await fs.promises.realpath(dir);
+      } catch {
+        errors.push({ path: dir, reason: 'The folder could not be resolved (broken link?).' });
+        return;
+      }
+      if (visited.has(real)) return; // a symlink loop or a second link to a folder already walked
+      visited.add(real);
+      let entries: fs.Dirent[];
+      try {
+        entries = await fs.promises.readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        errors.push({ path: dir, reason: code === 'EACCES' || code === 'EPERM' ? 'Permission denied: the folder cannot be read.' : `The folder could not be read (${code ?? String(err)}).` });
+        return;
+      }
+      entries.sort((a, b) => naturalCompare(a.name, b.name));
+      for (const e of entries) {
+        if (e.name.startsWith('.')) continue;
+        const full = path.join(dir, e.name);
+        if (e.isDirectory()) {
+          await walk(full);
+        } else if (e.isFile()) {
+          files.push(full);
+        } else if (e.isSymbolicLink()) {
+          try {
+            const st = await fs.promises.stat(full);
+            if (st.isDirectory()) await walk(full);
+            else if (st.isFile()) files.push(full);
+          } catch {
+            errors.push({ path: full, reason: 'Broken link: its target does not exist.' });
+          }
+        }
+      }
+    };
+    await walk(root);
+    return files;
+  }
+
+  private async indexPaths(files: string[]): Promise<IndexResult> {
+    const errors: IndexError[] = [];
+    const studyUids: string[] = [];
+    const seenSop = new Map<string, string>();
+    let indexed = 0;
+    const unchangedStmt = this.db.prepare(
+      `SELECT i.sop_instance_uid AS sop, st.study_uid AS studyUid FROM dicom_instance i
+       JOIN dicom_series se ON se.id = i.series_ref JOIN dicom_study st ON st.id = se.study_ref
+       WHERE i.path = ? AND i.file_size = ? AND i.file_mtime_ms = ?`,
+    );
+    for (let start = 0; start < files.length; start += CHUNK) {
+      const outcomes: Outcome[] = [];
+      for (const file of files.slice(start, start + CHUNK)) {
+        try {
+          const st = fs.statSync(file);
+          const hit = unchangedStmt.get(file, st.size, st.mtimeMs) as { sop: string; studyUid: string } | undefined;
+          if (hit) {
+            outcomes.push({ path: file, ok: 'unchanged', sop: hit.sop, studyUid: hit.studyUid });
+            continue;
+          }
+        } catch {
+          // readFileHeader reports the reason
+        }
+        try {
+          const r = readFileHeader(file);
+          outcomes.push({ path: file, ok: true, header: r.header, size: r.size, mtimeMs: r.mtimeMs });
+        } catch (err) {
+          const reason = err instanceof DicomReadError ? err.message : `Unexpected error: ${err instanceof Error ? err.message : String(err)}`;
+          outcomes.push({ path: file, ok: false, reason });
+        }
+      }
+      this.db.transaction(() => {
+        for (const o of outcomes) {
+          if (o.ok === false) {
+            errors.push({ path: o.path, reason: o.reason });
+            this.recordError(o.path, o.reason);
+            continue;
+          }
+          const sop = o.ok === 'unchanged' ? o.sop : o.header.sopInstanceUid;
+          const studyUid = o.ok === 'unchanged' ? o.studyUid : o.header.studyUid;
+          const first = seenSop.get(sop);
+          if (first !== undefined && first !== o.path) {
+            const reason = `Duplicate SOP Instance UID ${sop}: the same instance was already indexed from ${first} in this run, so this copy is not indexed.`;
+            errors.push({ path: o.path, reason });
+            this.recordError(o.path, reason);
+            continue;
+          }
+          seenSop.set(sop, o.path);
+          if (o.ok === true) this.upsert(o.path, o.header, o.size, o.mtimeMs);
+          this.db.prepare('DELETE FROM dicom_index_error WHERE path = ?').run(o.path);
+          indexed += 1;
+          if (!studyUids.includes(studyUid)) studyUids.push(studyUid);
+        }
+        this.pruneEmpty();
+      })();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return { scanned: files.length, indexed, errors, studyUids };
+  }
+
+  private recordError(file: string, reason: string): void {
+    // The file no longer supports whatever it held before; a duplicate keeps its original owner.
+    if (!reason.startsWith('Duplicate SOP Instance UID')) this.db.prepare('DELETE FROM dicom_instance WHERE path = ?').run(file);
+    this.db
+      .prepare('INSERT INTO dicom_index_error (path, reason, at) VALUES (?, ?, ?) ON CONFLICT(path) DO UPDATE SET reason = excluded.reason, at = excluded.at')
+      .run(file, reason, nowIso());
+  }
+
+  private upsert(file: string, h: DicomHeader, size: number, mtimeMs: number): void {
+    const key = h.patientId !== '' ? h.patientId : `study:${h.studyUid}`;
+    const patient = this.db
+      .prepare(
+        `INSERT INTO dicom_patient (patient_key, patient_id, patient_name, birth_date, sex) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(patient_key) DO UPDATE SET
+           patient_name = CASE WHEN excluded.patient_name <> '' THEN excluded.patient_name ELSE patient_name END,
+           birth_date = CASE WHEN excluded.birth_date <> '' THEN excluded.birth_date ELSE birth_date END,
+           sex = CASE WHEN excluded.sex <> '' THEN excluded.sex ELSE sex END
+         RETURNING id`,
+      )
+      .get(key, h.patientId, h.patientName, h.birthDate, h.sex) as { id: number };
+    const study = this.db
+      .prepare(
+        `INSERT INTO dicom_study (study_uid, patient_ref, study_date, study_time, description, accession) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(study_uid) DO UPDATE SET
+           patient_ref = excluded.patient_ref,
+           study_date = CASE WHEN excluded.study_date <> '' THEN excluded.study_date ELSE study_date END,
+           study_time = CASE WHEN excluded.study_time <> '' THEN excluded.study_time ELSE study_time END,
+           description = CASE WHEN excluded.description <> '' THEN excluded.description ELSE description END,
+           accession = CASE WHEN excluded.accession <> '' THEN excluded.accession ELSE accession END
+         RETURNING id`,
+      )
+      .get(h.studyUid, patient.id, h.studyDate, h.studyTime, h.studyDescription, h.accession) as { id: number };
+    const series = this.db
+      .prepare(
+        `INSERT INTO dicom_series (series_uid, study_ref, modality, series_number, description) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(series_uid) DO UPDATE SET
+           study_ref = excluded.study_ref,
+           modality = CASE WHEN excluded.modality <> '' THEN excluded.modality ELSE modality END,
+           series_number = COALESCE(excluded.series_number, series_number),
+           description = CASE WHEN excluded.description <> '' THEN excluded.description ELSE description END
+         RETURNING id`,
+      )
+      .get(h.seriesUid, study.id, h.modality, h.seriesNumber, h.seriesDescription) as { id: number };
+    // If this path held another instance before (the file was replaced), that one is gone.
+    this.db.prepare('DELETE FROM dicom_instance WHERE path = ? AND sop_instance_uid <> ?').run(file, h.sopInstanceUid);
+    const json = (v: readonly number[] | null): string | null => (v === null ? null : JSON.stringify(v));
+    this.db
+      .prepare(
+        `INSERT INTO dicom_instance (sop_instance_uid, series_ref, sop_class_uid, path, file_size, file_mtime_ms, transfer_syntax_uid,
+           instance_number, has_pixel_data, rows, columns, frames, samples_per_pixel, bits_allocated, bits_stored, pixel_representation,
+           photometric, image_position, image_orientation, pixel_spacing, slice_location, slice_thickness, window_center, window_width,
+           rescale_slope, rescale_intercept, indexed_at)
+         VALUES (@sop, @series, @sopClass, @path, @size, @mtime, @ts, @instanceNumber, @hasPixel, @rows, @columns, @frames, @spp, @ba, @bs, @pr,
+           @photometric, @ipp, @iop, @ps, @sliceLocation, @sliceThickness, @wc, @ww, @slope, @intercept, @at)
+         ON CONFLICT(sop_instance_uid) DO UPDATE SET
+           series_ref = excluded.series_ref, sop_class_uid = excluded.sop_class_uid, path = excluded.path, file_size = excluded.file_size,
+           file_mtime_ms = excluded.file_mtime_ms, transfer_syntax_uid = excluded.transfer_syntax_uid, instance_number = excluded.instance_number,
+           has_pixel_data = excluded.has_pixel_data, rows = excluded.rows, columns = excluded.columns, frames = excluded.frames,
+           samples_per_pixel = excluded.samples_per_pixel, bits_allocated = excluded.bits_allocated, bits_stored = excluded.bits_stored,
+           pixel_representation = excluded.pixel_representation, photometric = excluded.photometric, image_position = excluded.image_position,
+           image_orientation = excluded.image_orientation, pixel_spacing = excluded.pixel_spacing, slice_location = excluded.slice_location,
+           slice_thickness = excluded.slice_thickness, window_center = excluded.window_center, window_width = excluded.window_width,
+           rescale_slope = excluded.rescale_slope, rescale_intercept = excluded.rescale_intercept, indexed_at = excluded.indexed_at`,
+      )
+      .run({
+        sop: h.sopInstanceUid,
+        series: series.id,
+        sopClass: h.sopClassUid,
+        path: file,
+        size,
+        mtime: mtimeMs,
+        ts: h.transferSyntaxUid,
+        instanceNumber: h.instanceNumber,
+        hasPixel: h.hasPixelData ? 1 : 0,
+        rows: h.rows,
+        columns: h.columns,
+        frames: h.frames,
+        spp: h.samplesPerPixel,
+        ba: h.bitsAllocated,
+        bs: h.bitsStored,
+        pr: h.pixelRepresentation,
+        photometric: h.photometric,
+        ipp: json(h.imagePosition),
+        iop: json(h.imageOrientation),
+        ps: json(h.pixelSpacing),
+        sliceLocation: h.sliceLocation,
+        sliceThickness: h.sliceThickness,
+        wc: h.windowCenter,
+        ww: h.windowWidth,
+        slope: h.rescaleSlope,
+        intercept: h.rescaleIntercept,
+        at: nowIso(),
+      });
+  }
+
+  /** Drops series, studies and patients that no longer have anything in them. */
+  private pruneEmpty(): void {
+    this.db.exec(`
+      DELETE FROM dicom_series WHERE NOT EXISTS (SELECT 1 FROM dicom_instance i WHERE i.series_ref = dicom_series.id);
+      DELETE FROM dicom_study WHERE NOT EXISTS (SELECT 1 FROM dicom_series se WHERE se.study_ref = dicom_study.id);
+      DELETE FROM dicom_patient WHERE NOT EXISTS (SELECT 1 FROM dicom_study s WHERE s.patient_ref = dicom_patient.id);
+    `);
+  }
+
+  /** After a folder run: forget instances under it whose files are gone, and stale error rows. */
+  private pruneMissing(root: string, scanned: Set<string>): void {
+    const prefix = root.endsWith(path.sep) ? root : root + path.sep;
+    const like = `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    this.db.transaction(() => {
+      const inst = this.db.prepare("SELECT id, path FROM dicom_instance WHERE path LIKE ? ESCAPE '\\'").all(like) as { id: number; path: string }[];
+      for (const r of inst) {
+        if (!scanned.has(r.path) && !fs.existsSync(r.path)) this.db.prepare('DELETE FROM dicom_instance WHERE id = ?').run(r.id);
+      }
+      const errs = this.db.prepare("SELECT path FROM dicom_index_error WHERE path LIKE ? ESCAPE '\\'").all(like) as { path: string }[];
+      for (const r of errs) {
+        if (!scanned.has(r.path)) this.db.prepare('DELETE FROM dicom_index_error WHERE path = ?').run(r.path);
+      }
+      this.pruneEmpty();
+    })();
+  }
+}

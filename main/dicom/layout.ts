@@ -1,0 +1,350 @@
+// A bounded structural walk over a DICOM file: finds the transfer syntax and where the pixel
+// data starts, and checks every declared length (elements, sequence items, pixel-data fragments)
+// against the bytes that actually remain before anything trusts it. It reads only element
+// headers (a few bytes each) through a ByteSource, so a file claiming a 1.3 GB element in 4 KB
+// is refused after reading a dozen bytes, and pixel data is never read at all.
+
+/** Random access to a file's bytes. `bytes` may return a view into a shared buffer. */
+export interface ByteSource {
+  readonly size: number;
+  bytes(offset: number, length: number): Uint8Array;
+}
+
+/** Why a file was not indexed. `message` is written for people. */
+export class DicomReadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DicomReadError';
+  }
+}
+
+export const TS = {
+  implicitLE: '1.2.840.10008.1.2',
+  explicitLE: '1.2.840.10008.1.2.1',
+  deflatedLE: '1.2.840.10008.1.2.1.99',
+  explicitBE: '1.2.840.10008.1.2.2',
+} as const;
+
+/** Everything before the pixel data must fit in this (it is read into memory and parsed). */
+export const MAX_HEADER_BYTES = 64 * 1024 * 1024;
+/** Sequences nested deeper than this are refused (real files nest a handful of levels). */
+export const MAX_DEPTH = 32;
+
+const UNDEFINED = 0xffffffff;
+const ITEM = 0xfffee000;
+const ITEM_DELIM = 0xfffee00d;
+const SEQ_DELIM = 0xfffee0dd;
+const PIXEL_DATA = 0x7fe00010;
+
+const VRS = new Set('AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' '));
+const LONG_VRS = new Set('OB OD OF OL OV OW SQ UC UN UR UT SV UV'.split(' '));
+
+export interface PixelDataLayout {
+  /** Offset of the first byte after the element header (value or first fragment item). */
+  valueOffset: number;
+  /** Declared length, or null when undefined (encapsulated). */
+  length: number | null;
+  encapsulated: boolean;
+  /** Number of fragment items including the basic offset table (encapsulated only). */
+  fragments: number;
+  /** Total bytes of fragment data (encapsulated), or the declared length (native). */
+  dataBytes: number;
+}
+
+export interface Layout {
+  transferSyntaxUid: string;
+  /** True when there is no Part-10 meta header and the syntax was inferred from the bytes. */
+  inferredSyntax: boolean;
+  explicit: boolean;
+  littleEndian: boolean;
+  hasMetaHeader: boolean;
+  /** Bytes from offset 0 that a data-set parser needs: up to the pixel data value, or all. */
+  headerEnd: number;
+  pixelData: PixelDataLayout | null;
+}
+
+function hex4(n: number): string {
+  return n.toString(16).toUpperCase().padStart(4, '0');
+}
+export function tagName(tag: number): string {
+  return `(${hex4(tag >>> 16)},${hex4(tag & 0xffff)})`;
+}
+function isPrintableVr(b0: number, b1: number): boolean {
+  return b0 >= 0x41 && b0 <= 0x5a && b1 >= 0x41 && b1 <= 0x5a;
+}
+
+interface Ctx {
+  src: ByteSource;
+  explicit: boolean;
+  le: boolean;
+}
+
+class Walker {
+  constructor(private readonly src: ByteSource) {}
+
+  private need(pos: number, n: number, limit: number, what: string): Uint8Array {
+    if (pos + n > limit) {
+      throw new DicomReadError(`${what} at byte ${pos} is cut off: it needs ${n} bytes but only ${Math.max(0, limit - pos)} remain (file truncated or corrupt).`);
+    }
+    return this.src.bytes(pos, n);
+  }
+
+  private u16(b: Uint8Array, i: number, le: boolean): number {
+    return le ? b[i]! | (b[i + 1]! << 8) : (b[i]! << 8) | b[i + 1]!;
+  }
+  private u32(b: Uint8Array, i: number, le: boolean): number {
+    return le ? (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0 : ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+  }
+  private tag(b: Uint8Array, le: boolean): number {
+    return ((this.u16(b, 0, le) << 16) | this.u16(b, 2, le)) >>> 0;
+  }
+
+  private checkLength(tag: number, elementPos: number, valuePos: number, length: number, limit: number): void {
+    const remaining = limit - valuePos;
+    if (length > remaining) {
+      const where = limit === this.src.size ? 'in the file' : 'in its enclosing item';
+      throw new DicomReadError(
+        `Element ${tagName(tag)} at byte ${elementPos} declares a length of ${length} bytes, but only ${Math.max(0, remaining)} bytes remain ${where}: the file is truncated or corrupt.`,
+      );
+    }
+  }
+
+  /** Walks data-set elements from `pos` to `limit`; returns the end position (after an item delimiter when `untilItemDelim`). */
+  dataSet(ctx: Ctx, pos: number, limit: number, depth: number, untilItemDelim: boolean, onPixelData?: (tag: number, elementPos: number, valuePos: number, length: number) => void): number {
+    if (depth > MAX_DEPTH) throw new DicomReadError(`Sequences are nested more than ${MAX_DEPTH} levels deep at byte ${pos}: refusing to read further.`);
+    while (pos < limit) {
+      if (pos > MAX_HEADER_BYTES) {
+        throw new DicomReadError(`More than ${MAX_HEADER_BYTES / 1048576} MiB of header data before the pixel data: not indexed (is this an image file?).`);
+      }
+      const head = this.need(pos, 8, limit, 'An element header');
+      const tag = this.tag(head, ctx.le);
+      if (tag === ITEM_DELIM) {
+        if (untilItemDelim) return pos + 8;
+        throw new DicomReadError(`Unexpected item delimiter (FFFE,E00D) at byte ${pos} outside a sequence item.`);
+      }
+      if (tag >>> 16 === 0xfffe) {
+        throw new DicomReadError(`Unexpected delimiter tag ${tagName(tag)} at byte ${pos} where a data element should start.`);
+      }
+      let vr: string | null = null;
+      let length: number;
+      let valuePos: number;
+      if (ctx.explicit) {
+        if (!isPrintableVr(head[4]!, head[5]!) || !VRS.has(String.fromCharCode(head[4]!, head[5]!))) {
+          throw new DicomReadError(`Element ${tagName(tag)} at byte ${pos} has an invalid value representation (bytes ${head[4]}, ${head[5]}): not a valid explicit-VR data set.`);
+        }
+        vr = String.fromCharCode(head[4]!, head[5]!);
+        if (LONG_VRS.has(vr)) {
+          const h = this.need(pos, 12, limit, `The header of element ${tagName(tag)}`);
+          length = this.u32(h, 8, ctx.le);
+          valuePos = pos + 12;
+        } else {
+          length = this.u16(head, 6, ctx.le);
+          valuePos = pos + 8;
+        }
+      } else {
+        length = this.u32(head, 4, ctx.le);
+        valuePos = pos + 8;
+      }
+
+      if (onPixelData && tag === PIXEL_DATA) {
+        onPixelData(tag, pos, valuePos, length);
+        return valuePos;
+      }
+
+      if (length === UNDEFINED) {
+        if (vr === null || vr === 'SQ' || vr === 'UN') {
+          // Explicit UN of undefined length is an implicit-VR little-endian sequence (PS3.5 6.2.2).
+          const inner: Ctx = vr === 'UN' ? { ...ctx, explicit: false, le: true } : ctx;
+          pos = this.sequence(inner, tag, valuePos, null, limit, depth + 1);
+        } else if (tag === PIXEL_DATA) {
+          pos = this.fragments(ctx, valuePos, limit).end;
+        } else {
+          throw new DicomReadError(`Element ${tagName(tag)} (VR ${vr}) at byte ${pos} has an undefined length, which only sequences and pixel data may have.`);
+        }
+        continue;
+      }
+      this.checkLength(tag, pos, valuePos, length, limit);
+      const end = valuePos + length;
+      if (vr === 'SQ') {
+        this.sequence(ctx, tag, valuePos, end, end, depth + 1);
+      } else if (vr === null && length >= 8 && (tag >>> 16) % 2 === 0) {
+        // Implicit VR: no dictionary here; a value starting with an item tag is a sequence
+        // (the same test dicom-parser uses), so its items are checked as well.
+        const first = this.tag(this.src.bytes(valuePos, 4), ctx.le);
+        if (first === ITEM || first === SEQ_DELIM) this.sequence(ctx, tag, valuePos, end, end, depth + 1);
+      }
+      pos = end;
+    }
+    if (untilItemDelim) throw new DicomReadError(`A sequence item of undefined length has no item delimiter before byte ${limit} (file truncated or corrupt).`);
+    return pos;
+  }
+
+  /** Walks sequence items; `end` null means undefined length (ends at a sequence delimiter). Returns the position after the sequence. */
+  sequence(ctx: Ctx, seqTag: number, pos: number, end: number | null, limit: number, depth: number): number {
+    if (depth > MAX_DEPTH) throw new DicomReadError(`Sequences are nested more than ${MAX_DEPTH} levels deep at byte ${pos}: refusing to read further.`);
+    for (;;) {
+      if (end !== null && pos >= end) return end;
+      if (end === null && pos >= limit) {
+        throw new DicomReadError(`Sequence ${tagName(seqTag)} of undefined length has no sequence delimiter before byte ${limit} (file truncated or corrupt).`);
+      }
+      const h = this.need(pos, 8, end ?? limit, `An item header in sequence ${tagName(seqTag)}`);
+      const tag = this.tag(h, ctx.le);
+      const length = this.u32(h, 4, ctx.le);
+      if (tag === SEQ_DELIM) {
+        if (end === null) return pos + 8;
+        // Tolerated inside a defined-length sequence: skip to its declared end.
+        return end;
+      }
+      if (tag !== ITEM) {
+        throw new DicomReadError(`Sequence ${tagName(seqTag)} at byte ${pos}: expected an item tag (FFFE,E000) but found ${tagName(tag)}.`);
+      }
+      const bound = end ?? limit;
+      if (length === UNDEFINED) {
+        pos = this.dataSet(ctx, pos + 8, bound, depth, true);
+      } else {
+        this.checkLength(tag, pos, pos + 8, length, bound);
+        this.dataSet(ctx, pos + 8, pos + 8 + length, depth, false);
+        pos = pos + 8 + length;
+      }
+    }
+  }
+
+  /** Walks encapsulated pixel-data fragments (items) up to the sequence delimiter. */
+  fragments(ctx: Ctx, pos: number, limit: number): { end: number; count: number; bytes: number } {
+    let count = 0;
+    let bytes = 0;
+    while (pos < limit) {
+      const h = this.need(pos, 8, limit, 'A pixel-data fragment header');
+      const tag = this.tag(h, ctx.le);
+      const length = this.u32(h, 4, ctx.le);
+      if (tag === SEQ_DELIM) return { end: pos + 8, count, bytes };
+      if (tag !== ITEM) {
+        throw new DicomReadError(`Encapsulated pixel data at byte ${pos}: expected a fragment item (FFFE,E000) but found ${tagName(tag)}.`);
+      }
+      if (length === UNDEFINED) throw new DicomReadError(`Encapsulated pixel data at byte ${pos}: a fragment has an undefined length.`);
+      this.checkLength(tag, pos, pos + 8, length, limit);
+      count += 1;
+      bytes += length;
+      pos += 8 + length;
+    }
+    // Every fragment was complete; only the closing delimiter is missing. Tolerated.
+    return { end: pos, count, bytes };
+  }
+
+  u16At(pos: number, le: boolean): number {
+    return this.u16(this.src.bytes(pos, 2), 0, le);
+  }
+  u32At(pos: number, le: boolean): number {
+    return this.u32(this.src.bytes(pos, 4), 0, le);
+  }
+}
+
+function ascii(b: Uint8Array): string {
+  let s = '';
+  for (const c of b) s += String.fromCharCode(c);
+  return s;
+}
+
+/** Reads the Part-10 meta header (explicit VR LE, group 0002) and returns its end and transfer syntax. */
+function readMeta(src: ByteSource, walker: Walker): { end: number; ts: string } {
+  let ts: string | null = null;
+  // Walk group 0002 one element at a time so the walk stops where the data set begins.
+  let pos = 132;
+  while (pos + 8 <= src.size && walker.u16At(pos, true) === 0x0002) {
+    const h = src.bytes(pos, 8);
+    const elem = h[2]! | (h[3]! << 8);
+    if (!isPrintableVr(h[4]!, h[5]!) || !VRS.has(String.fromCharCode(h[4]!, h[5]!))) {
+      throw new DicomReadError(`The DICOM meta header is corrupt: element (0002,${hex4(elem)}) at byte ${pos} has no valid value representation.`);
+    }
+    const vr = String.fromCharCode(h[4]!, h[5]!);
+    let length: number;
+    let valuePos: number;
+    if (LONG_VRS.has(vr)) {
+      if (pos + 12 > src.size) throw new DicomReadError(`The DICOM meta header is cut off at byte ${pos} (file truncated).`);
+      length = walker.u32At(pos + 8, true);
+      valuePos = pos + 12;
+    } else {
+      length = h[6]! | (h[7]! << 8);
+      valuePos = pos + 8;
+    }
+    if (length === UNDEFINED || length > src.size - valuePos) {
+      throw new DicomReadError(
+        `Meta header element (0002,${hex4(elem)}) at byte ${pos} declares a length of ${length === UNDEFINED ? 'undefined' : `${length} bytes`}, but only ${src.size - valuePos} bytes remain in the file: the file is truncated or corrupt.`,
+      );
+    }
+    if (elem === 0x0010) {
+      if (length > 64) throw new DicomReadError(`The Transfer Syntax UID (0002,0010) is ${length} bytes long; a UID has at most 64 characters.`);
+      ts = ascii(src.bytes(valuePos, length)).replace(/[\0 ]+$/, '');
+    }
+    pos = valuePos + length;
+  }
+  if (ts === null) throw new DicomReadError('The DICOM meta header has no Transfer Syntax UID (0002,0010), so the data set cannot be read.');
+  if (!/^[0-9]+(\.[0-9]+)*$/.test(ts)) throw new DicomReadError(`The Transfer Syntax UID "${ts.slice(0, 64)}" is not a valid UID.`);
+  return { end: pos, ts };
+}
+
+/**
+ * Walks the file's structure. Throws DicomReadError with a clear reason for anything that is
+ * not a readable DICOM file: empty, not DICOM, a length that overruns the file, and so on.
+ */
+export function walkLayout(src: ByteSource): Layout {
+  if (src.size === 0) throw new DicomReadError('The file is empty (0 bytes).');
+  const walker = new Walker(src);
+  let hasMeta = false;
+  let dataStart = 0;
+  let ts: string;
+  let inferred = false;
+  if (src.size >= 132 && ascii(src.bytes(128, 4)) === 'DICM') {
+    hasMeta = true;
+    const meta = readMeta(src, walker);
+    dataStart = meta.end;
+    ts = meta.ts;
+  } else {
+    // No Part-10 preamble: accept a bare data set only if it starts like one, i.e. with a
+    // group 0008 element, and infer explicit vs implicit VR from the bytes after the tag.
+    if (src.size < 8) throw new DicomReadError(`Not a DICOM file: only ${src.size} bytes and no "DICM" marker.`);
+    const b = src.bytes(0, 8);
+    const group = b[0]! | (b[1]! << 8);
+    if (group !== 0x0008) {
+      throw new DicomReadError(src.size < 132 ? `Not a DICOM file: ${src.size} bytes, too short for a DICOM preamble, and no data set start.` : 'Not a DICOM file: no "DICM" marker at byte 128 and the file does not start with a DICOM data set.');
+    }
+    inferred = true;
+    ts = isPrintableVr(b[4]!, b[5]!) && VRS.has(String.fromCharCode(b[4]!, b[5]!)) ? TS.explicitLE : TS.implicitLE;
+  }
+  if (ts === TS.deflatedLE) {
+    throw new DicomReadError('Deflated transfer syntax (1.2.840.10008.1.2.1.99) is not supported: the compressed data set cannot be read with bounded memory.');
+  }
+  const explicit = ts !== TS.implicitLE;
+  const le = ts !== TS.explicitBE;
+  const ctx: Ctx = { src, explicit, le };
+  let pixelData: PixelDataLayout | null = null;
+  const headerEnd = walker.dataSet(ctx, dataStart, src.size, 0, false, (tag, elementPos, valuePos, length) => {
+    if (length === UNDEFINED) {
+      const f = walker.fragments(ctx, valuePos, src.size);
+      pixelData = { valueOffset: valuePos, length: null, encapsulated: true, fragments: f.count, dataBytes: f.bytes };
+    } else {
+      const remaining = src.size - valuePos;
+      if (length > remaining) {
+        throw new DicomReadError(
+          `Pixel Data ${tagName(tag)} at byte ${elementPos} declares ${length} bytes, but only ${Math.max(0, remaining)} bytes remain in the file: the file is truncated.`,
+        );
+      }
+      pixelData = { valueOffset: valuePos, length, encapsulated: false, fragments: 0, dataBytes: length };
+    }
+  });
+  if (headerEnd > MAX_HEADER_BYTES) {
+    throw new DicomReadError(`More than ${MAX_HEADER_BYTES / 1048576} MiB of header data before the pixel data: not indexed.`);
+  }
+  return { transferSyntaxUid: ts, inferredSyntax: inferred, explicit, littleEndian: le, hasMetaHeader: hasMeta, headerEnd, pixelData };
+}
+
+/** A ByteSource over bytes already in memory. */
+export function memorySource(bytes: Uint8Array): ByteSource {
+  return {
+    size: bytes.length,
+    bytes(offset, length) {
+      if (offset < 0 || length < 0 || offset + length > bytes.length) throw new RangeError(`read ${offset}+${length} beyond ${bytes.length}`);
+      return bytes.subarray(offset, offset + length);
+    },
+  };
+}
