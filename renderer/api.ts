@@ -1,0 +1,197 @@
+// The renderer's one door to main: `window.failsafe` (Electron preload) or, in browser mode, the
+// same contract over the loopback HTTP bridge (POST /api/<channel>, token header, Result JSON).
+// Calls never throw: a transport failure becomes `{ ok: false, error: { code: 'unavailable' } }`.
+import { CHANNELS, type Channel } from '../common/channels.ts';
+import type { AppEvent, FailsafeApi, FailsafeEvents, Input, Output, Result } from '../common/contract.ts';
+import { TOKEN_HEADER } from '../common/security.ts';
+
+declare global {
+  interface Window {
+    failsafe?: FailsafeApi;
+    failsafeEvents?: FailsafeEvents;
+  }
+}
+
+export interface Client {
+  api: FailsafeApi;
+  events: FailsafeEvents | null;
+  transport: 'electron' | 'http';
+  /**
+   * The same call, made so that it completes even when the page is being closed (browser mode:
+   * fetch with keepalive). Used by autosave on pagehide / visibilitychange.
+   */
+  callKeepalive<C extends Channel>(channel: C, input: Input<C>): Promise<Result<Output<C>>>;
+}
+
+const TOKEN_KEY = 'failsafe.token';
+/** Browsers refuse keepalive bodies over 64 KiB; larger saves go as ordinary requests. */
+const KEEPALIVE_LIMIT = 60 * 1024;
+
+/**
+ * Reads `#token=...` from the URL once, keeps it in sessionStorage and removes it from the
+ * visible URL (so it is not shown, bookmarked or copied). Returns the token or null.
+ */
+export function takeToken(loc: Location = window.location, storage: Storage = window.sessionStorage, hist: History = window.history): string | null {
+  const params = new URLSearchParams(loc.hash.startsWith('#') ? loc.hash.slice(1) : loc.hash);
+  const fromUrl = params.get('token');
+  if (fromUrl) {
+    try {
+      storage.setItem(TOKEN_KEY, fromUrl);
+    } catch {
+      // Storage disabled: the token still works for this page.
+    }
+    params.delete('token');
+    const rest = params.toString();
+    hist.replaceState(hist.state, '', `${loc.pathname}${loc.search}${rest ? `#${rest}` : ''}`);
+    return fromUrl;
+  }
+  try {
+    return storage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function unavailable<T>(message: string): Result<T> {
+  return { ok: false, error: { code: 'unavailable', message } };
+}
+
+function isResult(x: unknown): x is Result<unknown> {
+  if (typeof x !== 'object' || x === null || !('ok' in x)) return false;
+  const r = x as { ok: unknown; error?: unknown };
+  if (r.ok === true) return 'value' in r;
+  return r.ok === false && typeof r.error === 'object' && r.error !== null;
+}
+
+async function httpCall(token: string, channel: string, input: unknown, keepalive: boolean): Promise<Result<unknown>> {
+  const body = JSON.stringify(input ?? {});
+  let res: Response;
+  try {
+    res = await fetch(`/api/${encodeURIComponent(channel)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [TOKEN_HEADER]: token },
+      body,
+      keepalive: keepalive && body.length < KEEPALIVE_LIMIT,
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+  } catch (err) {
+    return unavailable(`Cannot reach Failsafe (${err instanceof Error ? err.message : String(err)}). Is the app still running?`);
+  }
+  let json: unknown;
+  try {
+    json = await res.json();
+  } catch {
+    return { ok: false, error: { code: 'internal', message: `Failsafe answered HTTP ${res.status} without a result.` } };
+  }
+  if (!isResult(json)) return { ok: false, error: { code: 'internal', message: `Failsafe answered HTTP ${res.status} with an unexpected body.` } };
+  return json;
+}
+
+/** Browser mode's event stream: Server-Sent Events over fetch (EventSource cannot send the token header). */
+function httpEvents(token: string): FailsafeEvents {
+  const listeners = new Set<(e: AppEvent) => void>();
+  let controller: AbortController | null = null;
+  let retry: ReturnType<typeof setTimeout> | null = null;
+
+  const connect = async (): Promise<void> => {
+    controller = new AbortController();
+    const ctl = controller;
+    try {
+      const res = await fetch('/events', { headers: { [TOKEN_HEADER]: token }, signal: ctl.signal, cache: 'no-store' });
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let sep: number;
+        while ((sep = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, sep);
+          buffer = buffer.slice(sep + 2);
+          const data = block
+            .split('\n')
+            .filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).trimStart())
+            .join('\n');
+          if (!data) continue;
+          try {
+            const event = JSON.parse(data) as AppEvent;
+            for (const l of listeners) l(event);
+          } catch {
+            // A malformed event is ignored; the next refresh shows the truth.
+          }
+        }
+      }
+    } catch {
+      // Fall through to reconnect.
+    }
+    if (!ctl.signal.aborted && listeners.size > 0) retry = setTimeout(() => void connect(), 5_000);
+  };
+
+  return {
+    subscribe(listener) {
+      listeners.add(listener);
+      if (listeners.size === 1) void connect();
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) {
+          controller?.abort();
+          if (retry) clearTimeout(retry);
+        }
+      };
+    },
+  };
+}
+
+/** Wraps the preload API so that a thrown IPC error still becomes a Result. */
+function guardedElectronApi(raw: FailsafeApi): FailsafeApi {
+  const api: Record<string, (input: unknown) => Promise<Result<unknown>>> = {};
+  for (const c of CHANNELS) {
+    const fn = raw[c] as (input: unknown) => Promise<Result<unknown>>;
+    api[c] = async (input) => {
+      try {
+        return await fn(input);
+      } catch (err) {
+        return unavailable(`IPC call ${c} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    };
+  }
+  return api as unknown as FailsafeApi;
+}
+
+export type ClientOrError = { ok: true; client: Client } | { ok: false; message: string };
+
+export function createClient(): ClientOrError {
+  if (window.failsafe) {
+    const api = guardedElectronApi(window.failsafe);
+    return {
+      ok: true,
+      client: {
+        api,
+        events: window.failsafeEvents ?? null,
+        transport: 'electron',
+        callKeepalive: <C extends Channel>(channel: C, input: Input<C>) => (api[channel] as (i: Input<C>) => Promise<Result<Output<C>>>)(input),
+      },
+    };
+  }
+  const token = takeToken();
+  if (!token) {
+    return {
+      ok: false,
+      message: 'This page has no access token. Open the address Failsafe printed when it started (it ends with #token=…).',
+    };
+  }
+  const api: Record<string, (input: unknown) => Promise<Result<unknown>>> = {};
+  for (const c of CHANNELS) api[c] = (input) => httpCall(token, c, input, false);
+  return {
+    ok: true,
+    client: {
+      api: api as unknown as FailsafeApi,
+      events: httpEvents(token),
+      transport: 'http',
+      callKeepalive: <C extends Channel>(channel: C, input: Input<C>) => httpCall(token, channel, input, true) as Promise<Result<Output<C>>>,
+    },
+  };
+}

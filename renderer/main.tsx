@@ -1,0 +1,21 @@
+// Entry point: builds the API client (Electron preload or the browser-mode HTTP bridge) and mounts the app.
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { createClient } from './api.ts';
+import { App } from './App.tsx';
+
+const root = document.getElementById('root');
+if (!root) throw new Error('index.html lacks #root');
+const made = createClient();
+createRoot(root).render(
+  <StrictMode>
+    {made.ok ? (
+      <App client={made.client} />
+    ) : (
+      <main className="boot-message" role="alert">
+        <h1>Failsafe</h1>
+        <p>{made.message}</p>
+      </main>
+    )}
+  </StrictMode>,
+);
