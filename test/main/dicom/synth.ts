@@ -1,0 +1,123 @@
+// Builds small synthetic DICOM Part-10 files for malformed-input tests. Real-file behaviour is
+// tested against the corpus in ../shared/dicom; these cover what the corpus cannot (a 1.3 GB
+// length claim, garbage after the preamble, runaway nesting).
+
+const LONG = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT']);
+
+export interface El {
+  tag: number;
+  vr: string;
+  value?: Uint8Array | string;
+  /** Override the declared length (e.g. a lie), or 0xffffffff for undefined. */
+  length?: number;
+}
+
+function pad(v: Uint8Array | string, vr: string): Uint8Array {
+  let b = typeof v === 'string' ? new TextEncoder().encode(v) : v;
+  if (b.length % 2 === 1) {
+    const p = new Uint8Array(b.length + 1);
+    p.set(b);
+    p[b.length] = vr === 'UI' || vr === 'OB' ? 0 : 0x20;
+    b = p;
+  }
+  return b;
+}
+
+export function element(e: El): Uint8Array {
+  const value = e.value === undefined ? new Uint8Array(0) : pad(e.value, e.vr);
+  const long = LONG.has(e.vr);
+  const head = new Uint8Array(long ? 12 : 8);
+  const dv = new DataView(head.buffer);
+  dv.setUint16(0, e.tag >>> 16, true);
+  dv.setUint16(2, e.tag & 0xffff, true);
+  head[4] = e.vr.charCodeAt(0);
+  head[5] = e.vr.charCodeAt(1);
+  const len = e.length ?? value.length;
+  if (long) dv.setUint32(8, len, true);
+  else dv.setUint16(6, len, true);
+  return concat([head, value]);
+}
+
+export function u16(v: number): Uint8Array {
+  const b = new Uint8Array(2);
+  new DataView(b.buffer).setUint16(0, v, true);
+  return b;
+}
+
+export function tagOnly(tag: number, length: number): Uint8Array {
+  const b = new Uint8Array(8);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(0, tag >>> 16, true);
+  dv.setUint16(2, tag & 0xffff, true);
+  dv.setUint32(4, length, true);
+  return b;
+}
+
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function preamble(ts = '1.2.840.10008.1.2.1'): Uint8Array {
+  const pre = new Uint8Array(132);
+  pre.set([0x44, 0x49, 0x43, 0x4d], 128);
+  const meta = concat([element({ tag: 0x00020010, vr: 'UI', value: ts })]);
+  return concat([pre, element({ tag: 0x00020000, vr: 'UL', value: new Uint8Array(new Uint32Array([meta.length]).buffer) }), meta]);
+}
+
+export interface ImageOptions {
+  sop?: string;
+  study?: string;
+  series?: string;
+  patientId?: string;
+  rows?: number;
+  cols?: number;
+  frames?: number;
+  instanceNumber?: number;
+  position?: [number, number, number];
+  orientation?: number[];
+  /** Extra elements inserted before pixel data (must keep tag order). */
+  extra?: Uint8Array[];
+  /** Pixel data declared length override. */
+  pixelLength?: number;
+  /** Bytes of pixel data actually written (default rows*cols*2*frames). */
+  pixelBytes?: number;
+}
+
+/** A small, valid explicit-VR-LE 16-bit monochrome image. */
+export function image(o: ImageOptions = {}): Uint8Array {
+  const rows = o.rows ?? 4;
+  const cols = o.cols ?? 4;
+  const frames = o.frames ?? 1;
+  const n = o.pixelBytes ?? rows * cols * 2 * frames;
+  const parts = [
+    preamble(),
+    element({ tag: 0x00080016, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.7' }),
+    element({ tag: 0x00080018, vr: 'UI', value: o.sop ?? '1.2.3.4.5.6.1' }),
+    element({ tag: 0x00080020, vr: 'DA', value: '20240102' }),
+    element({ tag: 0x00080060, vr: 'CS', value: 'OT' }),
+    element({ tag: 0x00100010, vr: 'PN', value: 'Synth^Patient' }),
+    element({ tag: 0x00100020, vr: 'LO', value: o.patientId ?? 'SYN-1' }),
+    element({ tag: 0x0020000d, vr: 'UI', value: o.study ?? '1.2.3.4.5.1' }),
+    element({ tag: 0x0020000e, vr: 'UI', value: o.series ?? '1.2.3.4.5.2' }),
+    ...(o.instanceNumber !== undefined ? [element({ tag: 0x00200013, vr: 'IS', value: String(o.instanceNumber) })] : []),
+    ...(o.position ? [element({ tag: 0x00200032, vr: 'DS', value: o.position.join('\\') })] : []),
+    ...(o.orientation ? [element({ tag: 0x00200037, vr: 'DS', value: o.orientation.join('\\') })] : []),
+    element({ tag: 0x00280002, vr: 'US', value: u16(1) }),
+    element({ tag: 0x00280004, vr: 'CS', value: 'MONOCHROME2' }),
+    ...(frames > 1 ? [element({ tag: 0x00280008, vr: 'IS', value: String(frames) })] : []),
+    element({ tag: 0x00280010, vr: 'US', value: u16(rows) }),
+    element({ tag: 0x00280011, vr: 'US', value: u16(cols) }),
+    element({ tag: 0x00280100, vr: 'US', value: u16(16) }),
+    element({ tag: 0x00280101, vr: 'US', value: u16(16) }),
+    element({ tag: 0x00280103, vr: 'US', value: u16(0) }),
+    ...(o.extra ?? []),
+    element({ tag: 0x7fe00010, vr: 'OW', value: new Uint8Array(n), length: o.pixelLength ?? n }),
+  ];
+  return concat(parts);
+}
