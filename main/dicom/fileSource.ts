@@ -7,7 +7,7 @@ import { DicomReadError, parseDicomSource, type DicomHeader } from './parseHeade
 
 /** Files larger than this are refused without being read. */
 export const MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024;
-const BLOCK = 256 * 1024;
+const BLOCK = 64 * 1024;
 
 class FileSource implements ByteSource {
   private block: Uint8Array = new Uint8Array(0);

@@ -275,8 +275,13 @@ export function headerFromPrefix(prefix: Uint8Array, layout: Layout): DicomHeade
       );
     }
   }
-  if (hasPixelData && pd && pd.encapsulated && pd.fragments <= 1) {
-    throw new DicomReadError('The encapsulated pixel data has no image fragments: there is nothing to display.');
+  if (hasPixelData && pd && pd.encapsulated) {
+    // The first item is the basic offset table; every frame needs at least one fragment after it.
+    const imageFragments = Math.max(0, pd.fragments - 1);
+    if (imageFragments === 0) throw new DicomReadError('The encapsulated pixel data has no image fragments: there is nothing to display.');
+    if (h.frames !== null && imageFragments < h.frames) {
+      throw new DicomReadError(`The encapsulated pixel data has ${imageFragments} fragment(s) for ${h.frames} frames: frames are missing.`);
+    }
   }
   return h;
 }

@@ -88,6 +88,25 @@ describe('parseDicomHeader: files that are not readable DICOM', () => {
     expect(reasonOf(bytes)).toMatch(/Pixel Data \(7FE0,0010\) .* declares 1300000000 bytes, but only 32 bytes remain/);
   });
 
+  it('refuses encapsulated pixel data with fewer fragments than frames', () => {
+    const tail = concat([tagOnly(0xfffee000, 0), tagOnly(0xfffee000, 4), new Uint8Array([0xff, 0xd8, 0xff, 0xd9]), tagOnly(0xfffee0dd, 0)]);
+    const head = image({ frames: 3 });
+    // Swap the native pixel data for an encapsulated one under a JPEG transfer syntax.
+    const native = head.subarray(0, head.length - (12 + 4 * 4 * 2 * 3));
+    const bytes = concat([native, element({ tag: 0x7fe00010, vr: 'OB', length: 0xffffffff }), tail]);
+    const ts = new TextEncoder().encode('1.2.840.10008.1.2.1\0');
+    const at = Buffer.from(bytes).indexOf(Buffer.from(ts));
+    bytes.set(new TextEncoder().encode('1.2.840.10008.1.2.5\0'), at); // RLE: same length
+    expect(reasonOf(bytes)).toMatch(/1 fragment\(s\) for 3 frames/);
+  });
+
+  it('refuses the 1.3 GB claim on disk too, through the file reader', () => {
+    const head = concat([preamble(), element({ tag: 0x00081030, vr: 'UT', value: 'x', length: 1_300_000_000 })]);
+    const file = path.join(tmp, 'liar.dcm');
+    fs.writeFileSync(file, concat([head, new Uint8Array(4096 - head.length)]));
+    expect(() => readFileHeader(file)).toThrow(/declares a length of 1300000000 bytes, but only \d+ bytes remain in the file/);
+  });
+
   it('refuses pixel data shorter than the image size needs', () => {
     // Declared length matches the bytes present, but 4×4×16 bit needs 32 bytes.
     expect(reasonOf(image({ pixelBytes: 10 }))).toMatch(/pixel data holds 10 bytes.*needs 32/);
