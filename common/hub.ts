@@ -1,0 +1,419 @@
+// The hub's HTTP contract: every request body, response body, error and pushed event as a zod
+// schema, shared by the hub (server/) and the workstation's hub client (main/sync/). Changes here
+// are additive only: the workstation and the hub may run different versions during a roll-out.
+//
+// Transport summary (all JSON, UTF-8; every error is `{ error: { code, message, details? } }`):
+//   GET    /api/health                         no auth            → HubHealth
+//   POST   /api/session                        no auth            LoginRequest → LoginResponse
+//   GET    /api/session                        bearer             → SessionInfo
+//   DELETE /api/session                        bearer             → { ok: true }   (logout)
+//   POST   /api/ingest                         bearer + Idempotency-Key   OutboxPayload → IngestReceipt
+//   GET    /api/reports/:reportId              bearer             → HubSignedReport
+//   PUT    /api/drafts/:reportId               bearer             DraftSnapshot → DraftAck
+//   GET    /api/drafts/:reportId               bearer             → DraftWithHistory
+//   POST   /api/drafts/:reportId/take-over     bearer             TakeOverRequest → TakeOverResponse
+//   GET    /api/unfinished                     bearer             → UnfinishedList
+//   GET    /api/events?since=SEQ               bearer             text/event-stream (see below)
+//   GET    /api/events/log?since=SEQ&limit=N   bearer             → EventLog (polling / tests)
+//   GET    /api/policy                         bearer             → SitePolicy
+//
+// Authentication: `Authorization: Bearer <token>` from POST /api/session. Tokens expire
+// (`expiresAt`); a 401 `session-expired` / `unauthenticated` means log in again.
+//
+// Exactly-once ingest: each outbox row carries the Idempotency-Key created at signing. The hub
+// stores its first answer for a key and replays it (same status, same body, header
+// `Idempotent-Replayed: true`) for the same key and the same body; the same key with another body
+// is 422 `idempotency-key-reused`. A signed report that is already stored (same report id, same
+// content hash) under another key answers 200 with `alreadyStored: true`; a different signed
+// report for the same id is 409 `report-conflict`.
+//
+// Server-sent events: `GET /api/events` with the bearer header (and optionally `?since=SEQ` or
+// `Last-Event-ID: SEQ`) answers `text/event-stream`. First an `event: hello` whose data is
+// HubHello; then one default (`message`) event per HubEvent, `id:` = seq, data = HubEvent JSON,
+// in increasing seq order; comment lines (`: ping`) every 15 s keep the connection alive. A client
+// that reconnects with its last seq receives every later event first (catch-up), then live ones.
+import { z } from 'zod';
+import { DEFAULT_ALERT_POLICY } from './alertPolicy.ts';
+import { AddendumPayload, OutboxPayload, SignedReportPayload } from './hubPayload.ts';
+import { Addendum, AlertCategory, ReportContent, Role, Signature, StudyRef, type Role as RoleT } from './report.ts';
+
+export { AddendumPayload, OutboxPayload, SignedReportPayload };
+
+/** Header names (lower case, as Node delivers them). */
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+export const REPLAYED_HEADER = 'idempotent-replayed';
+/** An Idempotency-Key: 8–128 characters of [A-Za-z0-9_.:-] (a UUID fits). */
+export const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_.:-]{8,128}$/, 'Idempotency-Key must be 8–128 characters of A–Z a–z 0–9 _ . : -');
+
+/** Largest request body the hub accepts (bytes). */
+export const HUB_BODY_LIMIT = 2 * 1024 * 1024;
+
+export const HUB_PATHS = {
+  health: '/api/health',
+  session: '/api/session',
+  ingest: '/api/ingest',
+  report: (reportId: string) => `/api/reports/${encodeURIComponent(reportId)}`,
+  draft: (reportId: string) => `/api/drafts/${encodeURIComponent(reportId)}`,
+  takeOver: (reportId: string) => `/api/drafts/${encodeURIComponent(reportId)}/take-over`,
+  unfinished: '/api/unfinished',
+  events: '/api/events',
+  eventLog: '/api/events/log',
+  policy: '/api/policy',
+} as const;
+
+// ---- roles and permissions (domain.md §5) ---------------------------------------------------
+
+export const HUB_ACTIONS = [
+  /** Submit a final signed report (POST /api/ingest kind=report). */
+  'report:sign-final',
+  /** Submit a signed addendum (POST /api/ingest kind=addendum). */
+  'report:addendum',
+  /** Read a signed report. */
+  'report:read',
+  /** Publish snapshots of one's own draft. */
+  'draft:write',
+  /** Read a draft's content and history. */
+  'draft:read',
+  /** See the department's unfinished list. */
+  'unfinished:list',
+  /** Take over a colleague's unfinished draft. */
+  'draft:take-over',
+  /** Subscribe to pushed events (draft events only with unfinished:list). */
+  'events:subscribe',
+] as const;
+export const HubAction = z.enum(HUB_ACTIONS);
+export type HubAction = z.infer<typeof HubAction>;
+
+const REPORTER: readonly HubAction[] = [
+  'report:sign-final', 'report:addendum', 'report:read', 'draft:write', 'draft:read', 'unfinished:list', 'draft:take-over', 'events:subscribe',
+];
+
+/** Who may do what. The hub enforces this on every route; the workstation uses it to hide buttons. */
+export const ROLE_PERMISSIONS: Readonly<Record<RoleT, readonly HubAction[]>> = {
+  radiologist: REPORTER,
+  radiographer: REPORTER,
+  locum: REPORTER,
+  // Drafts and provisional reports; cannot issue a final report alone or take over a colleague's work.
+  trainee: ['report:read', 'draft:write', 'draft:read', 'unfinished:list', 'events:subscribe'],
+  // Verifies (signs final), amends (addenda), takes over trainees' drafts.
+  trainer: REPORTER,
+  // Sees signed reports (and their alerts); never drafts.
+  referrer: ['report:read', 'events:subscribe'],
+  // Dashboards: the unfinished list and signed reports, not draft content.
+  'safety-lead': ['report:read', 'unfinished:list', 'events:subscribe'],
+};
+
+export function roleMay(role: RoleT, action: HubAction): boolean {
+  return ROLE_PERMISSIONS[role].includes(action);
+}
+
+// ---- errors ---------------------------------------------------------------------------------
+
+export const HUB_ERROR_CODES = [
+  'invalid-json', // body is not JSON
+  'unsupported-media-type', // Content-Type is not application/json
+  'payload-too-large', // body over HUB_BODY_LIMIT
+  'invalid-input', // body/params fail the schema
+  'unauthenticated', // no or unknown bearer token, or bad username/password
+  'session-expired', // token known but expired or logged out
+  'locked-out', // too many failed logins; details.retryAfterSeconds
+  'forbidden', // role may not do this
+  'idempotency-key-missing',
+  'idempotency-key-invalid',
+  'idempotency-key-reused', // same key, different body (422)
+  'idempotency-key-in-flight', // same key being processed right now (409, retry)
+  'signoff-problems', // checkSignOff found blocking problems (422); details.problems
+  'unknown-template', // content.templateId unknown to the hub (422)
+  'hash-mismatch', // recomputed content hash differs from signature.contentHash (422)
+  'signer-mismatch', // signature is not the logged-in user's name/registration/role (422)
+  'report-conflict', // a different signed report already exists for this id (409)
+  'original-not-synced', // addendum for a report the hub does not hold yet (409, retry later)
+  'original-hash-mismatch', // addendum's originalHash is not the stored report's hash (422)
+  'addendum-conflict', // a different addendum already exists with this id (409)
+  'already-signed', // a draft snapshot / take-over for a report already signed (409)
+  'draft-taken-over', // this draft now belongs to someone else (409); details.newOwner
+  'already-owner', // take-over of one's own draft (409)
+  'not-found',
+  'method-not-allowed',
+  'internal',
+] as const;
+export const HubErrorCode = z.enum(HUB_ERROR_CODES);
+export type HubErrorCode = z.infer<typeof HubErrorCode>;
+
+export const HubErrorBody = z.object({
+  error: z.object({
+    code: HubErrorCode.or(z.string()),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+export type HubErrorBody = z.infer<typeof HubErrorBody>;
+
+/**
+ * Whether an outbox sender should try the same request again later (same key, same body).
+ * 5xx, 429, network failures and `idempotency-key-in-flight` / `original-not-synced` are
+ * transient; 401 needs a new login first; every other 4xx is final (show the reason).
+ */
+export function isRetryableHubError(status: number, code?: string): boolean {
+  if (status >= 500 || status === 429 || status === 408) return true;
+  return code === 'idempotency-key-in-flight' || code === 'original-not-synced';
+}
+
+// ---- identity -------------------------------------------------------------------------------
+
+export const Username = z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9_.@-]+$/, 'letters, digits and _ . @ - only');
+
+export const HubUser = z.object({
+  username: z.string(),
+  name: z.string(),
+  role: Role,
+  registration: z.string(),
+});
+export type HubUser = z.infer<typeof HubUser>;
+
+export const LoginRequest = z.object({
+  username: z.string().min(1).max(64),
+  password: z.string().min(1).max(1024),
+}).strict();
+export type LoginRequest = z.infer<typeof LoginRequest>;
+
+export const LoginResponse = z.object({
+  token: z.string(),
+  /** ISO date-time. */
+  expiresAt: z.string(),
+  user: HubUser,
+  permissions: z.array(HubAction),
+});
+export type LoginResponse = z.infer<typeof LoginResponse>;
+
+export const SessionInfo = z.object({
+  user: HubUser,
+  expiresAt: z.string(),
+  permissions: z.array(HubAction),
+});
+export type SessionInfo = z.infer<typeof SessionInfo>;
+
+export const HubHealth = z.object({
+  ok: z.literal(true),
+  instanceId: z.string(),
+  storage: z.enum(['postgres', 'pglite']),
+  version: z.string(),
+});
+export type HubHealth = z.infer<typeof HubHealth>;
+
+// ---- ingest ---------------------------------------------------------------------------------
+
+export const IngestReceipt = z.object({
+  kind: z.enum(['report', 'addendum']),
+  reportId: z.string(),
+  /** Present for kind=addendum. */
+  addendumId: z.string().optional(),
+  /** The content hash the hub recomputed and stored. */
+  contentHash: z.string(),
+  /** When the hub first stored it (ISO). */
+  storedAt: z.string(),
+  /** True when the identical record was already stored (under another key). */
+  alreadyStored: z.boolean(),
+});
+export type IngestReceipt = z.infer<typeof IngestReceipt>;
+
+export const HubSignedReport = z.object({
+  id: z.string(),
+  study: StudyRef,
+  content: ReportContent,
+  signature: Signature,
+  author: z.string(),
+  createdAt: z.string(),
+  storedAt: z.string(),
+  /** Newest first, as the workstation shows them. */
+  addenda: z.array(Addendum.extend({ storedAt: z.string(), originalHash: z.string() })),
+});
+export type HubSignedReport = z.infer<typeof HubSignedReport>;
+
+// ---- unfinished reports (domain.md §6) ------------------------------------------------------
+
+export const HubUserRef = HubUser;
+export type HubUserRef = HubUser;
+
+/** PUT /api/drafts/:reportId. The author is the logged-in user. */
+export const DraftSnapshot = z.object({
+  study: StudyRef,
+  content: ReportContent,
+  /** The workstation's revision number; must increase. Older or equal revisions are ignored (applied=false). */
+  revision: z.number().int().nonnegative(),
+  /** ISO date-time of the author's last keystroke. */
+  lastActivity: z.iso.datetime({ offset: true }),
+  /** True when the author closed the draft (sent on close). */
+  closed: z.boolean().optional(),
+  /** Informational (the hub uses the session's user). */
+  author: z.string().max(200).optional(),
+}).strict();
+export type DraftSnapshot = z.infer<typeof DraftSnapshot>;
+
+export const DraftAck = z.object({
+  reportId: z.string(),
+  /** The hub's latest revision for this draft. */
+  revision: z.number().int(),
+  /** False when the snapshot was older than (or equal to) the stored one and was ignored. */
+  applied: z.boolean(),
+  owner: HubUserRef,
+});
+export type DraftAck = z.infer<typeof DraftAck>;
+
+export const HubDraft = z.object({
+  reportId: z.string(),
+  study: StudyRef,
+  content: ReportContent,
+  revision: z.number().int(),
+  owner: HubUserRef,
+  /** First snapshot the hub saw (ISO). */
+  createdAt: z.string(),
+  lastActivity: z.string(),
+  updatedAt: z.string(),
+  closed: z.boolean(),
+});
+export type HubDraft = z.infer<typeof HubDraft>;
+
+export const HubDraftRevision = z.object({
+  revision: z.number().int(),
+  savedAt: z.string(),
+  lastActivity: z.string(),
+  author: HubUserRef,
+  content: ReportContent,
+});
+export type HubDraftRevision = z.infer<typeof HubDraftRevision>;
+
+export const TakeOverRecord = z.object({
+  at: z.string(),
+  from: HubUserRef,
+  to: HubUserRef,
+  reason: z.string(),
+});
+export type TakeOverRecord = z.infer<typeof TakeOverRecord>;
+
+export const DraftWithHistory = z.object({
+  draft: HubDraft,
+  /** Oldest first. */
+  revisions: z.array(HubDraftRevision),
+  takeOvers: z.array(TakeOverRecord),
+});
+export type DraftWithHistory = z.infer<typeof DraftWithHistory>;
+
+export const TakeOverRequest = z.object({
+  /** Optional guard: refuse (409) if the draft's owner is no longer this username. */
+  expectedOwner: z.string().max(64).optional(),
+  reason: z.string().max(1000).optional(),
+}).strict();
+export type TakeOverRequest = z.infer<typeof TakeOverRequest>;
+
+export const TakeOverResponse = DraftWithHistory.extend({ previousOwner: HubUserRef, takenOverAt: z.string() });
+export type TakeOverResponse = z.infer<typeof TakeOverResponse>;
+
+export const StaleReason = z.enum(['idle', 'session-ended']);
+export type StaleReason = z.infer<typeof StaleReason>;
+
+export const UnfinishedItem = z.object({
+  reportId: z.string(),
+  study: StudyRef,
+  owner: HubUserRef,
+  createdAt: z.string(),
+  lastActivity: z.string(),
+  revision: z.number().int(),
+  /** Milliseconds since createdAt (age) and since lastActivity (idle), at `now`. */
+  ageMs: z.number(),
+  idleMs: z.number(),
+  stale: z.boolean(),
+  staleReasons: z.array(StaleReason),
+  closed: z.boolean(),
+  /** The previous owner when the draft was taken over, else null. */
+  takenOverFrom: HubUserRef.nullable(),
+});
+export type UnfinishedItem = z.infer<typeof UnfinishedItem>;
+
+export const UnfinishedList = z.object({
+  now: z.string(),
+  staleAfterHours: z.number(),
+  /** Stale first, then oldest last activity first. */
+  items: z.array(UnfinishedItem),
+});
+export type UnfinishedList = z.infer<typeof UnfinishedList>;
+
+// ---- pushed events --------------------------------------------------------------------------
+
+const EventBase = { seq: z.number().int().positive(), at: z.string(), reportId: z.string() };
+
+export const HubEvent = z.discriminatedUnion('type', [
+  z.object({
+    ...EventBase,
+    type: z.literal('report-signed'),
+    kind: z.enum(['report', 'addendum']),
+    study: StudyRef,
+    signer: z.object({ name: z.string(), registration: z.string(), role: Role }),
+    alertCode: AlertCategory.nullable(),
+    addendumId: z.string().optional(),
+  }),
+  z.object({
+    ...EventBase,
+    type: z.literal('draft-taken-over'),
+    study: StudyRef,
+    from: HubUserRef,
+    to: HubUserRef,
+  }),
+  z.object({
+    ...EventBase,
+    type: z.literal('unfinished-changed'),
+    reason: z.enum(['snapshot', 'signed', 'taken-over']),
+    owner: z.string().optional(),
+  }),
+]);
+export type HubEvent = z.infer<typeof HubEvent>;
+export type HubEventType = HubEvent['type'];
+
+export const HubHello = z.object({
+  instanceId: z.string(),
+  /** Highest seq this instance has delivered when the stream opened. */
+  head: z.number().int().nonnegative(),
+  /** The seq the catch-up started after (the `since` the client sent, or head). */
+  since: z.number().int().nonnegative(),
+});
+export type HubHello = z.infer<typeof HubHello>;
+
+export const EventLog = z.object({
+  events: z.array(HubEvent),
+  head: z.number().int().nonnegative(),
+});
+export type EventLog = z.infer<typeof EventLog>;
+
+// ---- site policy ----------------------------------------------------------------------------
+
+export const AlertDeadlineSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('hours'), hours: z.number().positive().max(24 * 365) }),
+  z.object({ kind: z.literal('working-days'), days: z.number().int().positive().max(365) }),
+  z.object({ kind: z.literal('none') }),
+]);
+
+const defaultDeadlines = Object.fromEntries(
+  Object.values(DEFAULT_ALERT_POLICY).map((p) => [p.category, p.deadline]),
+) as Record<z.infer<typeof AlertCategory>, z.infer<typeof AlertDeadlineSchema>>;
+
+/** The site policy file (JSON). Every field has the domain.md default. */
+export const SitePolicy = z.object({
+  /** A draft idle longer than this is highlighted as stale. */
+  unfinishedIdleHours: z.number().positive().max(24 * 30).default(4),
+  alertDeadlines: z.object({
+    critical: AlertDeadlineSchema.default(defaultDeadlines.critical),
+    urgent: AlertDeadlineSchema.default(defaultDeadlines.urgent),
+    cancer: AlertDeadlineSchema.default(defaultDeadlines.cancer),
+    significant: AlertDeadlineSchema.default(defaultDeadlines.significant),
+    none: AlertDeadlineSchema.default(defaultDeadlines.none),
+  }).strict().prefault({}),
+  /** Session lifetime. */
+  sessionHours: z.number().positive().max(24 * 7).default(12),
+  /** Failed logins before lockout, and the first lockout (doubling per further failure, capped). */
+  lockout: z.object({
+    maxFailures: z.number().int().positive().max(100).default(5),
+    baseSeconds: z.number().positive().max(3600).default(30),
+    maxSeconds: z.number().positive().max(24 * 3600).default(900),
+  }).strict().prefault({}),
+}).strict();
+export type SitePolicy = z.infer<typeof SitePolicy>;
