@@ -157,7 +157,7 @@ function saveStatusText(s: SaveState): string {
     case 'saved':
       return `Saved ${formatClock(s.savedAt)} (revision ${s.revision})`;
     case 'error':
-      return `Save failed: ${s.message} (your text is kept; retrying)`;
+      return `Save failed: ${s.message}`;
     case 'conflict':
       return `Not saved: ${s.message}`;
   }
@@ -341,13 +341,24 @@ function DraftEditor({ client, report, priors, profile, register, onSigned, onCh
             ))}
           </select>
         </div>
-        <p className={`save-status save-${saveState.kind}`} data-testid="save-status" role="status" aria-live="polite">
+        <p className={`save-status save-${saveState.kind}`} data-testid="save-status" role="status" aria-live="polite" title={saveStatusText(saveState)}>
           {saveStatusText(saveState)}
         </p>
         <button type="button" className="small" onClick={() => setAuditOpen(true)}>
           Audit trail
         </button>
       </div>
+      {(saveState.kind === 'error' || saveState.kind === 'conflict') && (
+        <p className="save-alert" role="alert">
+          {saveState.kind === 'error' ? 'Save failed' : 'Not saved'}: {saveState.message}. Your text is kept on this screen
+          {saveState.kind === 'error' ? ' and saving is retried; do not close the app until it says Saved.' : '.'}{' '}
+          {saveState.kind === 'error' && (
+            <button type="button" className="small" onClick={() => void saver.flush()}>
+              Retry now
+            </button>
+          )}
+        </p>
+      )}
       <FieldProblems fieldId="template" all={problems} />
 
       <form

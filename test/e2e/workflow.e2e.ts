@@ -1,0 +1,313 @@
+// The radiologist's workflow end to end, in Chromium against the built app in browser mode:
+// first start → the bundled CT head opens → the image renders and window/level changes it →
+// a report is written → signing is blocked until unexpected findings and the alert code are
+// recorded (the reasons are shown) → signed → the app is restarted on the same data folder →
+// the signed report is intact and read-only → an addendum appears above it. Also: leaving an
+// unsigned draft for another study asks first, and typed text survives a reload.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, startApp, tempDataDir, type RunningApp } from './harness.ts';
+
+interface CanvasStats {
+  width: number;
+  height: number;
+  distinct: number;
+  mean: number;
+  hash: number;
+}
+
+async function canvasStats(page: Page, viewerTestId: string): Promise<CanvasStats> {
+  return page.evaluate((id) => {
+    const canvas = document.querySelector<HTMLCanvasElement>(`[data-testid="${id}"] canvas`);
+    if (!canvas || canvas.width === 0 || canvas.height === 0) return { width: 0, height: 0, distinct: 0, mean: 0, hash: 0 };
+    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    const seen = new Set<number>();
+    let hash = 2166136261;
+    let sum = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const v = (data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!;
+      if (seen.size < 4096) seen.add(v);
+      sum += data[i]!;
+      hash = Math.imul(hash ^ v, 16777619) >>> 0;
+    }
+    return { width: canvas.width, height: canvas.height, distinct: seen.size, mean: sum / (data.length / 4), hash };
+  }, viewerTestId);
+}
+
+/** Waits until the viewer shows an image (not loading, not an error) and it has been painted. */
+async function waitForImage(page: Page, viewerTestId: string): Promise<void> {
+  await page.waitForFunction((id) => document.querySelector(`[data-testid="${id}"]`)?.getAttribute('data-state') === 'image', viewerTestId, {
+    timeout: 60_000,
+  });
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(null)))));
+}
+
+async function waitForRepaint(page: Page, viewerTestId: string, before: number): Promise<CanvasStats> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const s = await canvasStats(page, viewerTestId);
+    if (s.hash !== before || Date.now() > deadline) return s;
+    await page.waitForTimeout(100);
+  }
+}
+
+async function newPage(browser: Browser, url: string, errors: string[]): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('dialog', (d) => void d.accept());
+  await page.goto(url);
+  return page;
+}
+
+const signButton = (page: Page) => page.getByTestId('sign-button');
+
+describe('reporting workflow (browser mode)', () => {
+  let browser: Browser;
+  let app: RunningApp;
+  let page: Page;
+  const dataDir = tempDataDir('failsafe-workflow-');
+  const errors: string[] = [];
+  const conclusion = 'No acute intracranial abnormality. Incidental left parotid lesion.';
+  const findingText = '2 cm well-defined left parotid lesion, not previously reported.';
+  let hashPrefix = '';
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    app = await startApp({ dataDir });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it('first start asks for the signer profile, then opens the bundled sample study', async () => {
+    page = await newPage(browser, app.url, errors);
+    // The token is taken out of the visible URL.
+    await page.getByLabel('Full name').waitFor();
+    expect(page.url()).not.toContain('token=');
+
+    // The profile form refuses an incomplete profile with a clear message.
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('your name');
+
+    await page.getByLabel('Full name').fill('Dr Ada Lovelace');
+    await page.getByLabel('Role').selectOption('radiologist');
+    await page.getByLabel(/Professional registration number/).fill('GMC 7654321');
+    await page.getByRole('button', { name: 'Save profile' }).click();
+
+    const banner = page.getByTestId('patient-banner');
+    await banner.waitFor();
+    const text = (await banner.textContent()) ?? '';
+    expect(text).toContain('InVesalius');
+    expect(text).toContain('INV-CRANIUM-0051');
+    expect(text).toContain('CT HEAD');
+    expect(text).toContain('15 Mar 2024');
+    await expect.poll(() => banner.textContent()).toMatch(/Report\s*Draft \(unsigned\)/);
+  });
+
+  it('shows a non-uniform CT image, and window/level changes its pixels (preset key and drag)', async () => {
+    await waitForImage(page, 'viewer-current');
+    const first = await canvasStats(page, 'viewer-current');
+    expect(first.width).toBeGreaterThan(100);
+    expect(first.distinct).toBeGreaterThan(50);
+
+    // Keyboard: the bone window preset (key 8) on the focused viewer.
+    await page.getByTestId('viewer-current').focus();
+    await page.keyboard.press('8');
+    const bone = await waitForRepaint(page, 'viewer-current', first.hash);
+    expect(bone.hash).not.toBe(first.hash);
+    await expect.poll(() => page.getByTestId('viewer-current').getByTestId('viewer-wl').textContent()).toContain('W: 1800');
+
+    // Mouse: drag changes window/level again.
+    const box = (await page.getByTestId('viewer-current').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 120, box.y + box.height / 2 + 60, { steps: 8 });
+    await page.mouse.up();
+    const dragged = await waitForRepaint(page, 'viewer-current', bone.hash);
+    expect(dragged.hash).not.toBe(bone.hash);
+    expect(dragged.distinct).toBeGreaterThan(1);
+  });
+
+  it('opens the prior side by side, labelled with its date', async () => {
+    await page.getByRole('button', { name: 'Show prior of 15 Mar 2023 side by side' }).click();
+    const prior = page.getByTestId('viewer-prior');
+    await prior.waitFor();
+    expect(await page.locator('figcaption', { hasText: 'PRIOR 15 Mar 2023' }).count()).toBe(1);
+    await waitForImage(page, 'viewer-prior');
+    expect((await canvasStats(page, 'viewer-prior')).distinct).toBeGreaterThan(50);
+    await page.getByRole('button', { name: 'Hide prior of 15 Mar 2023' }).click();
+  });
+
+  it('blocks signing until unexpected findings and the alert code are recorded, and says why', async () => {
+    await page.getByLabel('Clinical question (from the request)').fill('Fall, on anticoagulants. ?Intracranial haemorrhage');
+    // Comparison: quick fill from the listed prior.
+    await page.getByRole('button', { name: 'Compared with CT HEAD of 15 Mar 2023' }).click();
+    expect(await page.getByLabel('Prior studies compared').inputValue()).toBe('CT HEAD of 15 Mar 2023');
+    await page.getByLabel('Brain parenchyma').fill('No intracranial haemorrhage, infarct or mass effect.');
+    await page.getByLabel('Ventricles and extra-axial spaces').fill('Normal size. No extra-axial collection.');
+    await page.getByLabel('Skull vault, skull base, sinuses and mastoids').fill('No fracture.');
+    await page.getByLabel(/^Conclusion/).fill(conclusion);
+
+    // Still blocked: exactly the two rules the reporter has not answered.
+    await expect.poll(() => signButton(page).textContent()).toBe('Sign (blocked: 2 problems)');
+    expect(await signButton(page).isDisabled()).toBe(true);
+    const summary = (await page.getByTestId('signoff-problems').textContent()) ?? '';
+    expect(summary).toContain('Record the unexpected findings');
+    expect(summary).toContain('Choose the alert code explicitly');
+    // The reasons are the button's accessible description, and shown beside their sections.
+    const describedBy = await signButton(page).getAttribute('aria-describedby');
+    const description = await page.locator(`#${describedBy}`).textContent();
+    expect(description).toContain('unexpected findings');
+    expect(description).toContain('alert code');
+    expect(await page.locator('#section-unexpected').textContent()).toContain('Blocks signing: Record the unexpected findings');
+    expect(await page.locator('#section-alert').textContent()).toContain('Blocks signing: Choose the alert code');
+    // Ctrl+Enter does not sign a blocked report.
+    await page.keyboard.press('Control+Enter');
+    expect(await page.getByTestId('signed-report').count()).toBe(0);
+
+    // An unexpected finding without a category still blocks.
+    await page.getByLabel('Unexpected findings present').check();
+    await page.getByLabel('Description of unexpected finding 1').fill(findingText);
+    await expect.poll(() => page.getByTestId('signoff-problems').textContent()).toContain('Unexpected finding 1 has no category');
+    await page.getByLabel('Category of unexpected finding 1').selectOption('significant');
+
+    // An alert code less severe than the finding blocks; the deadline is shown beside each choice.
+    expect(await page.locator('#section-alert').textContent()).toContain('acknowledge within 7 days');
+    await page.getByRole('radio', { name: 'No alert', exact: true }).check();
+    await expect.poll(() => page.getByTestId('signoff-problems').textContent()).toContain('less severe than an unexpected finding');
+    expect(await signButton(page).textContent()).toBe('Sign (blocked: 1 problem)');
+
+    await page.getByRole('radio', { name: 'Significant unexpected', exact: true }).check();
+    await expect.poll(() => signButton(page).textContent()).toBe('Sign report');
+    expect(await signButton(page).isEnabled()).toBe(true);
+    await expect.poll(() => page.getByTestId('save-status').textContent(), { timeout: 5000 }).toMatch(/^Saved \d\d:\d\d:\d\d \(revision \d+\)$/);
+  });
+
+  it('signs: the report becomes FINAL and read-only, with the signature', async () => {
+    await signButton(page).click();
+    const signed = page.getByTestId('signed-report');
+    await signed.waitFor();
+    const text = (await signed.textContent()) ?? '';
+    expect(text).toContain('FINAL');
+    expect(text).toContain(conclusion);
+    expect(text).toContain(findingText);
+    expect(text).toContain('Signed by Dr Ada Lovelace, Radiologist, registration GMC 7654321');
+    const hash = await signed.locator('.hash-full').first().textContent();
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    hashPrefix = hash!.slice(0, 12);
+    expect(await signed.locator('textarea, input, select, [contenteditable="true"]').count()).toBe(0);
+    expect((await page.getByTestId('patient-banner').textContent()) ?? '').toContain('FINAL');
+
+    // The audit trail records creation, edits and the signature.
+    await signed.getByRole('button', { name: 'Audit trail' }).click();
+    const audit = page.getByTestId('audit-dialog');
+    await expect.poll(() => audit.textContent()).toContain('Signed');
+    expect(await audit.textContent()).toContain('Created');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => audit.count()).toBe(0);
+  });
+
+  it('asks before leaving an unsigned draft for another study; typed text survives a reload', async () => {
+    // Open the prior (same patient) from the library and start a draft for it.
+    await page.getByRole('button', { name: /^Library/ }).click();
+    await page.getByRole('button', { name: /^Open study CT HEAD, 15 Mar 2023/ }).click();
+    await expect.poll(() => page.getByTestId('patient-banner').textContent()).toContain('15 Mar 2023');
+    const draftText = 'Draft for the prior: stable appearances.';
+    await page.getByLabel('Brain parenchyma').fill(draftText);
+    await expect.poll(() => page.getByTestId('save-status').textContent(), { timeout: 5000 }).toMatch(/^Saved /);
+
+    // Switching to the other study asks first; staying keeps everything as it was.
+    await page.getByRole('button', { name: /^Library/ }).click();
+    await page.getByRole('button', { name: /^Open study CT HEAD, 15 Mar 2024/ }).click();
+    const dialog = page.getByTestId('unsigned-switch-dialog');
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain('unsigned draft');
+    // Keyboard: the safe choice has focus; Escape also stays.
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Stay with the current report');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => dialog.count()).toBe(0);
+    await page.getByRole('button', { name: /^Reporting:/ }).click();
+    expect((await page.getByTestId('patient-banner').textContent()) ?? '').toContain('15 Mar 2023');
+    expect(await page.getByLabel('Brain parenchyma').inputValue()).toBe(draftText);
+
+    // Text typed just before the page goes away is still there after a reload (keepalive save).
+    const more = `${draftText} No new abnormality.`;
+    await page.getByLabel('Brain parenchyma').fill(more);
+    await page.reload();
+    await page.getByRole('button', { name: /^Open report: .*15 Mar 2023|^Open study CT HEAD, 15 Mar 2023/ }).first().waitFor();
+    await page.getByRole('button', { name: /^Open study CT HEAD, 15 Mar 2023/ }).click();
+    await expect.poll(() => page.getByLabel('Brain parenchyma').inputValue()).toBe(more);
+
+    // Now leave it: the question comes, and confirming switches; the draft stays listed as a draft.
+    await page.getByRole('button', { name: /^Library/ }).click();
+    await page.getByRole('button', { name: /^Open study CT HEAD, 15 Mar 2024/ }).click();
+    await page.getByTestId('unsigned-switch-dialog').waitFor();
+    await page.getByRole('button', { name: 'Leave it unsigned and open the other study' }).click();
+    await expect.poll(() => page.getByTestId('patient-banner').textContent()).toContain('15 Mar 2024');
+    await page.getByTestId('signed-report').waitFor();
+    await page.getByRole('button', { name: /^Library/ }).click();
+    const rows = page.locator('table.data-table tbody tr');
+    await expect.poll(() => rows.count()).toBe(2);
+    const table = (await page.locator('table.data-table').first().textContent()) ?? '';
+    expect(table).toContain('Draft');
+    expect(table).toContain('FINAL');
+  });
+
+  it('after a restart on the same data, the signed report is intact and read-only; an addendum goes above it', async () => {
+    await page.close();
+    await app.stop();
+    app = await startApp({ dataDir });
+    page = await newPage(browser, app.url, errors);
+
+    // The profile persisted: the library shows, with the signed report listed.
+    await page.getByRole('button', { name: /^Open report: .*CT HEAD/ }).first().waitFor();
+    await page.getByRole('button', { name: /^Open study CT HEAD, 15 Mar 2024/ }).click();
+    const signed = page.getByTestId('signed-report');
+    await signed.waitFor();
+    const text = (await signed.textContent()) ?? '';
+    expect(text).toContain(conclusion);
+    expect(text).toContain(findingText);
+    expect(text).toContain('Signed by Dr Ada Lovelace');
+    expect(text).toContain(hashPrefix);
+    expect(await signed.locator('textarea, input, select, [contenteditable="true"]').count()).toBe(0);
+    expect(await page.getByTestId('sign-button').count()).toBe(0);
+
+    // Add an addendum from the keyboard.
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('Control+Shift+A');
+    const box = page.getByLabel('Addendum text');
+    await box.waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('addendum-text');
+    const addendum = 'Addendum: parotid lesion discussed with the referrer; ultrasound advised.';
+    await box.fill(addendum);
+    await page.getByRole('button', { name: 'Sign addendum' }).click();
+
+    const list = page.getByTestId('addendum-list');
+    await expect.poll(() => list.textContent()).toContain(addendum);
+    expect(await list.textContent()).toContain('Signed by Dr Ada Lovelace');
+    expect(await list.textContent()).toContain('Meaning: addendum');
+    // Above the original, both on screen and in reading order.
+    const listBox = (await list.boundingBox())!;
+    const originalBox = (await page.getByRole('heading', { name: 'Original report' }).boundingBox())!;
+    expect(listBox.y).toBeLessThan(originalBox.y);
+    const order = await page.evaluate(() => {
+      const l = document.querySelector('[data-testid="addendum-list"]')!;
+      const o = document.getElementById('original-title')!;
+      return l.compareDocumentPosition(o) & Node.DOCUMENT_POSITION_FOLLOWING;
+    });
+    expect(order).toBeTruthy();
+    // The original text is unchanged and still read-only.
+    expect((await signed.textContent()) ?? '').toContain(conclusion);
+    expect(await signed.locator('textarea, input, select').count()).toBe(0);
+    expect((await signed.textContent()) ?? '').toContain('FINAL, with 1 addendum');
+  });
+
+  it('raised no page errors', () => {
+    expect(errors.filter((e) => !/favicon/.test(e))).toEqual([]);
+  });
+});
