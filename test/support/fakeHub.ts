@@ -13,6 +13,11 @@ export interface FakeHubOptions {
   users?: { username: string; password: string; user: HubUser }[];
   /** Artificial processing time for ingest, ms (lets concurrent duplicates race). */
   ingestDelayMs?: number;
+  /**
+   * false = a broken hub that ignores Idempotency-Key and stores every delivery (a negative
+   * control: the trials must catch its duplicates). Default true.
+   */
+  idempotency?: boolean;
 }
 
 export interface FakeHub {
@@ -28,6 +33,10 @@ export interface FakeHub {
   emit(e: Omit<HubEvent, 'seq' | 'at'>): HubEvent;
   takeOver(reportId: string, to: HubUser): void;
   expireSessions(): void;
+  /** `report-signed` events per report id. */
+  eventCount(reportId: string): number;
+  /** Closes every connection and listens again on the same port; state is kept (like a database). */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -81,7 +90,7 @@ export async function startFakeHub(opts: FakeHubOptions = {}): Promise<FakeHub> 
         }
         if (!user) return err(res, 401, 'unauthenticated', 'Log in first.');
         if (req.method === 'POST' && url.pathname === '/api/ingest') {
-          const key = req.headers['idempotency-key'] as string | undefined;
+          const key = opts.idempotency === false ? crypto.randomUUID() : (req.headers['idempotency-key'] as string | undefined);
           const record = (status: number): void => {
             requests.push({ key, body, status });
           };
@@ -130,7 +139,7 @@ export async function startFakeHub(opts: FakeHubOptions = {}): Promise<FakeHub> 
             return err(res, 409, 'original-not-synced', 'The report this addendum belongs to has not reached the hub yet.');
           }
           const list = stored.get(reportId) ?? [];
-          const already = list.some((r) => r.body === body);
+          const already = opts.idempotency !== false && list.some((r) => r.body === body);
           if (!already) list.push({ kind: payload.kind, body });
           stored.set(reportId, list);
           const receipt = JSON.stringify({ kind: payload.kind, reportId, contentHash: hash, storedAt: new Date().toISOString(), alreadyStored: already });
@@ -182,6 +191,17 @@ export async function startFakeHub(opts: FakeHubOptions = {}): Promise<FakeHub> 
     },
     expireSessions() {
       sessions.clear();
+    },
+    eventCount(reportId) {
+      return events.filter((e) => e.type === 'report-signed' && e.reportId === reportId).length;
+    },
+    async restart() {
+      for (const s of streams) s.destroy();
+      streams.clear();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await new Promise((r) => setTimeout(r, 5));
+      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
     },
     close: () =>
       new Promise<void>((r) => {

@@ -1,9 +1,9 @@
 // Sync test helpers: a workstation database with a signer profile, and signing real reports
 // (through ReportStore, so the outbox rows are exactly what production writes).
-import type { AlertCategory, Profile, ReportContent, StudyRef } from '../../../common/report.ts';
-import type { Db } from '../../../main/db/database.ts';
-import { ReportStore } from '../../../main/reports/ReportStore.ts';
-import { RADIOLOGIST, signableContent, tempDb } from '../reports/fixtures.ts';
+import type { AlertCategory, Profile, ReportContent, StudyRef } from '../../common/report.ts';
+import type { Db } from '../../main/db/database.ts';
+import { ReportStore } from '../../main/reports/ReportStore.ts';
+import { RADIOLOGIST, signableContent, tempDb } from '../main/reports/fixtures.ts';
 
 export { RADIOLOGIST };
 

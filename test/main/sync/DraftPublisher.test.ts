@@ -6,7 +6,7 @@ import { DraftPublisher, type DraftSink, type DraftTakenOver } from '../../../ma
 import { HubClient, HubError } from '../../../main/sync/HubClient.ts';
 import { startFakeHub, type FakeHub } from '../../support/fakeHub.ts';
 import { ManualClock, settle } from '../../support/manualClock.ts';
-import { contentWithAlert, uniqueStudy } from './fixtures.ts';
+import { contentWithAlert, uniqueStudy } from '../../support/syncWorkstation.ts';
 
 const ADA: HubUser = { username: 'ada', name: 'Dr Ada Lovelace', role: 'radiologist', registration: 'GMC 1234567' };
 const GRACE: HubUser = { username: 'grace', name: 'Dr Grace Hopper', role: 'radiologist', registration: 'GMC 7654321' };

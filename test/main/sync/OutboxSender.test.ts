@@ -8,7 +8,7 @@ import { OutboxSender, type CriticalWarning, type SyncStatus } from '../../../ma
 import { SqliteOutboxStore } from '../../../main/sync/OutboxStore.ts';
 import { SqlitePhoneLog } from '../../../main/sync/PhoneLog.ts';
 import { startFakeHub, type FakeHub } from '../../support/fakeHub.ts';
-import { workstation, type Workstation } from './fixtures.ts';
+import { workstation, type Workstation } from '../../support/syncWorkstation.ts';
 
 /** Real timers; `now` can be moved forward; jitter fixed. */
 function testClock(random = 1 - 1e-9): SyncClock & { advance(ms: number): void } {
