@@ -3,7 +3,7 @@
 import { useEffect, useState, type FormEvent, type RefObject } from 'react';
 import type { AppInfo, IndexError, IndexResult, PatientSummary, ReportListItem } from '../common/contract.ts';
 import type { Client } from './api.ts';
-import { formatAge, formatDateTime, formatDicomDate, formatPersonName, formatSex } from './format.ts';
+import { formatAge, formatDateTime, formatDicomDate, formatPersonName, formatSex, seriesLabel } from './format.ts';
 
 export interface LibraryProps {
   client: Client;
@@ -257,14 +257,13 @@ export function Library({ client, appInfo, patients, currentStudyUid, folderInpu
                         <span className="study-date">{formatDicomDate(s.studyDate)}</span>
                         <span className="study-desc">{s.description || 'No description'}</span>
                         <span className="muted">
-                          {s.modalities.join(', ')} · accession {s.accession || 'none'}
+                          {[s.modalities.join(', '), `accession ${s.accession || 'none'}`].filter((x) => x !== '').join(' · ')}
                         </span>
                       </div>
                       <ul className="series-list" aria-label={`Series of ${s.description || 'study'}`}>
                         {s.series.map((se) => (
                           <li key={se.seriesUid}>
-                            {se.seriesNumber !== null ? `#${se.seriesNumber} ` : ''}
-                            {se.description || 'Unnamed series'} <span className="muted">({se.modality}, {se.instanceCount} images)</span>
+                            {seriesLabel(se)}
                           </li>
                         ))}
                       </ul>

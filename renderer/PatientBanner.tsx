@@ -11,8 +11,14 @@ export interface PatientBannerProps {
 export function PatientBanner({ patient, study, reportStatus }: PatientBannerProps) {
   const birthDate = patient?.birthDate ?? '';
   const age = ageInYears(birthDate, study.studyDate);
+  const missing = [study.patientId.trim() ? null : 'patient ID', study.patientName.trim() ? null : 'patient name'].filter(Boolean);
   return (
     <section className="patient-banner" aria-label="Patient and study being reported" data-testid="patient-banner">
+      {missing.length > 0 && (
+        <p className="banner-warning" role="alert">
+          The images carry no {missing.join(' and no ')}: confirm the patient's identity from the request before reporting.
+        </p>
+      )}
       <div className="banner-patient">
         <span className="banner-name">{formatPersonName(study.patientName)}</span>
         <dl className="banner-facts">

@@ -3,7 +3,7 @@ import { useEffect, useId, useState } from 'react';
 import type { AppInfo, ImageRef, PatientSummary, SeriesSummary, StudySummary } from '../common/contract.ts';
 import type { Profile } from '../common/report.ts';
 import type { Client } from './api.ts';
-import { formatDicomDate } from './format.ts';
+import { formatDicomDate, seriesLabel } from './format.ts';
 import { PatientBanner } from './PatientBanner.tsx';
 import { ReportEditor, type EditorControl } from './report/ReportEditor.tsx';
 import { Viewer } from './viewer/index.ts';
@@ -27,10 +27,6 @@ export function defaultSeries(series: readonly SeriesSummary[], like?: SeriesSum
   let best: SeriesSummary | null = null;
   for (const s of series) if (!best || s.instanceCount > best.instanceCount) best = s;
   return best;
-}
-
-function seriesLabel(s: SeriesSummary): string {
-  return `${s.seriesNumber !== null ? `#${s.seriesNumber} ` : ''}${s.description || 'Unnamed series'} (${s.modality}, ${s.instanceCount} image${s.instanceCount === 1 ? '' : 's'})`;
 }
 
 function useSeriesImages(client: Client, seriesUid: string | null): { images: ImageRef[] | null; error: string | null } {

@@ -1,4 +1,5 @@
 // Display formatting for clinical identifiers and times. Pure functions: unit-tested.
+import type { SeriesSummary } from '../common/contract.ts';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -85,4 +86,10 @@ export function formatAge(iso: string, now: Date = new Date()): string {
   const hours = Math.floor(minutes / 60);
   if (hours < 48) return `${hours} h ago`;
   return `${Math.floor(hours / 24)} days ago`;
+}
+
+/** "#2 Head 1.5mm (CT, 108 images)"; missing parts are left out, not shown as blanks. */
+export function seriesLabel(s: SeriesSummary): string {
+  const facts = [s.modality, `${s.instanceCount} image${s.instanceCount === 1 ? '' : 's'}`].filter((x) => x !== '').join(', ');
+  return `${s.seriesNumber !== null ? `#${s.seriesNumber} ` : ''}${s.description || 'Unnamed series'} (${facts})`;
 }

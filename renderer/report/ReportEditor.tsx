@@ -317,36 +317,40 @@ function DraftEditor({ client, report, priors, profile, register, onSigned, onCh
   return (
     <div className="report-pane" aria-labelledby="report-title" ref={paneRef}>
       <div className="report-toolbar">
-        <h2 id="report-title">
-          Report <span className="status-draft">Draft (unsigned)</span>
-        </h2>
-        <div className="field inline">
-          <label htmlFor="template-select">Template</label>
-          <select
-            id="template-select"
-            value={content.templateId}
-            onChange={(e) => {
-              const id = e.target.value;
-              void saver.flush().then((ok) => {
-                if (ok) onChangeTemplate(id);
-                else setSignError('The template was not changed: the draft could not be saved first.');
-              });
-            }}
-          >
-            {!template && <option value={content.templateId}>Unknown template {content.templateId}</option>}
-            {TEMPLATES.map((t) => (
-              <option key={t.id} value={t.id}>
-                {t.title}
-              </option>
-            ))}
-          </select>
+        <div className="toolbar-row">
+          <h2 id="report-title">
+            Report <span className="status-draft">Draft (unsigned)</span>
+          </h2>
+          <button type="button" className="small" onClick={() => setAuditOpen(true)}>
+            Audit trail
+          </button>
         </div>
-        <p className={`save-status save-${saveState.kind}`} data-testid="save-status" role="status" aria-live="polite" title={saveStatusText(saveState)}>
-          {saveStatusText(saveState)}
-        </p>
-        <button type="button" className="small" onClick={() => setAuditOpen(true)}>
-          Audit trail
-        </button>
+        <div className="toolbar-row">
+          <div className="field inline">
+            <label htmlFor="template-select">Template</label>
+            <select
+              id="template-select"
+              value={content.templateId}
+              onChange={(e) => {
+                const id = e.target.value;
+                void saver.flush().then((ok) => {
+                  if (ok) onChangeTemplate(id);
+                  else setSignError('The template was not changed: the draft could not be saved first.');
+                });
+              }}
+            >
+              {!template && <option value={content.templateId}>Unknown template {content.templateId}</option>}
+              {TEMPLATES.map((t) => (
+                <option key={t.id} value={t.id}>
+                  {t.title}
+                </option>
+              ))}
+            </select>
+          </div>
+          <p className={`save-status save-${saveState.kind}`} data-testid="save-status" role="status" aria-live="polite" title={saveStatusText(saveState)}>
+            {saveStatusText(saveState)}
+          </p>
+        </div>
       </div>
       {(saveState.kind === 'error' || saveState.kind === 'conflict') && (
         <p className="save-alert" role="alert">

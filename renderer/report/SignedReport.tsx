@@ -180,13 +180,15 @@ export function SignedReport({ client, report, register, onReport }: SignedRepor
   return (
     <div className="report-pane signed" data-testid="signed-report" aria-labelledby="signed-title" ref={paneRef}>
       <div className="report-toolbar">
-        <h2 id="signed-title">
-          Report <span className="status-final">{status}</span>
-        </h2>
+        <div className="toolbar-row">
+          <h2 id="signed-title">
+            Report <span className="status-final">{status}</span>
+          </h2>
+          <button type="button" className="small" onClick={() => setAuditOpen(true)}>
+            Audit trail
+          </button>
+        </div>
         <p className="muted">Signed reports never change: corrections and additions are signed addenda.</p>
-        <button type="button" className="small" onClick={() => setAuditOpen(true)}>
-          Audit trail
-        </button>
       </div>
 
       <section className="addenda" aria-labelledby="addenda-title">

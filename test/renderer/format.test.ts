@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ageInYears, formatAge, formatDicomDate, formatPersonName, formatSex, isoToLocalInput, localInputToIso } from '../../renderer/format.ts';
+import { ageInYears, formatAge, formatDicomDate, formatPersonName, formatSex, isoToLocalInput, localInputToIso, seriesLabel } from '../../renderer/format.ts';
 
 describe('display formatting', () => {
   it('formats DICOM dates and keeps malformed ones visible', () => {
@@ -43,5 +43,10 @@ describe('display formatting', () => {
     expect(formatAge('2024-05-01T11:15:00Z', now)).toBe('45 min ago');
     expect(formatAge('2024-05-01T07:00:00Z', now)).toBe('5 h ago');
     expect(formatAge('2024-04-26T12:00:00Z', now)).toBe('5 days ago');
+  });
+
+  it('labels series without blank parts', () => {
+    expect(seriesLabel({ seriesUid: '1', seriesNumber: 2, description: 'Head 1.5mm', modality: 'CT', instanceCount: 108 })).toBe('#2 Head 1.5mm (CT, 108 images)');
+    expect(seriesLabel({ seriesUid: '1', seriesNumber: null, description: '', modality: '', instanceCount: 1 })).toBe('Unnamed series (1 image)');
   });
 });
