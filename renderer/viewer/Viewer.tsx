@@ -163,6 +163,8 @@ export function Viewer(props: ViewerProps): JSX.Element {
       translation: { ...c.view.pan },
     });
     setShown({ kind: 'image', ww: voi.windowWidth, wc: voi.windowCenter, size: `${image.columns}x${image.rows}` });
+    // For instrumentation (benchmarks): the image is handed to cornerstone; it draws on the next frame.
+    el.dispatchEvent(new CustomEvent('fsviewerdisplay', { detail: { imageId: image.imageId } }));
   }, []);
 
   const showIndex = useCallback(
