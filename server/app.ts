@@ -1,0 +1,384 @@
+// The hub: a Fastify application over the storage adapter. Stateless apart from the pushed-event
+// connections it holds, so several instances run behind one load balancer on one database.
+import crypto from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import {
+  DraftSnapshot, HUB_BODY_LIMIT, HUB_PATHS, IDEMPOTENCY_HEADER, IdempotencyKey, LoginRequest, OutboxPayload, REPLAYED_HEADER,
+  ROLE_PERMISSIONS, SitePolicy, TakeOverRequest, roleMay,
+  type EventLog, type HubAction, type HubEvent, type HubHealth, type HubHello, type HubSignedReport, type LoginResponse, type SessionInfo,
+} from '../common/hub.ts';
+import type { ReportContent, Role } from '../common/report.ts';
+import { login, logout, lookupSession, toHubUser, type SessionUser } from './auth.ts';
+import type { HubDb } from './db/adapter.ts';
+import { migrate } from './db/migrations.ts';
+import { getDraft, listUnfinished, putSnapshot, takeOver } from './drafts.ts';
+import { HubError } from './errors.ts';
+import { EventDispatcher } from './events.ts';
+import { ingest } from './ingest.ts';
+
+export const HUB_VERSION = '0.1.0';
+
+export interface BuildHubOptions {
+  db: HubDb;
+  /** Site policy (already parsed, or raw JSON to parse); defaults per domain.md. */
+  policy?: unknown;
+  /** Milliseconds since the epoch; tests move it to make drafts stale or sessions expire. */
+  clock?: () => number;
+  instanceId?: string;
+  /** Fastify logger options (default off). */
+  logger?: boolean | Record<string, unknown>;
+  /** Apply pending migrations before serving (default true). */
+  migrate?: boolean;
+  /** Close the database when the hub closes (default false: the caller owns it). */
+  ownsDb?: boolean;
+  /** SSE keep-alive interval (default 15 s). */
+  pingMs?: number;
+}
+
+export interface Hub {
+  app: FastifyInstance;
+  db: HubDb;
+  policy: SitePolicy;
+  instanceId: string;
+  events: EventDispatcher;
+  /** Starts listening; resolves to the base URL (http://host:port). */
+  listen(port?: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+const ReportIdParam = z.object({ reportId: z.string().min(1).max(64) }).strict();
+const SinceQuery = z.object({
+  since: z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+  limit: z.coerce.number().int().positive().max(1000).optional(),
+});
+
+function invalid(what: string, error: z.ZodError): HubError {
+  const detail = error.issues.slice(0, 8).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+  return new HubError(400, 'invalid-input', `${what}: ${detail}`, { issues: error.issues.slice(0, 20).map((i) => ({ path: i.path.map(String), message: i.message })) });
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw invalid(what, r.error);
+  return r.data;
+}
+
+/** Maps Fastify's and PostgreSQL's errors to the hub's `{ error: { code, message } }`. */
+function toHubError(err: unknown): HubError {
+  if (err instanceof HubError) return err;
+  const e = err as { code?: string; statusCode?: number; message?: string };
+  switch (e.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new HubError(415, 'unsupported-media-type', 'Send the body as JSON with Content-Type: application/json.');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HubError(413, 'payload-too-large', `The body is larger than the hub accepts (${HUB_BODY_LIMIT} bytes).`);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new HubError(400, 'invalid-json', 'The body is empty but Content-Type says JSON.');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new HubError(400, 'invalid-json', `The body is not valid JSON: ${e.message ?? ''}`.trim());
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new HubError(400, 'invalid-input', 'Content-Length does not match the body.');
+    // PostgreSQL: text PostgreSQL cannot store (NUL, invalid UTF-8), values too long for an index.
+    case '22P05':
+    case '22021':
+    case '54000':
+      return new HubError(422, 'invalid-input', `The hub cannot store this text: ${e.message ?? ''}`.trim());
+    default:
+      break;
+  }
+  if (err instanceof SyntaxError || (e.statusCode === 400 && /JSON/i.test(e.message ?? ''))) {
+    return new HubError(400, 'invalid-json', `The body is not valid JSON: ${e.message ?? ''}`.trim());
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new HubError(e.statusCode, 'invalid-input', e.message ?? 'Bad request.');
+  }
+  const transient = ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P02', '57P03', '53300', '08006', '08001', '08003', '40001', '40P01'];
+  if (e.code && transient.includes(e.code)) {
+    return new HubError(503, 'internal', 'The hub\'s database is unavailable right now; retry later.');
+  }
+  return new HubError(500, 'internal', 'The hub failed to handle this request; it can be retried.');
+}
+
+export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
+  const policyResult = SitePolicy.safeParse(opts.policy ?? {});
+  if (!policyResult.success) throw new Error(`invalid site policy: ${policyResult.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const policy = policyResult.data;
+  const db = opts.db;
+  const clock = opts.clock ?? (() => Date.now());
+  const instanceId = opts.instanceId ?? `hub-${crypto.randomBytes(4).toString('hex')}`;
+  const pingMs = opts.pingMs ?? 15_000;
+  if (opts.migrate !== false) await migrate(db);
+  const events = new EventDispatcher(db);
+  await events.start();
+
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: HUB_BODY_LIMIT,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Report ids are ≤ 64 characters: longer ones reach the schema (400); absurd ones get 414.
+    routerOptions: { maxParamLength: 256 },
+    // Errors the router raises before any handler (bad URL encoding, over-long parameters).
+    frameworkErrors: (err, _req, rawReply) => {
+      const reply = rawReply as unknown as FastifyReply;
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      void reply.code(status).send(new HubError(status, 'invalid-input', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is far too long.' : `Bad request URL: ${err.message}`).toBody());
+    },
+  });
+  // JSON only: a text/plain body is refused (415), never parsed as a string.
+  app.removeContentTypeParser(['text/plain']);
+
+  const streams = new Set<() => void>();
+
+  app.setErrorHandler((err, req, reply) => {
+    const h = toHubError(err);
+    if (h.status >= 500) req.log.error({ err }, 'hub error');
+    void reply.code(h.status).send(h.toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(new HubError(404, 'not-found', `No such hub route: ${req.method} ${req.url.split('?')[0]}`).toBody());
+  });
+
+  /** The session's user, or 401; with `action`, 403 unless the role may do it. */
+  async function auth(req: FastifyRequest, action: HubAction | null): Promise<SessionUser> {
+    const header = req.headers.authorization;
+    const m = typeof header === 'string' ? /^Bearer ([A-Za-z0-9_\-.~+/=]{10,200})$/.exec(header.trim()) : null;
+    if (!m) throw new HubError(401, 'unauthenticated', 'Log in first: send Authorization: Bearer <token> from POST /api/session.');
+    const found = await lookupSession(db, m[1]!, clock());
+    if (!found.ok) {
+      throw found.reason === 'session-expired'
+        ? new HubError(401, 'session-expired', 'Your session has ended (expired or logged out). Log in again.')
+        : new HubError(401, 'unauthenticated', 'This session token is not known to the hub. Log in again.');
+    }
+    if (action && !roleMay(found.user.role, action)) {
+      throw new HubError(403, 'forbidden', `A ${found.user.role} may not ${ACTION_WORDS[action]}.`);
+    }
+    return found.user;
+  }
+
+  const permissions = (role: Role): HubAction[] => [...ROLE_PERMISSIONS[role]];
+
+  app.get(HUB_PATHS.health, async (): Promise<HubHealth> => ({ ok: true, instanceId, storage: db.kind, version: HUB_VERSION }));
+
+  app.post(HUB_PATHS.session, async (req, reply): Promise<LoginResponse | undefined> => {
+    const body = parse(LoginRequest, req.body, 'login');
+    const out = await login(db, policy, body.username, body.password, clock());
+    if (!out.ok) {
+      if (out.reason === 'locked-out') {
+        void reply.header('retry-after', String(out.retryAfterSeconds));
+        throw new HubError(429, 'locked-out', `Too many failed logins: try again in ${out.retryAfterSeconds} s.`, { retryAfterSeconds: out.retryAfterSeconds });
+      }
+      throw new HubError(401, 'unauthenticated', 'Unknown username or wrong password.');
+    }
+    return { token: out.token, expiresAt: out.expiresAt, user: toHubUser(out.user), permissions: permissions(out.user.role) };
+  });
+
+  app.get(HUB_PATHS.session, async (req): Promise<SessionInfo> => {
+    const u = await auth(req, null);
+    return { user: toHubUser(u), expiresAt: u.expires_at, permissions: permissions(u.role) };
+  });
+
+  app.delete(HUB_PATHS.session, async (req) => {
+    const u = await auth(req, null);
+    await logout(db, u.session_hash, u.id, clock());
+    events.kick();
+    return { ok: true };
+  });
+
+  app.get(HUB_PATHS.policy, async (req) => {
+    await auth(req, null);
+    return policy;
+  });
+
+  app.post(HUB_PATHS.ingest, async (req, reply) => {
+    const user = await auth(req, null);
+    const rawKey = req.headers[IDEMPOTENCY_HEADER];
+    if (rawKey === undefined || rawKey === '') {
+      throw new HubError(400, 'idempotency-key-missing', 'Send an Idempotency-Key header (created once per signed record, reused on every retry).');
+    }
+    const key = IdempotencyKey.safeParse(rawKey);
+    if (!key.success) throw new HubError(400, 'idempotency-key-invalid', 'The Idempotency-Key must be one value of 8–128 characters from A–Z a–z 0–9 _ . : -.');
+    const payload = parse(OutboxPayload, req.body, 'signed record');
+    const action: HubAction = payload.kind === 'report' ? 'report:sign-final' : 'report:addendum';
+    if (!roleMay(user.role, action)) throw new HubError(403, 'forbidden', `A ${user.role} may not ${ACTION_WORDS[action]}.`);
+    const result = await ingest(db, user, key.data, req.body, payload, clock());
+    if (result.replayed) void reply.header(REPLAYED_HEADER, 'true');
+    else events.kick();
+    return reply.code(result.status).type('application/json; charset=utf-8').send(result.bodyText);
+  });
+
+  app.get('/api/reports/:reportId', async (req): Promise<HubSignedReport> => {
+    await auth(req, 'report:read');
+    const { reportId } = parse(ReportIdParam, req.params, 'report id');
+    const { rows } = await db.query<{
+      id: string; patient_id: string; study_uid: string; content: ReportContent; signer_name: string; signer_role: Role;
+      signer_registration: string; signed_at: string; content_hash: string; author: string; created_at: string; stored_at: string;
+    }>('SELECT * FROM signed_reports WHERE id = $1', [reportId]);
+    const r = rows[0];
+    if (!r) throw new HubError(404, 'not-found', `The hub holds no signed report ${reportId}.`);
+    const add = await db.query<{ id: string; text: string; signer_name: string; signer_role: Role; signer_registration: string; signed_at: string; content_hash: string; stored_at: string; original_hash: string }>(
+      'SELECT * FROM addenda WHERE report_id = $1 ORDER BY signed_at DESC, stored_at DESC', [reportId],
+    );
+    return {
+      id: r.id,
+      study: { patientId: r.patient_id, studyUid: r.study_uid },
+      content: r.content,
+      signature: { name: r.signer_name, role: r.signer_role, registration: r.signer_registration, signedAt: r.signed_at, meaning: 'final-report', contentHash: r.content_hash },
+      author: r.author,
+      createdAt: r.created_at,
+      storedAt: r.stored_at,
+      addenda: add.rows.map((a) => ({
+        id: a.id, text: a.text, storedAt: a.stored_at, originalHash: a.original_hash,
+        signature: { name: a.signer_name, role: a.signer_role, registration: a.signer_registration, signedAt: a.signed_at, meaning: 'addendum' as const, contentHash: a.content_hash },
+      })),
+    };
+  });
+
+  app.put('/api/drafts/:reportId', async (req) => {
+    const user = await auth(req, 'draft:write');
+    const { reportId } = parse(ReportIdParam, req.params, 'report id');
+    const body = parse(DraftSnapshot, req.body, 'draft snapshot');
+    const ack = await putSnapshot(db, user, reportId, body, clock());
+    if (ack.applied) events.kick();
+    return ack;
+  });
+
+  app.get('/api/drafts/:reportId', async (req) => {
+    await auth(req, 'draft:read');
+    const { reportId } = parse(ReportIdParam, req.params, 'report id');
+    return getDraft(db, reportId);
+  });
+
+  app.post('/api/drafts/:reportId/take-over', async (req) => {
+    const user = await auth(req, 'draft:take-over');
+    const { reportId } = parse(ReportIdParam, req.params, 'report id');
+    const body = parse(TakeOverRequest, req.body ?? {}, 'take-over');
+    const out = await takeOver(db, user, reportId, body, clock());
+    events.kick();
+    return out;
+  });
+
+  app.get(HUB_PATHS.unfinished, async (req) => {
+    await auth(req, 'unfinished:list');
+    return listUnfinished(db, policy, clock());
+  });
+
+  /** Draft events only reach roles that may see the unfinished list (a referrer never learns of drafts). */
+  const visibleTo = (role: Role) => (e: HubEvent): boolean => e.type === 'report-signed' || roleMay(role, 'unfinished:list');
+
+  app.get(HUB_PATHS.eventLog, async (req): Promise<EventLog> => {
+    const user = await auth(req, 'events:subscribe');
+    const q = parse(SinceQuery, req.query, 'query');
+    const head = events.cursor;
+    const list = await events.backlog(q.since ?? 0, q.limit ?? 1000, head);
+    return { events: list.filter(visibleTo(user.role)), head };
+  });
+
+  app.get(HUB_PATHS.events, async (req, reply: FastifyReply) => {
+    const user = await auth(req, 'events:subscribe');
+    const q = parse(SinceQuery, req.query, 'query');
+    const lastEventId = req.headers['last-event-id'];
+    let since = q.since;
+    if (since === undefined && typeof lastEventId === 'string' && lastEventId !== '') {
+      since = parse(SinceQuery, { since: lastEventId }, 'Last-Event-ID').since;
+    }
+    const visible = visibleTo(user.role);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    let open = true;
+    let live = false;
+    const buffered: HubEvent[] = [];
+    const head = events.cursor;
+    // A client ahead of this database (hub rebuilt) restarts from the head; hello.since tells it.
+    let last = since === undefined || since > head ? head : since;
+    const write = (text: string): void => {
+      if (open) res.write(text);
+    };
+    const send = (e: HubEvent): void => {
+      if (e.seq <= last) return;
+      last = e.seq;
+      if (visible(e)) write(`id: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`);
+    };
+    const unsubscribe = events.subscribe((e) => (live ? send(e) : buffered.push(e)));
+    const hello: HubHello = { instanceId, head, since: last };
+    write(`event: hello\ndata: ${JSON.stringify(hello)}\n\n`);
+    const stop = (): void => {
+      if (!open) return;
+      open = false;
+      unsubscribe();
+      clearInterval(ping);
+      streams.delete(stop);
+      res.end();
+    };
+    streams.add(stop);
+    const ping = setInterval(() => {
+      write(': ping\n\n');
+      // A logged-out or expired session stops receiving events.
+      void db.query<{ ok: boolean }>('SELECT (ended_at IS NULL AND expires_at > $2) AS ok FROM sessions WHERE token_hash = $1', [user.session_hash, new Date(clock()).toISOString()])
+        .then((r) => {
+          if (r.rows[0]?.ok !== true) {
+            write(`event: session-ended\ndata: {}\n\n`);
+            stop();
+          }
+        })
+        .catch(() => {});
+    }, pingMs);
+    ping.unref();
+    req.raw.on('close', stop);
+    res.on('error', stop);
+    try {
+      // Catch-up: everything after `last` this instance has delivered, then the live buffer.
+      for (;;) {
+        const page = await events.backlog(last, 1000, head);
+        for (const e of page) send(e);
+        if (page.length < 1000) break;
+      }
+    } catch {
+      stop();
+      return;
+    }
+    live = true;
+    for (const e of buffered.splice(0)) send(e);
+  });
+
+  return {
+    app,
+    db,
+    policy,
+    instanceId,
+    events,
+    async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+      await app.listen({ port, host });
+      const addr = app.server.address();
+      if (!addr || typeof addr === 'string') throw new Error('hub: no TCP address');
+      const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      return `http://${h}:${addr.port}`;
+    },
+    async close(): Promise<void> {
+      for (const stop of [...streams]) stop();
+      await app.close();
+      await events.close();
+      if (opts.ownsDb) await db.close();
+    },
+  };
+}
+
+const ACTION_WORDS: Record<HubAction, string> = {
+  'report:sign-final': 'issue a final report',
+  'report:addendum': 'add an addendum to a signed report',
+  'report:read': 'read signed reports',
+  'draft:write': 'write draft reports',
+  'draft:read': 'read draft reports',
+  'unfinished:list': 'see the unfinished reports list',
+  'draft:take-over': 'take over a colleague\'s draft',
+  'events:subscribe': 'subscribe to hub events',
+};

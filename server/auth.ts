@@ -1,0 +1,165 @@
+// Identity: scrypt password hashes (node:crypto, random salt, constant-time compare), random
+// session tokens stored only as SHA-256 hashes, expiry, logout, and lockout with doubling backoff.
+import crypto from 'node:crypto';
+import { promisify } from 'node:util';
+import { z } from 'zod';
+import { Username, type HubUser, type SitePolicy } from '../common/hub.ts';
+import { Profile, type Role as RoleT } from '../common/report.ts';
+import type { HubDb, Queryable } from './db/adapter.ts';
+
+const scrypt = promisify(crypto.scrypt) as (pw: crypto.BinaryLike, salt: crypto.BinaryLike, len: number, opts: crypto.ScryptOptions) => Promise<Buffer>;
+
+/**
+ * scrypt cost: N=2^15, r=8, p=3, one of OWASP's equivalent minimum settings (32 MiB per hash, so
+ * a burst of logins cannot exhaust memory the way N=2^17 would). The parameters are stored with
+ * each hash, so raising them later only affects new passwords.
+ */
+export const SCRYPT = { N: 1 << 15, r: 8, p: 3, keyLen: 64, maxmem: 64 * 1024 * 1024 } as const;
+
+export async function hashPassword(password: string, cost: { N: number; r: number; p: number } = SCRYPT): Promise<string> {
+  const salt = crypto.randomBytes(16);
+  const key = await scrypt(password.normalize('NFC'), salt, SCRYPT.keyLen, { N: cost.N, r: cost.r, p: cost.p, maxmem: SCRYPT.maxmem });
+  return `scrypt$${cost.N}$${cost.r}$${cost.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [, n, r, p, saltB64, keyB64] = parts as [string, string, string, string, string, string];
+  const expected = Buffer.from(keyB64, 'base64');
+  const key = await scrypt(password.normalize('NFC'), Buffer.from(saltB64, 'base64'), expected.length, {
+    N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem,
+  });
+  return key.length === expected.length && crypto.timingSafeEqual(key, expected);
+}
+
+/** A hash of a random password: verified against when the username is unknown, so timing does not tell. */
+let dummyHash: Promise<string> | null = null;
+const getDummyHash = (): Promise<string> => (dummyHash ??= hashPassword(crypto.randomBytes(16).toString('hex')));
+
+export const sha256Hex = (text: string): string => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
+
+export function newToken(): string {
+  return `fsh_${crypto.randomBytes(32).toString('base64url')}`;
+}
+
+export interface UserRow {
+  id: number;
+  username: string;
+  name: string;
+  role: RoleT;
+  registration: string;
+  password_hash: string;
+  failed_logins: number;
+  locked_until: string | null;
+  disabled: boolean;
+}
+
+export const toHubUser = (u: Pick<UserRow, 'username' | 'name' | 'role' | 'registration'>): HubUser => ({
+  username: u.username, name: u.name, role: u.role, registration: u.registration,
+});
+
+export const NewUser = Profile.extend({
+  username: Username,
+  password: z.string().min(10, 'a password needs at least 10 characters').max(1024),
+});
+
+export class UserExistsError extends Error {
+  override name = 'UserExistsError';
+}
+
+/** Creates a user (CLI, demo users). `minLength: false` only for the embedded demo users. */
+export async function createUser(
+  db: Queryable,
+  input: { username: string; name: string; role: RoleT; registration: string; password: string },
+  opts: { allowShortPassword?: boolean; cost?: { N: number; r: number; p: number } } = {},
+): Promise<HubUser> {
+  const schema = opts.allowShortPassword ? NewUser.extend({ password: z.string().min(1).max(1024) }) : NewUser;
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new Error(`invalid user: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'user'}: ${i.message}`).join('; ')}`);
+  }
+  const u = parsed.data;
+  const hash = await hashPassword(u.password, opts.cost);
+  const r = await db.query<UserRow>(
+    `INSERT INTO users (username, name, role, registration, password_hash) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (username) DO NOTHING RETURNING *`,
+    [u.username, u.name, u.role, u.registration, hash],
+  );
+  const row = r.rows[0];
+  if (!row) throw new UserExistsError(`user ${u.username} already exists`);
+  return toHubUser(row);
+}
+
+export type LoginOutcome =
+  | { ok: true; token: string; expiresAt: string; user: UserRow }
+  | { ok: false; reason: 'bad-credentials' }
+  | { ok: false; reason: 'locked-out'; retryAfterSeconds: number };
+
+export async function login(db: HubDb, policy: SitePolicy, username: string, password: string, now: number): Promise<LoginOutcome> {
+  const { rows } = await db.query<UserRow>('SELECT * FROM users WHERE username = $1', [username]);
+  const user = rows[0];
+  if (!user || user.disabled) {
+    await verifyPassword(password, await getDummyHash());
+    return { ok: false, reason: 'bad-credentials' };
+  }
+  if (user.locked_until && Date.parse(user.locked_until) > now) {
+    return { ok: false, reason: 'locked-out', retryAfterSeconds: Math.ceil((Date.parse(user.locked_until) - now) / 1000) };
+  }
+  const good = await verifyPassword(password, user.password_hash);
+  const at = new Date(now).toISOString();
+  if (!good) {
+    // Count atomically (parallel guesses all count), then lock when over the limit.
+    const { maxFailures, baseSeconds, maxSeconds } = policy.lockout;
+    const upd = await db.query<{ failed_logins: number; locked_until: string | null }>(
+      `UPDATE users SET failed_logins = failed_logins + 1,
+         locked_until = CASE WHEN failed_logins + 1 >= $2
+           THEN $3::timestamptz + make_interval(secs => LEAST($5::float8, $4::float8 * power(2, failed_logins + 1 - $2)))
+           ELSE locked_until END
+       WHERE id = $1 RETURNING failed_logins, locked_until`,
+      [user.id, maxFailures, at, baseSeconds, maxSeconds],
+    );
+    await db.query(`INSERT INTO audit (at, actor_id, action, detail) VALUES ($1, $2, 'login-failed', $3)`, [at, user.id, JSON.stringify({ failures: upd.rows[0]?.failed_logins ?? null })]);
+    const lockedUntil = upd.rows[0]?.locked_until;
+    if (lockedUntil && Date.parse(lockedUntil) > now) {
+      return { ok: false, reason: 'locked-out', retryAfterSeconds: Math.ceil((Date.parse(lockedUntil) - now) / 1000) };
+    }
+    return { ok: false, reason: 'bad-credentials' };
+  }
+  const token = newToken();
+  const expiresAt = new Date(now + policy.sessionHours * 3600_000).toISOString();
+  await db.transaction(async (tx) => {
+    await tx.query('UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1', [user.id]);
+    await tx.query('INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [sha256Hex(token), user.id, at, expiresAt]);
+    await tx.query(`INSERT INTO audit (at, actor_id, action) VALUES ($1, $2, 'login')`, [at, user.id]);
+  });
+  return { ok: true, token, expiresAt, user };
+}
+
+export interface SessionUser extends UserRow {
+  session_hash: string;
+  expires_at: string;
+  ended_at: string | null;
+}
+
+export type SessionLookup = { ok: true; user: SessionUser } | { ok: false; reason: 'unauthenticated' | 'session-expired' };
+
+export async function lookupSession(db: Queryable, token: string, now: number): Promise<SessionLookup> {
+  const { rows } = await db.query<SessionUser>(
+    `SELECT u.*, s.token_hash AS session_hash, s.expires_at, s.ended_at
+       FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`,
+    [sha256Hex(token)],
+  );
+  const row = rows[0];
+  if (!row || row.disabled) return { ok: false, reason: 'unauthenticated' };
+  if (row.ended_at !== null || Date.parse(row.expires_at) <= now) return { ok: false, reason: 'session-expired' };
+  return { ok: true, user: row };
+}
+
+export async function logout(db: HubDb, sessionHash: string, userId: number, now: number): Promise<void> {
+  const at = new Date(now).toISOString();
+  await db.transaction(async (tx) => {
+    await tx.query(`UPDATE sessions SET ended_at = $2, ended_reason = 'logout' WHERE token_hash = $1 AND ended_at IS NULL`, [sessionHash, at]);
+    await tx.query(`INSERT INTO audit (at, actor_id, action) VALUES ($1, $2, 'logout')`, [at, userId]);
+  });
+}

@@ -1,0 +1,107 @@
+// `npm run hub`                      start the hub (PostgreSQL if DATABASE_URL, else PGlite in ./hub-data)
+// `npm run hub -- --port 8787 --host 127.0.0.1 --data DIR --policy site-policy.json`
+// `npm run hub -- user add --username u --name "Dr X" --role radiologist --registration "GMC 1" --password-stdin`
+// `npm run hub -- user list` · `npm run hub -- migrate`
+import { parseArgs } from 'node:util';
+import { Role } from '../common/report.ts';
+import { createUser } from './auth.ts';
+import { HubConfigError, loadConfig, type HubFlags } from './config.ts';
+import { migrate } from './db/migrations.ts';
+import { openHubDb, startHub } from './hub.ts';
+
+const USAGE = `usage:
+  hub [--host H] [--port N] [--data DIR] [--policy FILE]     start the hub
+  hub user add --username U --name NAME --role ROLE --registration REG (--password P | --password-stdin)
+  hub user list
+  hub migrate
+environment: DATABASE_URL (PostgreSQL; else embedded PGlite in --data / FAILSAFE_HUB_DATA, default ./hub-data),
+  FAILSAFE_HUB_HOST, FAILSAFE_HUB_PORT (default 127.0.0.1:8787), FAILSAFE_HUB_POLICY, FAILSAFE_HUB_DB_SCHEMA
+roles: ${Role.options.join(', ')}`;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, policy: { type: 'string' },
+      username: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, registration: { type: 'string' },
+      password: { type: 'string' }, 'password-stdin': { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, log: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const flags: HubFlags = {
+    ...(values.host !== undefined ? { host: values.host } : {}),
+    ...(values.port !== undefined ? { port: values.port } : {}),
+    ...(values.data !== undefined ? { data: values.data } : {}),
+    ...(values.policy !== undefined ? { policy: values.policy } : {}),
+  };
+  const cfg = loadConfig(process.env, flags);
+  const [cmd, sub] = positionals;
+
+  if (cmd === undefined || cmd === 'serve') {
+    const { hub, url } = await startHub(cfg, { logger: values.log ?? false });
+    console.log(`hub: listening on ${url} (${hub.db.kind}${cfg.databaseUrl ? '' : ` in ${cfg.dataDir}`}; instance ${hub.instanceId})`);
+    const stop = (sig: string): void => {
+      console.log(`hub: ${sig}, closing`);
+      hub.close().then(() => process.exit(0), () => process.exit(1));
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    return -1; // keep running
+  }
+
+  const db = await openHubDb(cfg);
+  try {
+    await migrate(db);
+    if (cmd === 'migrate') {
+      console.log(`hub: migrated (${db.kind})`);
+      return 0;
+    }
+    if (cmd === 'user' && sub === 'add') {
+      if (values.password !== undefined && values['password-stdin']) throw new HubConfigError('give --password or --password-stdin, not both');
+      const password = values['password-stdin'] ? await readStdin() : values.password;
+      if (password === undefined) throw new HubConfigError('give --password-stdin (recommended) or --password');
+      const role = Role.safeParse(values.role);
+      if (!role.success) throw new HubConfigError(`--role must be one of ${Role.options.join(', ')}`);
+      const u = await createUser(db, {
+        username: values.username ?? '', name: values.name ?? '', role: role.data, registration: values.registration ?? '', password,
+      });
+      console.log(`hub: user ${u.username} (${u.name}, ${u.role}, ${u.registration}) created`);
+      return 0;
+    }
+    if (cmd === 'user' && sub === 'list') {
+      const { rows } = await db.query<{ username: string; name: string; role: string; registration: string; disabled: boolean }>(
+        'SELECT username, name, role, registration, disabled FROM users ORDER BY username',
+      );
+      for (const r of rows) console.log(`${r.username}\t${r.name}\t${r.role}\t${r.registration}${r.disabled ? '\t(disabled)' : ''}`);
+      return 0;
+    }
+    console.error(USAGE);
+    return 2;
+  } finally {
+    await db.close();
+  }
+}
+
+const isMain = process.argv[1] !== undefined && /(?:^|[\\/])(cli\.ts|hub\.mjs)$/.test(process.argv[1]);
+if (isMain) {
+  main(process.argv.slice(2)).then(
+    (code) => { if (code >= 0) process.exit(code); },
+    (err: unknown) => {
+      const known = err instanceof HubConfigError || (err instanceof Error && /^invalid user|already exists|invalid site policy/.test(err.message));
+      console.error(`hub: ${err instanceof Error ? err.message : String(err)}`);
+      if (!known && err instanceof Error && err.stack) console.error(err.stack);
+      process.exit(known ? 2 : 1);
+    },
+  );
+}

@@ -1,0 +1,188 @@
+// Numbered migrations, the same SQL on PostgreSQL and PGlite. Applied in order inside one
+// transaction each, under an advisory lock so hub instances starting together do not race.
+// A database migrated by a newer hub is refused (the hub would not understand it).
+import type { HubDb } from './adapter.ts';
+
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+const ROLES = "'radiologist','radiographer','locum','trainee','trainer','referrer','safety-lead'";
+
+/** Rejects UPDATE, DELETE and TRUNCATE on a table: signed records and audit rows never change. */
+const immutable = (table: string, what: string): string => `
+CREATE TRIGGER ${table}_no_update BEFORE UPDATE OR DELETE ON ${table}
+  FOR EACH ROW EXECUTE FUNCTION failsafe_reject_change('${what}');
+CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON ${table}
+  FOR EACH STATEMENT EXECUTE FUNCTION failsafe_reject_change('${what}');
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: 1,
+    name: 'users, sessions, signed reports, addenda, idempotency, drafts, audit, events',
+    sql: `
+CREATE FUNCTION failsafe_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'failsafe: % is immutable (% refused)', TG_ARGV[0], TG_OP USING ERRCODE = 'raise_exception';
+END $$;
+
+CREATE TABLE users (
+  id bigserial PRIMARY KEY,
+  username text NOT NULL UNIQUE,
+  name text NOT NULL,
+  role text NOT NULL CHECK (role IN (${ROLES})),
+  registration text NOT NULL,
+  password_hash text NOT NULL,
+  failed_logins integer NOT NULL DEFAULT 0,
+  locked_until timestamptz,
+  disabled boolean NOT NULL DEFAULT false,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE sessions (
+  token_hash text PRIMARY KEY,
+  user_id bigint NOT NULL REFERENCES users(id),
+  created_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL,
+  ended_at timestamptz,
+  ended_reason text
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+
+CREATE TABLE idempotency (
+  key text PRIMARY KEY,
+  user_id bigint NOT NULL REFERENCES users(id),
+  request_hash text NOT NULL,
+  status integer NOT NULL,
+  -- The exact JSON text of the first answer: a replay is byte-identical.
+  response text NOT NULL,
+  created_at timestamptz NOT NULL
+);
+
+CREATE TABLE signed_reports (
+  id text PRIMARY KEY,
+  patient_id text NOT NULL,
+  study_uid text NOT NULL,
+  content jsonb NOT NULL,
+  signer_name text NOT NULL,
+  signer_role text NOT NULL,
+  signer_registration text NOT NULL,
+  signed_at text NOT NULL,
+  content_hash text NOT NULL,
+  author text NOT NULL,
+  created_at text NOT NULL,
+  stored_at timestamptz NOT NULL,
+  stored_by bigint NOT NULL REFERENCES users(id),
+  idempotency_key text NOT NULL
+);
+CREATE INDEX signed_reports_study ON signed_reports (study_uid);
+${immutable('signed_reports', 'a signed report')}
+
+CREATE TABLE addenda (
+  id text PRIMARY KEY,
+  report_id text NOT NULL REFERENCES signed_reports(id),
+  original_hash text NOT NULL,
+  text text NOT NULL,
+  signer_name text NOT NULL,
+  signer_role text NOT NULL,
+  signer_registration text NOT NULL,
+  signed_at text NOT NULL,
+  content_hash text NOT NULL,
+  stored_at timestamptz NOT NULL,
+  stored_by bigint NOT NULL REFERENCES users(id),
+  idempotency_key text NOT NULL
+);
+CREATE INDEX addenda_report ON addenda (report_id);
+${immutable('addenda', 'a signed addendum')}
+
+CREATE TABLE drafts (
+  report_id text PRIMARY KEY,
+  patient_id text NOT NULL,
+  study_uid text NOT NULL,
+  content jsonb NOT NULL,
+  revision integer NOT NULL,
+  owner_id bigint NOT NULL REFERENCES users(id),
+  session_hash text,
+  created_at timestamptz NOT NULL,
+  last_activity timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  closed boolean NOT NULL DEFAULT false,
+  signed_at timestamptz
+);
+CREATE INDEX drafts_unfinished ON drafts (last_activity) WHERE signed_at IS NULL;
+
+CREATE TABLE draft_revisions (
+  report_id text NOT NULL REFERENCES drafts(report_id),
+  revision integer NOT NULL,
+  author_id bigint NOT NULL REFERENCES users(id),
+  content jsonb NOT NULL,
+  saved_at timestamptz NOT NULL,
+  last_activity timestamptz NOT NULL,
+  PRIMARY KEY (report_id, revision)
+);
+${immutable('draft_revisions', 'a draft revision')}
+
+-- Snapshots refused because the draft had been taken over: kept so no typed text is lost.
+CREATE TABLE late_snapshots (
+  id bigserial PRIMARY KEY,
+  report_id text NOT NULL REFERENCES drafts(report_id),
+  author_id bigint NOT NULL REFERENCES users(id),
+  revision integer NOT NULL,
+  content jsonb NOT NULL,
+  received_at timestamptz NOT NULL
+);
+${immutable('late_snapshots', 'a late snapshot')}
+
+CREATE TABLE audit (
+  seq bigserial PRIMARY KEY,
+  at timestamptz NOT NULL,
+  actor_id bigint REFERENCES users(id),
+  action text NOT NULL,
+  report_id text,
+  detail jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+CREATE INDEX audit_report ON audit (report_id, seq);
+${immutable('audit', 'the audit trail')}
+
+CREATE TABLE events (
+  seq bigserial PRIMARY KEY,
+  at timestamptz NOT NULL,
+  type text NOT NULL,
+  report_id text NOT NULL,
+  body jsonb NOT NULL
+);
+`,
+  },
+];
+
+export class MigrationError extends Error {
+  override name = 'MigrationError';
+}
+
+/** Applies every pending migration. Returns the ids applied now. */
+export async function migrate(db: HubDb, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  const applied: number[] = [];
+  await db.transaction(async (tx) => {
+    // One hub at a time migrates (the key is arbitrary but fixed: "failsafe" in ASCII).
+    await tx.query('SELECT pg_advisory_xact_lock(7020746865)');
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await tx.query<{ id: number }>('SELECT id FROM schema_migrations ORDER BY id');
+    const done = new Set(rows.map((r) => r.id));
+    const newest = Math.max(0, ...migrations.map((m) => m.id));
+    const unknown = rows.filter((r) => r.id > newest);
+    if (unknown.length > 0) {
+      throw new MigrationError(`This database was migrated by a newer hub (migration ${unknown.map((r) => r.id).join(', ')}); this hub knows up to ${newest}. Upgrade the hub.`);
+    }
+    for (const m of migrations) {
+      if (done.has(m.id)) continue;
+      await tx.exec(m.sql);
+      await tx.query('INSERT INTO schema_migrations (id, name) VALUES ($1, $2)', [m.id, m.name]);
+      applied.push(m.id);
+    }
+  });
+  return applied;
+}

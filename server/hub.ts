@@ -1,0 +1,68 @@
+// Opening the hub from configuration: PostgreSQL when DATABASE_URL is set, else embedded PGlite
+// in the data folder; then the same migrations and the same app. Also the embedded hub that
+// `npm start` runs beside the workstation, with demo users.
+import fs from 'node:fs';
+import { DEMO_PASSWORD, DEMO_USERS } from './demo.ts';
+import { buildHub, type Hub } from './app.ts';
+import { createUser, UserExistsError } from './auth.ts';
+import type { HubConfig } from './config.ts';
+import type { HubDb } from './db/adapter.ts';
+import { migrate } from './db/migrations.ts';
+import { openPg } from './db/pg.ts';
+import { openPglite } from './db/pglite.ts';
+
+export { buildHub, type Hub } from './app.ts';
+
+export async function openHubDb(cfg: Pick<HubConfig, 'databaseUrl' | 'dbSchema' | 'dataDir'>): Promise<HubDb> {
+  if (cfg.databaseUrl) return openPg({ connectionString: cfg.databaseUrl, ...(cfg.dbSchema ? { schema: cfg.dbSchema } : {}) });
+  fs.mkdirSync(cfg.dataDir, { recursive: true });
+  return openPglite({ dataDir: cfg.dataDir });
+}
+
+/** `npm run hub`: opens storage, migrates, listens. */
+export async function startHub(cfg: HubConfig, opts: { logger?: boolean } = {}): Promise<{ hub: Hub; url: string }> {
+  const db = await openHubDb(cfg);
+  try {
+    await migrate(db);
+    const hub = await buildHub({ db, policy: cfg.policy, ownsDb: true, migrate: false, logger: opts.logger ?? false });
+    const url = await hub.listen(cfg.port, cfg.host);
+    return { hub, url };
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+}
+
+export interface EmbeddedHub {
+  url: string;
+  hub: Hub;
+  /** The demo accounts created for this embedded hub (all share DEMO_PASSWORD). */
+  demoUsers: typeof DEMO_USERS;
+  demoPassword: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The single-user default: PGlite in `dataDir`, 127.0.0.1 only, demo users created on first
+ * start (ONLY here, never for `npm run hub`). `port` 0 or omitted picks a free port.
+ */
+export async function startEmbeddedHub(opts: { dataDir: string; port?: number; policy?: unknown }): Promise<EmbeddedHub> {
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const db = await openPglite({ dataDir: opts.dataDir });
+  try {
+    await migrate(db);
+    for (const u of DEMO_USERS) {
+      try {
+        await createUser(db, { ...u, password: DEMO_PASSWORD }, { allowShortPassword: true });
+      } catch (err) {
+        if (!(err instanceof UserExistsError)) throw err;
+      }
+    }
+    const hub = await buildHub({ db, policy: opts.policy, ownsDb: true, migrate: false });
+    const url = await hub.listen(opts.port ?? 0, '127.0.0.1');
+    return { url, hub, demoUsers: DEMO_USERS, demoPassword: DEMO_PASSWORD, close: () => hub.close() };
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,654 @@
+// The hub's behaviour, defined once and run against both storages: hub.postgres.test.ts (a
+// unique schema on real PostgreSQL) and hub.pglite.test.ts (one in-memory PGlite per file).
+import crypto from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  HUB_ACTIONS, ROLE_PERMISSIONS, type DraftAck, type DraftWithHistory, type HubAction, type HubSignedReport, type IngestReceipt,
+  type LoginResponse, type TakeOverResponse, type UnfinishedList,
+} from '../../common/hub.ts';
+import { Role, type ReportContent, type StudyRef } from '../../common/report.ts';
+import type { HubDb, Queryable } from '../../server/db/adapter.ts';
+import {
+  addUser, http, loginAs, openSse, post, signableContent, signedAddendum, signedReport, startTestHub, studyFor, testDb,
+  type DbKind, type TestHub, type TestUser,
+} from './support.ts';
+
+interface Ctx {
+  db: HubDb;
+  t: TestHub;
+  url: string;
+}
+
+type ErrorBody = { error: { code: string; message: string; details?: Record<string, unknown> } };
+
+const snapshot = (study: StudyRef, revision: number, content: ReportContent = signableContent(), lastActivity = new Date().toISOString()) =>
+  ({ study, content, revision, lastActivity });
+
+async function count(db: Queryable, sql: string, params: unknown[] = []): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params);
+  return rows[0]!.n;
+}
+
+export function defineHubSuite(kind: DbKind): void {
+  const ctx = {} as Ctx;
+  let cleanup: () => Promise<void> = async () => {};
+
+  beforeAll(async () => {
+    const d = await testDb(kind, `hub_${kind}`);
+    ctx.db = d.db;
+    ctx.t = await startTestHub(d.db, { pingMs: 200 });
+    ctx.url = ctx.t.url;
+    cleanup = async () => {
+      await ctx.t.close();
+      await d.cleanup();
+    };
+  });
+  afterAll(async () => cleanup());
+
+  const user = (role: Role, name?: string): Promise<TestUser> => addUser(ctx.db, role, name);
+  const session = async (role: Role, name?: string): Promise<{ u: TestUser; token: string }> => {
+    const u = await user(role, name);
+    return { u, token: await loginAs(ctx.url, u) };
+  };
+
+  // ---- identity -------------------------------------------------------------------------------
+
+  describe(`identity (${kind})`, () => {
+    it('logs in with scrypt-hashed passwords and stores only the token hash', async () => {
+      const u = await user('radiologist');
+      const r = await http<LoginResponse>(ctx.url, 'POST', '/api/session', { body: { username: u.username, password: u.password } });
+      expect(r.status).toBe(200);
+      expect(r.body.user).toEqual({ username: u.username, name: u.name, role: 'radiologist', registration: u.registration });
+      expect(r.body.permissions).toEqual([...ROLE_PERMISSIONS.radiologist]);
+      expect(Date.parse(r.body.expiresAt)).toBeGreaterThan(Date.now() + 11 * 3600_000);
+      const { rows } = await ctx.db.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE username = $1', [u.username]);
+      expect(rows[0]!.password_hash).toMatch(/^scrypt\$\d+\$8\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+      expect(rows[0]!.password_hash).not.toContain(u.password);
+      expect(await count(ctx.db, 'sessions WHERE token_hash = $1', [r.body.token])).toBe(0);
+      expect(await count(ctx.db, 'sessions WHERE token_hash = $1', [crypto.createHash('sha256').update(r.body.token).digest('hex')])).toBe(1);
+      const me = await http<{ user: { username: string } }>(ctx.url, 'GET', '/api/session', { token: r.body.token });
+      expect(me.status).toBe(200);
+      expect(me.body.user.username).toBe(u.username);
+    });
+
+    it('answers a wrong password and an unknown user alike (401)', async () => {
+      const u = await user('radiologist');
+      const wrong = await http<ErrorBody>(ctx.url, 'POST', '/api/session', { body: { username: u.username, password: 'not-the-password' } });
+      const unknown = await http<ErrorBody>(ctx.url, 'POST', '/api/session', { body: { username: 'nobody-here', password: 'whatever-it-is' } });
+      expect(wrong.status).toBe(401);
+      expect(unknown.status).toBe(401);
+      expect(wrong.body).toEqual(unknown.body);
+      expect(wrong.body.error.code).toBe('unauthenticated');
+    });
+
+    it('locks an account out after 5 failures, even for the right password, with doubling backoff', async () => {
+      const u = await user('locum');
+      const before = ctx.t.clock.offset;
+      for (let i = 0; i < 4; i++) {
+        const r = await http<ErrorBody>(ctx.url, 'POST', '/api/session', { body: { username: u.username, password: `guess-${i}` } });
+        expect(r.status).toBe(401);
+      }
+      const fifth = await http<ErrorBody>(ctx.url, 'POST', '/api/session', { body: { username: u.username, password: 'guess-5' } });
+      expect(fifth.status).toBe(429);
+      expect(fifth.body.error.code).toBe('locked-out');
+      expect(fifth.body.error.details?.['retryAfterSeconds']).toBe(30);
+      const right = await http<ErrorBody>(ctx.url, 'POST', '/api/session', { body: { username: u.username, password: u.password } });
+      expect(right.status).toBe(429);
+      expect(right.headers.get('retry-after')).toMatch(/^\d+$/);
+      ctx.t.clock.offset += 31_000;
+      const sixth = await http<ErrorBody>(ctx.url, 'POST', '/api/session', { body: { username: u.username, password: 'guess-6' } });
+      expect(sixth.status).toBe(429);
+      expect(sixth.body.error.details?.['retryAfterSeconds']).toBe(60);
+      ctx.t.clock.offset += 61_000;
+      const ok = await http<LoginResponse>(ctx.url, 'POST', '/api/session', { body: { username: u.username, password: u.password } });
+      expect(ok.status).toBe(200);
+      const { rows } = await ctx.db.query<{ failed_logins: number }>('SELECT failed_logins FROM users WHERE username = $1', [u.username]);
+      expect(rows[0]!.failed_logins).toBe(0);
+      ctx.t.clock.offset = before;
+    });
+
+    it('expires sessions and ends them on logout', async () => {
+      const a = await session('radiologist');
+      const b = await session('radiologist');
+      const out = await http(ctx.url, 'DELETE', '/api/session', { token: a.token });
+      expect(out.status).toBe(200);
+      const after = await http<ErrorBody>(ctx.url, 'GET', '/api/unfinished', { token: a.token });
+      expect(after.status).toBe(401);
+      expect(after.body.error.code).toBe('session-expired');
+      const before = ctx.t.clock.offset;
+      ctx.t.clock.advanceHours(12.01);
+      const expired = await http<ErrorBody>(ctx.url, 'GET', '/api/unfinished', { token: b.token });
+      ctx.t.clock.offset = before;
+      expect(expired.status).toBe(401);
+      expect(expired.body.error.code).toBe('session-expired');
+    });
+  });
+
+  // ---- role × action --------------------------------------------------------------------------
+
+  describe(`role × action matrix (${kind})`, () => {
+    it('every role may do exactly what ROLE_PERMISSIONS says, on every route', async () => {
+      const owner = await session('radiologist');
+      const existing = signedReport(owner.u);
+      expect((await post(ctx.url, owner.token, existing)).status).toBe(201);
+      const results: Record<string, Record<string, number>> = {};
+      for (const role of Role.options) {
+        const { u, token } = await session(role);
+        // A fresh draft by the owner for each role to read / take over.
+        const draftId = crypto.randomUUID();
+        expect((await http(ctx.url, 'PUT', `/api/drafts/${draftId}`, { token: owner.token, body: snapshot(studyFor('m'), 1) })).status).toBe(200);
+        const requests: Record<HubAction, () => Promise<{ status: number }>> = {
+          'report:sign-final': () => post(ctx.url, token, signedReport(u)),
+          'report:addendum': () => post(ctx.url, token, signedAddendum(u, existing)),
+          'report:read': () => http(ctx.url, 'GET', `/api/reports/${existing.report.id}`, { token }),
+          'draft:write': () => http(ctx.url, 'PUT', `/api/drafts/${crypto.randomUUID()}`, { token, body: snapshot(studyFor('w'), 1) }),
+          'draft:read': () => http(ctx.url, 'GET', `/api/drafts/${draftId}`, { token }),
+          'unfinished:list': () => http(ctx.url, 'GET', '/api/unfinished', { token }),
+          'draft:take-over': () => http(ctx.url, 'POST', `/api/drafts/${draftId}/take-over`, { token, body: {} }),
+          'events:subscribe': () => http(ctx.url, 'GET', '/api/events/log', { token }),
+        };
+        results[role] = {};
+        for (const action of HUB_ACTIONS) {
+          const r = await requests[action]();
+          results[role][action] = r.status;
+          const allowed = ROLE_PERMISSIONS[role].includes(action);
+          expect([role, action, allowed ? r.status < 300 : r.status]).toEqual([role, action, allowed ? true : 403]);
+        }
+      }
+      // The two named in the issue, spelled out.
+      expect(results['trainee']!['report:sign-final']).toBe(403);
+      expect(results['referrer']!['draft:read']).toBe(403);
+      expect(results['referrer']!['unfinished:list']).toBe(403);
+    });
+
+    it('a trainee cannot issue a final report, and is told why', async () => {
+      const { u, token } = await session('trainee');
+      const r = await post(ctx.url, token, signedReport(u));
+      expect(r.status).toBe(403);
+      expect((r.body as ErrorBody).error).toMatchObject({ code: 'forbidden', message: 'A trainee may not issue a final report.' });
+      expect(await count(ctx.db, 'signed_reports WHERE signer_name = $1', [u.name])).toBe(0);
+    });
+  });
+
+  // ---- exactly-once ingest -------------------------------------------------------------------
+
+  describe(`exactly-once ingest (${kind})`, () => {
+    it('stores a signed report, replays the first answer for the same key and body, and stores it once', async () => {
+      const { u, token } = await session('radiologist');
+      const p = signedReport(u);
+      const key = crypto.randomUUID();
+      const first = await post(ctx.url, token, p, key);
+      expect(first.status).toBe(201);
+      const receipt = first.body as IngestReceipt;
+      expect(receipt).toMatchObject({ kind: 'report', reportId: p.report.id, contentHash: p.report.signature.contentHash, alreadyStored: false });
+      expect(first.headers.get('idempotent-replayed')).toBeNull();
+      const again = await post(ctx.url, token, p, key);
+      expect(again.status).toBe(201);
+      expect(again.text).toBe(first.text);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p.report.id])).toBe(1);
+      const got = await http<HubSignedReport>(ctx.url, 'GET', `/api/reports/${p.report.id}`, { token });
+      expect(got.status).toBe(200);
+      expect(got.body.content).toEqual(p.report.content);
+      expect(got.body.signature).toEqual(p.report.signature);
+    });
+
+    it('refuses the same key with a different body (422) and keeps the first record', async () => {
+      const { u, token } = await session('radiologist');
+      const p1 = signedReport(u);
+      const p2 = signedReport(u);
+      const key = crypto.randomUUID();
+      expect((await post(ctx.url, token, p1, key)).status).toBe(201);
+      const r = await post(ctx.url, token, p2, key);
+      expect(r.status).toBe(422);
+      expect((r.body as ErrorBody).error.code).toBe('idempotency-key-reused');
+      expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p2.report.id])).toBe(0);
+      expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p1.report.id])).toBe(1);
+    });
+
+    it('treats the same signed report under a new key as already stored, and a different one for the same id as a conflict', async () => {
+      const { u, token } = await session('radiologist');
+      const p = signedReport(u);
+      expect((await post(ctx.url, token, p)).status).toBe(201);
+      const dup = await post(ctx.url, token, p);
+      expect(dup.status).toBe(200);
+      expect((dup.body as IngestReceipt).alreadyStored).toBe(true);
+      const other = signedReport(u, { id: p.report.id, study: p.report.study, content: signableContent(' Edited after signing.') });
+      const conflict = await post(ctx.url, token, other);
+      expect(conflict.status).toBe(409);
+      expect((conflict.body as ErrorBody).error.code).toBe('report-conflict');
+      expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p.report.id])).toBe(1);
+      const { rows } = await ctx.db.query<{ content_hash: string }>('SELECT content_hash FROM signed_reports WHERE id = $1', [p.report.id]);
+      expect(rows[0]!.content_hash).toBe(p.report.signature.contentHash);
+    });
+
+    it('concurrent deliveries of one key yield one row and one answer', async () => {
+      const { u, token } = await session('radiologist');
+      const p = signedReport(u);
+      const key = crypto.randomUUID();
+      const results = await Promise.all(Array.from({ length: 16 }, () => post(ctx.url, token, p, key)));
+      expect(results.map((r) => r.status)).toEqual(Array(16).fill(201));
+      expect(new Set(results.map((r) => r.text)).size).toBe(1);
+      expect(results.filter((r) => r.headers.get('idempotent-replayed') !== 'true')).toHaveLength(1);
+      expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p.report.id])).toBe(1);
+      expect(await count(ctx.db, 'idempotency WHERE key = $1', [key])).toBe(1);
+      expect(await count(ctx.db, `events WHERE report_id = $1 AND type = 'report-signed'`, [p.report.id])).toBe(1);
+    });
+
+    it('concurrent deliveries of one report under different keys still store it once', async () => {
+      const { u, token } = await session('radiologist');
+      const p = signedReport(u);
+      const results = await Promise.all(Array.from({ length: 12 }, () => post(ctx.url, token, p)));
+      expect(results.every((r) => r.status === 201 || r.status === 200)).toBe(true);
+      expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+      expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p.report.id])).toBe(1);
+    });
+
+    it('re-validates with the sign-off rules: a report with blocking problems is refused (422) and not stored', async () => {
+      const { u, token } = await session('radiologist');
+      const content: ReportContent = { ...signableContent(), alertCode: null, unexpected: { kind: 'unset' } };
+      const p = signedReport(u, { content });
+      const r = await post(ctx.url, token, p);
+      expect(r.status).toBe(422);
+      const body = r.body as ErrorBody;
+      expect(body.error.code).toBe('signoff-problems');
+      expect(body.error.message).toContain('Choose the alert code explicitly');
+      expect(body.error.message).toContain('unexpected findings');
+      expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p.report.id])).toBe(0);
+    });
+
+    it('recomputes the content hash: content altered after signing is refused (422)', async () => {
+      const { u, token } = await session('radiologist');
+      const p = signedReport(u);
+      const tampered = structuredClone(p);
+      tampered.report.content.fields['conclusion'] = 'Large subdural haematoma.';
+      const r = await post(ctx.url, token, tampered);
+      expect(r.status).toBe(422);
+      expect((r.body as ErrorBody).error.code).toBe('hash-mismatch');
+      const moved = structuredClone(p);
+      moved.report.study = { ...p.report.study, patientId: 'PAT-OTHER' };
+      expect(((await post(ctx.url, token, moved)).body as ErrorBody).error.code).toBe('hash-mismatch');
+      expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p.report.id])).toBe(0);
+    });
+
+    it('requires the signer to be the logged-in user', async () => {
+      const a = await session('radiologist');
+      const b = await session('radiologist');
+      const r = await post(ctx.url, b.token, signedReport(a.u));
+      expect(r.status).toBe(422);
+      expect((r.body as ErrorBody).error.code).toBe('signer-mismatch');
+      expect((r.body as ErrorBody).error.message).toContain(a.u.name);
+    });
+
+    it('refuses an unknown template with a clear 422', async () => {
+      const { u, token } = await session('radiologist');
+      const r = await post(ctx.url, token, signedReport(u, { content: { ...signableContent(), templateId: 'no-such-template' } }));
+      expect(r.status).toBe(422);
+      expect((r.body as ErrorBody).error.code).toBe('unknown-template');
+    });
+
+    it('stores addenda as separate signed records; an addendum that arrives first is retried, not remembered', async () => {
+      const { u, token } = await session('radiologist');
+      const p = signedReport(u);
+      const a = signedAddendum(u, p);
+      const key = crypto.randomUUID();
+      const early = await post(ctx.url, token, a, key);
+      expect(early.status).toBe(409);
+      expect((early.body as ErrorBody).error.code).toBe('original-not-synced');
+      expect((await post(ctx.url, token, p)).status).toBe(201);
+      const later = await post(ctx.url, token, a, key);
+      expect(later.status).toBe(201);
+      expect(later.body).toMatchObject({ kind: 'addendum', reportId: p.report.id, addendumId: a.addendum.id, alreadyStored: false });
+      expect((await post(ctx.url, token, a, key)).text).toBe(later.text);
+      const got = await http<HubSignedReport>(ctx.url, 'GET', `/api/reports/${p.report.id}`, { token });
+      expect(got.body.addenda).toHaveLength(1);
+      expect(got.body.addenda[0]).toMatchObject({ id: a.addendum.id, text: a.addendum.text, originalHash: p.report.signature.contentHash });
+      expect(got.body.signature.contentHash).toBe(p.report.signature.contentHash);
+      // Wrong original hash, tampered text.
+      const wrongOrig = signedAddendum(u, signedReport(u, { id: p.report.id, study: p.report.study, content: signableContent('x') }));
+      expect(((await post(ctx.url, token, wrongOrig)).body as ErrorBody).error.code).toBe('original-hash-mismatch');
+      const tampered = structuredClone(signedAddendum(u, p));
+      tampered.addendum.text += ' (edited)';
+      expect(((await post(ctx.url, token, tampered)).body as ErrorBody).error.code).toBe('hash-mismatch');
+      expect(await count(ctx.db, 'addenda WHERE report_id = $1', [p.report.id])).toBe(1);
+    });
+
+    it('signed reports, addenda, revisions and the audit trail reject UPDATE, DELETE and TRUNCATE', async () => {
+      const { u, token } = await session('radiologist');
+      const p = signedReport(u);
+      await post(ctx.url, token, p);
+      await post(ctx.url, token, signedAddendum(u, p));
+      await http(ctx.url, 'PUT', `/api/drafts/${crypto.randomUUID()}`, { token, body: snapshot(studyFor('i'), 1) });
+      const attempts = [
+        ['UPDATE signed_reports SET content_hash = $1 WHERE id = $2', ['0'.repeat(64), p.report.id]],
+        ['DELETE FROM signed_reports WHERE id = $1', [p.report.id]],
+        ['UPDATE addenda SET text = $1 WHERE report_id = $2', ['changed', p.report.id]],
+        ['DELETE FROM addenda WHERE report_id = $1', [p.report.id]],
+        ['UPDATE audit SET action = $1', ['x']],
+        ['DELETE FROM audit', []],
+        ['UPDATE draft_revisions SET revision = revision + 100', []],
+        ['DELETE FROM draft_revisions', []],
+        ['TRUNCATE signed_reports CASCADE', []],
+        ['TRUNCATE audit', []],
+      ] as const;
+      for (const [sql, params] of attempts) {
+        await expect(ctx.db.query(sql, params), sql).rejects.toThrow(/immutable/);
+      }
+      expect(await count(ctx.db, 'signed_reports WHERE id = $1 AND content_hash = $2', [p.report.id, p.report.signature.contentHash])).toBe(1);
+    });
+
+    it('a failure between the key claim and the insert leaves nothing; the retry stores exactly once', async () => {
+      const { u, token } = await session('radiologist');
+      let failing = true;
+      const crashy: HubDb = {
+        ...ctx.db,
+        query: (sql, params) => ctx.db.query(sql, params),
+        transaction: (fn) => ctx.db.transaction((tx) => fn({
+          ...tx,
+          query: async (sql, params) => {
+            // Crash after the key is claimed and the report row is written, before COMMIT.
+            if (failing && sql.includes('INSERT INTO events')) throw new Error('simulated crash');
+            return tx.query(sql, params);
+          },
+          exec: (sql) => tx.exec(sql),
+        })),
+      };
+      const t2 = await startTestHub(crashy, { migrate: false });
+      try {
+        const p = signedReport(u);
+        const key = crypto.randomUUID();
+        const r = await post(t2.url, token, p, key);
+        expect(r.status).toBe(500);
+        expect((r.body as ErrorBody).error.code).toBe('internal');
+        expect(await count(ctx.db, 'idempotency WHERE key = $1', [key])).toBe(0);
+        expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p.report.id])).toBe(0);
+        failing = false;
+        const retry = await post(t2.url, token, p, key);
+        expect(retry.status).toBe(201);
+        expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p.report.id])).toBe(1);
+      } finally {
+        await t2.close();
+      }
+    });
+  });
+
+  // ---- unfinished reports --------------------------------------------------------------------
+
+  describe(`unfinished reports (${kind})`, () => {
+    const listFor = async (token: string): Promise<UnfinishedList> => {
+      const r = await http<UnfinishedList>(ctx.url, 'GET', '/api/unfinished', { token });
+      expect(r.status).toBe(200);
+      return r.body;
+    };
+
+    it('lists every draft with author, study, age and last activity; stale when idle beyond the threshold', async () => {
+      const locum = await session('locum');
+      const colleague = await session('radiologist');
+      const id = crypto.randomUUID();
+      const study = studyFor('u1');
+      const lastActivity = new Date(Date.now() - 60_000).toISOString();
+      const ack = await http<DraftAck>(ctx.url, 'PUT', `/api/drafts/${id}`, { token: locum.token, body: snapshot(study, 3, signableContent(), lastActivity) });
+      expect(ack.status).toBe(200);
+      expect(ack.body).toMatchObject({ reportId: id, revision: 3, applied: true, owner: { username: locum.u.username } });
+      const list = await listFor(colleague.token);
+      expect(list.staleAfterHours).toBe(4);
+      const item = list.items.find((i) => i.reportId === id)!;
+      expect(item).toMatchObject({ study, owner: { name: locum.u.name, role: 'locum' }, revision: 3, stale: false, staleReasons: [], takenOverFrom: null });
+      expect(item.lastActivity).toBe(lastActivity);
+      expect(item.idleMs).toBeGreaterThanOrEqual(60_000);
+      const before = ctx.t.clock.offset;
+      ctx.t.clock.advanceHours(4.1);
+      try {
+        const later = (await listFor(colleague.token)).items.find((i) => i.reportId === id)!;
+        expect(later.stale).toBe(true);
+        expect(later.staleReasons).toContain('idle');
+        expect(later.ageMs).toBeGreaterThan(4 * 3600_000);
+      } finally {
+        ctx.t.clock.offset = before;
+      }
+    });
+
+    it('highlights a draft whose author logged out, and never trusts a last activity in the future', async () => {
+      const locum = await session('locum');
+      const colleague = await session('radiologist');
+      const id = crypto.randomUUID();
+      const future = new Date(Date.now() + 48 * 3600_000).toISOString();
+      await http(ctx.url, 'PUT', `/api/drafts/${id}`, { token: locum.token, body: snapshot(studyFor('u2'), 1, signableContent(), future) });
+      let item = (await listFor(colleague.token)).items.find((i) => i.reportId === id)!;
+      expect(Date.parse(item.lastActivity)).toBeLessThanOrEqual(ctx.t.clock.now());
+      expect(item.stale).toBe(false);
+      await http(ctx.url, 'DELETE', '/api/session', { token: locum.token });
+      item = (await listFor(colleague.token)).items.find((i) => i.reportId === id)!;
+      expect(item.stale).toBe(true);
+      expect(item.staleReasons).toEqual(['session-ended']);
+      // Stale drafts sort first.
+      const items = (await listFor(colleague.token)).items;
+      expect(items.findIndex((i) => !i.stale)).toBeGreaterThan(items.findIndex((i) => i.reportId === id));
+    });
+
+    it('ignores an older revision and refuses to move a draft to another study', async () => {
+      const { token } = await session('radiologist');
+      const id = crypto.randomUUID();
+      const study = studyFor('u3');
+      await http(ctx.url, 'PUT', `/api/drafts/${id}`, { token, body: snapshot(study, 5, signableContent(' five')) });
+      const old = await http<DraftAck>(ctx.url, 'PUT', `/api/drafts/${id}`, { token, body: snapshot(study, 4, signableContent(' four')) });
+      expect(old.body).toMatchObject({ applied: false, revision: 5 });
+      const d = await http<DraftWithHistory>(ctx.url, 'GET', `/api/drafts/${id}`, { token });
+      expect(d.body.draft.content.fields['brainParenchyma']).toContain('five');
+      const moved = await http<ErrorBody>(ctx.url, 'PUT', `/api/drafts/${id}`, { token, body: snapshot(studyFor('other'), 6) });
+      expect(moved.status).toBe(422);
+    });
+
+    it('take-over moves the draft with its history, audits it, tells both, and refuses the former owner (naming the new one)', async () => {
+      const locum = await session('locum', 'Dr Locum Lark');
+      const colleague = await session('radiologist', 'Dr Colleague Crane');
+      const id = crypto.randomUUID();
+      const study = studyFor('t1');
+      for (let rev = 1; rev <= 3; rev++) {
+        await http(ctx.url, 'PUT', `/api/drafts/${id}`, { token: locum.token, body: snapshot(study, rev, signableContent(` rev ${rev}`)) });
+      }
+      const locumEvents = openSse(ctx.url, locum.token);
+      const colleagueEvents = openSse(ctx.url, colleague.token);
+      await Promise.all([locumEvents.hello, colleagueEvents.hello]);
+      try {
+        const r = await http<TakeOverResponse>(ctx.url, 'POST', `/api/drafts/${id}/take-over`, {
+          token: colleague.token, body: { expectedOwner: locum.u.username, reason: 'locum left; patient waiting' },
+        });
+        expect(r.status).toBe(200);
+        expect(r.body.previousOwner.username).toBe(locum.u.username);
+        expect(r.body.draft.owner.username).toBe(colleague.u.username);
+        expect(r.body.draft.content.fields['brainParenchyma']).toContain('rev 3');
+        expect(r.body.revisions.map((v) => v.revision)).toEqual([1, 2, 3]);
+        expect(r.body.revisions.map((v) => v.content.fields['brainParenchyma']!.slice(-5))).toEqual(['rev 1', 'rev 2', 'rev 3']);
+        expect(r.body.takeOvers).toEqual([expect.objectContaining({ reason: 'locum left; patient waiting', from: expect.objectContaining({ username: locum.u.username }) })]);
+        const audit = await ctx.db.query<{ action: string; detail: { from: { username: string }; to: { username: string } } }>(
+          `SELECT action, detail FROM audit WHERE report_id = $1 AND action = 'take-over'`, [id]);
+        expect(audit.rows).toHaveLength(1);
+        expect(audit.rows[0]!.detail.to.username).toBe(colleague.u.username);
+        // Both people are told.
+        for (const c of [locumEvents, colleagueEvents]) {
+          const e = await c.waitFor((x) => x.type === 'draft-taken-over' && x.reportId === id);
+          expect(e).toMatchObject({ from: { username: locum.u.username }, to: { username: colleague.u.username } });
+        }
+      } finally {
+        locumEvents.close();
+        colleagueEvents.close();
+      }
+      // The list shows the new owner and where it came from.
+      const item = (await listFor(colleague.token)).items.find((i) => i.reportId === id)!;
+      expect(item.owner.username).toBe(colleague.u.username);
+      expect(item.takenOverFrom?.username).toBe(locum.u.username);
+      // The former owner's late edit is refused with the new owner's name, and kept.
+      const late = await http<ErrorBody>(ctx.url, 'PUT', `/api/drafts/${id}`, { token: locum.token, body: snapshot(study, 4, signableContent(' late words')) });
+      expect(late.status).toBe(409);
+      expect(late.body.error.code).toBe('draft-taken-over');
+      expect(late.body.error.message).toContain('Dr Colleague Crane');
+      expect(late.body.error.details?.['newOwner']).toBe(colleague.u.username);
+      const full = await http<DraftWithHistory & { lateSnapshots: { author: { username: string }; content: ReportContent }[] }>(ctx.url, 'GET', `/api/drafts/${id}`, { token: colleague.token });
+      expect(full.body.lateSnapshots).toHaveLength(1);
+      expect(full.body.lateSnapshots[0]!.content.fields['brainParenchyma']).toContain('late words');
+      expect(full.body.draft.content.fields['brainParenchyma']).toContain('rev 3');
+      // The former owner cannot sign it either; the new owner continues and signs.
+      const formerSigns = await post(ctx.url, locum.token, signedReport(locum.u, { id, study }));
+      expect(formerSigns.status).toBe(409);
+      expect((formerSigns.body as ErrorBody).error.code).toBe('draft-taken-over');
+      const next = await http<DraftAck>(ctx.url, 'PUT', `/api/drafts/${id}`, { token: colleague.token, body: snapshot(study, 4, signableContent(' finished')) });
+      expect(next.body.applied).toBe(true);
+      expect((await post(ctx.url, colleague.token, signedReport(colleague.u, { id, study, content: signableContent(' finished') }))).status).toBe(201);
+      expect(await count(ctx.db, 'signed_reports WHERE id = $1', [id])).toBe(1);
+    });
+
+    it('take-over: own draft 409, unknown draft 404, stale expectedOwner 409', async () => {
+      const a = await session('radiologist');
+      const b = await session('radiologist');
+      const c = await session('trainer');
+      const id = crypto.randomUUID();
+      await http(ctx.url, 'PUT', `/api/drafts/${id}`, { token: a.token, body: snapshot(studyFor('t2'), 1) });
+      expect((await http<ErrorBody>(ctx.url, 'POST', `/api/drafts/${id}/take-over`, { token: a.token })).body.error.code).toBe('already-owner');
+      expect((await http(ctx.url, 'POST', `/api/drafts/${crypto.randomUUID()}/take-over`, { token: b.token, body: {} })).status).toBe(404);
+      expect((await http(ctx.url, 'POST', `/api/drafts/${id}/take-over`, { token: b.token, body: {} })).status).toBe(200);
+      const raced = await http<ErrorBody>(ctx.url, 'POST', `/api/drafts/${id}/take-over`, { token: c.token, body: { expectedOwner: a.u.username } });
+      expect(raced.status).toBe(409);
+      expect(raced.body.error.message).toContain(b.u.name);
+    });
+
+    it('a signed report leaves the list at once; later snapshots and take-overs are refused', async () => {
+      const { u, token } = await session('radiologist');
+      const other = await session('radiologist');
+      const id = crypto.randomUUID();
+      const study = studyFor('s1');
+      await http(ctx.url, 'PUT', `/api/drafts/${id}`, { token, body: snapshot(study, 1) });
+      expect((await listFor(token)).items.some((i) => i.reportId === id)).toBe(true);
+      expect((await post(ctx.url, token, signedReport(u, { id, study }))).status).toBe(201);
+      expect((await listFor(token)).items.some((i) => i.reportId === id)).toBe(false);
+      const put = await http<ErrorBody>(ctx.url, 'PUT', `/api/drafts/${id}`, { token, body: snapshot(study, 2) });
+      expect(put.status).toBe(409);
+      expect(put.body.error.code).toBe('already-signed');
+      const take = await http<ErrorBody>(ctx.url, 'POST', `/api/drafts/${id}/take-over`, { token: other.token, body: {} });
+      expect(take.status).toBe(409);
+    });
+  });
+
+  // ---- pushed events -------------------------------------------------------------------------
+
+  describe(`live updates (${kind})`, () => {
+    it('pushes report-signed and unfinished-changed with increasing seq; a reconnecting client catches up', async () => {
+      const { u, token } = await session('radiologist');
+      const sse = openSse(ctx.url, token);
+      const hello = await sse.hello;
+      const id = crypto.randomUUID();
+      const study = studyFor('e1');
+      await http(ctx.url, 'PUT', `/api/drafts/${id}`, { token, body: snapshot(study, 1) });
+      await post(ctx.url, token, signedReport(u, { id, study }));
+      const signed = await sse.waitFor((e) => e.type === 'report-signed' && e.reportId === id);
+      expect(signed).toMatchObject({ kind: 'report', study, signer: { name: u.name, registration: u.registration }, alertCode: 'none' });
+      const mine = sse.events.filter((e) => e.reportId === id);
+      expect(mine.map((e) => e.type)).toEqual(['unfinished-changed', 'report-signed', 'unfinished-changed']);
+      const seqs = sse.events.map((e) => e.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(seqs[0]!).toBeGreaterThan(hello.head);
+      const lastSeen = signed.seq;
+      sse.close();
+      // While disconnected: three more changes.
+      const missed: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const p = signedReport(u);
+        missed.push(p.report.id);
+        await post(ctx.url, token, p);
+      }
+      const back = openSse(ctx.url, token, { since: lastSeen });
+      try {
+        expect((await back.hello).since).toBe(lastSeen);
+        for (const m of missed) await back.waitFor((e) => e.type === 'report-signed' && e.reportId === m);
+        const backSeqs = back.events.map((e) => e.seq);
+        expect(backSeqs[0]).toBeGreaterThan(lastSeen);
+        expect(new Set(backSeqs).size).toBe(backSeqs.length);
+        expect(back.events.some((e) => e.reportId === id && e.type === 'unfinished-changed' && e.reason === 'signed')).toBe(true);
+      } finally {
+        back.close();
+      }
+      // Last-Event-ID works the same.
+      const viaHeader = openSse(ctx.url, token, { lastEventId: lastSeen });
+      try {
+        await viaHeader.waitFor((e) => e.reportId === missed[2]);
+      } finally {
+        viaHeader.close();
+      }
+    });
+
+    it('a referrer hears of signed reports but never of drafts', async () => {
+      const referrer = await session('referrer');
+      const rad = await session('radiologist');
+      const sse = openSse(ctx.url, referrer.token);
+      await sse.hello;
+      try {
+        const id = crypto.randomUUID();
+        const study = studyFor('e2');
+        await http(ctx.url, 'PUT', `/api/drafts/${id}`, { token: rad.token, body: snapshot(study, 1) });
+        await post(ctx.url, rad.token, signedReport(rad.u, { id, study }));
+        await sse.waitFor((e) => e.type === 'report-signed' && e.reportId === id);
+        expect(sse.events.filter((e) => e.type !== 'report-signed')).toEqual([]);
+        const log = await http<{ events: { type: string }[] }>(ctx.url, 'GET', '/api/events/log?since=0', { token: referrer.token });
+        expect(log.body.events.every((e) => e.type === 'report-signed')).toBe(true);
+      } finally {
+        sse.close();
+      }
+    });
+
+    it('ends the stream when the session is logged out', async () => {
+      const { token } = await session('radiologist');
+      const sse = openSse(ctx.url, token);
+      await sse.hello;
+      await http(ctx.url, 'DELETE', '/api/session', { token });
+      expect(await sse.ended).toBe('session-ended');
+    });
+  });
+
+  // ---- malformed and unauthorised requests --------------------------------------------------
+
+  describe(`clear 4xx errors, never 5xx (${kind})`, () => {
+    it('answers every malformed or unauthorised request with a JSON 4xx', async () => {
+      const { u, token } = await session('radiologist');
+      const trainee = await session('trainee');
+      const good = signedReport(u);
+      const cases: { name: string; req: () => Promise<{ status: number; body: unknown }>; status: number; code: string }[] = [
+        { name: 'malformed JSON', req: () => http(ctx.url, 'POST', '/api/ingest', { token, rawBody: '{"kind":"report",', headers: { 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() } }), status: 400, code: 'invalid-json' },
+        { name: 'empty JSON body', req: () => http(ctx.url, 'POST', '/api/ingest', { token, rawBody: '', headers: { 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() } }), status: 400, code: 'invalid-json' },
+        { name: 'text/plain', req: () => http(ctx.url, 'POST', '/api/ingest', { token, rawBody: JSON.stringify(good), headers: { 'content-type': 'text/plain', 'idempotency-key': crypto.randomUUID() } }), status: 415, code: 'unsupported-media-type' },
+        { name: 'form encoded login', req: () => http(ctx.url, 'POST', '/api/session', { rawBody: 'username=a&password=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), status: 415, code: 'unsupported-media-type' },
+        { name: 'oversize body', req: () => http(ctx.url, 'POST', '/api/ingest', { token, rawBody: JSON.stringify({ pad: 'x'.repeat(3 * 1024 * 1024) }), headers: { 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() } }), status: 413, code: 'payload-too-large' },
+        { name: 'no token', req: () => http(ctx.url, 'POST', '/api/ingest', { body: good, headers: { 'idempotency-key': crypto.randomUUID() } }), status: 401, code: 'unauthenticated' },
+        { name: 'invalid token', req: () => http(ctx.url, 'GET', '/api/unfinished', { token: 'fsh_not-a-real-token-at-all' }), status: 401, code: 'unauthenticated' },
+        { name: 'garbage authorization', req: () => http(ctx.url, 'GET', '/api/unfinished', { headers: { authorization: 'Basic dXNlcjpwdw==' } }), status: 401, code: 'unauthenticated' },
+        { name: 'events without token', req: () => http(ctx.url, 'GET', '/api/events'), status: 401, code: 'unauthenticated' },
+        { name: 'wrong role', req: () => post(ctx.url, trainee.token, signedReport(trainee.u)), status: 403, code: 'forbidden' },
+        { name: 'missing idempotency key', req: () => http(ctx.url, 'POST', '/api/ingest', { token, body: good }), status: 400, code: 'idempotency-key-missing' },
+        { name: 'short idempotency key', req: () => post(ctx.url, token, good, 'abc'), status: 400, code: 'idempotency-key-invalid' },
+        { name: 'idempotency key with spaces', req: () => post(ctx.url, token, good, 'has spaces in it'), status: 400, code: 'idempotency-key-invalid' },
+        { name: 'schema violation', req: () => post(ctx.url, token, { kind: 'report', report: { id: 'x' } }), status: 400, code: 'invalid-input' },
+        { name: 'unknown kind', req: () => post(ctx.url, token, { kind: 'shopping-list' }), status: 400, code: 'invalid-input' },
+        { name: 'JSON array body', req: () => post(ctx.url, token, [1, 2, 3]), status: 400, code: 'invalid-input' },
+        { name: 'prototype poisoning', req: () => http(ctx.url, 'POST', '/api/session', { rawBody: '{"username":"a","password":"b","__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' } }), status: 400, code: 'invalid-json' },
+        { name: 'NUL in report text', req: () => post(ctx.url, token, signedReport(u, { content: signableContent(' \u0000 ') })), status: 422, code: 'invalid-input' },
+        { name: 'over-long report id', req: () => http(ctx.url, 'PUT', `/api/drafts/${'x'.repeat(200)}`, { token, body: snapshot(studyFor('x'), 1) }), status: 400, code: 'invalid-input' },
+        { name: 'absurdly long report id', req: () => http(ctx.url, 'GET', `/api/drafts/${'x'.repeat(5000)}`, { token }), status: 414, code: 'invalid-input' },
+        { name: 'bad snapshot', req: () => http(ctx.url, 'PUT', `/api/drafts/${crypto.randomUUID()}`, { token, body: { revision: -1 } }), status: 400, code: 'invalid-input' },
+        { name: 'bad since', req: () => http(ctx.url, 'GET', '/api/events/log?since=-4', { token }), status: 400, code: 'invalid-input' },
+        { name: 'unknown report', req: () => http(ctx.url, 'GET', `/api/reports/${crypto.randomUUID()}`, { token }), status: 404, code: 'not-found' },
+        { name: 'bad URL encoding', req: () => http(ctx.url, 'GET', '/api/reports/%E0%A4%A', { token }), status: 400, code: 'invalid-input' },
+        { name: 'unknown route', req: () => http(ctx.url, 'GET', '/api/nothing-here', { token }), status: 404, code: 'not-found' },
+        { name: 'login missing password', req: () => http(ctx.url, 'POST', '/api/session', { body: { username: 'x' } }), status: 400, code: 'invalid-input' },
+      ];
+      for (const c of cases) {
+        const r = await c.req();
+        expect([c.name, r.status]).toEqual([c.name, c.status]);
+        const body = r.body as ErrorBody;
+        expect([c.name, body.error?.code]).toEqual([c.name, c.code]);
+        expect(typeof body.error.message).toBe('string');
+        expect(body.error.message.length).toBeGreaterThan(5);
+      }
+      // Nothing stored from any of them.
+      expect(await count(ctx.db, 'signed_reports WHERE id = $1', [good.report.id])).toBe(0);
+    });
+  });
+}
