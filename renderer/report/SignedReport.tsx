@@ -139,8 +139,8 @@ export function SignedReport({ client, report, register, onReport }: SignedRepor
   useEffect(() => () => register(null), [register]);
 
   const startAddendum = () => {
-    setAdding(true);
-    setTimeout(() => textRef.current?.focus(), 0);
+    if (adding) textRef.current?.focus();
+    else setAdding(true);
   };
 
   const submit = async () => {
@@ -198,7 +198,7 @@ export function SignedReport({ client, report, register, onReport }: SignedRepor
         {adding ? (
           <div className="addendum-form">
             <label htmlFor="addendum-text">Addendum text</label>
-            <textarea id="addendum-text" ref={textRef} rows={4} value={text} onChange={(e) => setText(e.target.value)} maxLength={100_000} />
+            <textarea id="addendum-text" ref={textRef} autoFocus rows={4} value={text} onChange={(e) => setText(e.target.value)} maxLength={100_000} />
             {error && (
               <p role="alert" className="error-text">
                 {error}

@@ -282,7 +282,7 @@ describe('reporting workflow (browser mode)', () => {
     await page.keyboard.press('Control+Shift+A');
     const box = page.getByLabel('Addendum text');
     await box.waitFor();
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('addendum-text');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('addendum-text');
     const addendum = 'Addendum: parotid lesion discussed with the referrer; ultrasound advised.';
     await box.fill(addendum);
     await page.getByRole('button', { name: 'Sign addendum' }).click();
