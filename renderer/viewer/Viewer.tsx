@@ -469,6 +469,7 @@ export function Viewer(props: ViewerProps): JSX.Element {
       data-state={shown.kind}
       data-index={index}
       data-image-size={shown.kind === 'image' ? shown.size : undefined}
+      data-prefetch={target}
       tabIndex={0}
       role="application"
       aria-roledescription="image viewer"
