@@ -20,6 +20,15 @@ export const CHANNELS = [
   'reports:addendum',
   'reports:audit',
   'reports:revisions',
+  'reports:close',
+  'hub:status',
+  'hub:login',
+  'hub:logout',
+  'sync:status',
+  'sync:retry',
+  'sync:recordPhone',
+  'unfinished:list',
+  'unfinished:takeOver',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { CHANNELS, type Channel } from './channels.ts';
 import { Addendum, Profile, Report, ReportContent, StudyRef } from './report.ts';
+import { HubUser, UnfinishedList } from './hub.ts';
 
 const Empty = z.object({}).strict();
 const Uid = z.string().min(1).max(64);
@@ -105,6 +106,46 @@ export const UploadFile = z.object({
   dataBase64: z.string().max(90_000_000),
 });
 
+/** The workstation's view of its hub connection (issue 3). */
+export const HubStatus = z.object({
+  /** False when the workstation runs without a hub (`--no-hub`). */
+  configured: z.boolean(),
+  url: z.string().nullable(),
+  /** True when the hub is embedded in this workstation (single-user default). */
+  embedded: z.boolean(),
+  /** Last contact succeeded. */
+  online: z.boolean(),
+  user: HubUser.nullable(),
+  /** Outbox rows not yet confirmed by the hub, and rows the hub refused. */
+  pending: z.number().int(),
+  failed: z.number().int(),
+  /** Demo accounts of the embedded hub (shown on the login screen); empty otherwise. */
+  demoUsers: z.array(z.object({ username: z.string(), password: z.string(), role: z.string(), name: z.string() })),
+});
+export type HubStatus = z.infer<typeof HubStatus>;
+
+export const SyncStatusSchema = z.object({
+  reportId: z.string(),
+  state: z.enum(['local', 'pending', 'synced', 'failed']),
+  reason: z.string().nullable(),
+  attempts: z.number().int(),
+  syncedAt: z.string().nullable(),
+  items: z.number().int(),
+  /** Critical/urgent signed but not at the hub within 60 s, and no phone call recorded yet. */
+  criticalUndelivered: z.boolean(),
+  phoned: z.boolean(),
+});
+export type SyncStatusInfo = z.infer<typeof SyncStatusSchema>;
+
+export const PhoneRecordInput = z.object({
+  reportId: Uid,
+  clinician: z.string().trim().min(1).max(200),
+  role: z.string().trim().min(1).max(200),
+  /** ISO date-time of the call. */
+  time: z.string().trim().min(1).max(64),
+  note: z.string().max(2000).optional(),
+}).strict();
+
 export const contract = {
   'app:info': { input: Empty, output: AppInfo },
   'profile:get': { input: Empty, output: Profile.nullable() },
@@ -134,6 +175,19 @@ export const contract = {
   'reports:addendum': { input: z.object({ reportId: Uid, text: z.string().trim().min(1).max(100_000) }).strict(), output: Addendum },
   'reports:audit': { input: z.object({ reportId: Uid }).strict(), output: z.array(AuditEntry) },
   'reports:revisions': { input: z.object({ reportId: Uid }).strict(), output: z.array(Revision) },
+  /** The editor closed this draft: publish its snapshot to the hub at once. */
+  'reports:close': { input: z.object({ reportId: Uid }).strict(), output: z.object({ published: z.boolean() }) },
+  'hub:status': { input: Empty, output: HubStatus },
+  'hub:login': { input: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict(), output: HubStatus },
+  'hub:logout': { input: Empty, output: HubStatus },
+  'sync:status': { input: z.object({ reportId: Uid }).strict(), output: SyncStatusSchema },
+  /** Try a failed report again (after the cause was fixed). */
+  'sync:retry': { input: z.object({ reportId: Uid }).strict(), output: SyncStatusSchema },
+  /** Record that the radiologist phoned a critical/urgent finding through (the hub was unreachable). */
+  'sync:recordPhone': { input: PhoneRecordInput, output: SyncStatusSchema },
+  'unfinished:list': { input: Empty, output: UnfinishedList },
+  /** Take over a colleague's unfinished draft: it moves here with its history. */
+  'unfinished:takeOver': { input: z.object({ reportId: Uid }).strict(), output: Report },
 } as const satisfies Record<Channel, { input: z.ZodType; output: z.ZodType }>;
 
 // Every channel name has a schema and every schema a name.
@@ -156,6 +210,12 @@ export const AppEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('sync-changed'), reportId: z.string().optional() }),
   z.object({ type: z.literal('unfinished-changed') }),
   z.object({ type: z.literal('notice'), level: z.enum(['info', 'warning', 'critical']), message: z.string(), reportId: z.string().optional() }),
+  z.object({ type: z.literal('hub-changed'), online: z.boolean() }),
+  /** A critical/urgent report has not reached the hub within 60 s: phone the finding through now. */
+  z.object({ type: z.literal('critical-undelivered'), reportId: z.string(), alertCode: z.enum(['critical', 'urgent']), message: z.string() }),
+  z.object({ type: z.literal('critical-resolved'), reportId: z.string(), how: z.enum(['delivered', 'phoned']) }),
+  /** Someone else took over this draft: the local copy is read-only from now on. */
+  z.object({ type: z.literal('draft-taken-over'), reportId: z.string(), newOwner: z.string(), message: z.string() }),
 ]);
 export type AppEvent = z.infer<typeof AppEvent>;
 

@@ -140,6 +140,8 @@ export const Report = z.object({
   signature: Signature.nullable(),
   /** Newest first: addenda are shown above the original. */
   addenda: z.array(Addendum),
+  /** Set when a colleague took this draft over: the local copy is read-only. */
+  takenOverBy: z.string().nullable().optional(),
 });
 export type Report = z.infer<typeof Report>;
 

@@ -4,11 +4,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
-import { ContractError, type AppEvent, type AppInfo, type Handlers } from '../common/contract.ts';
+import { ContractError, type AppEvent, type AppInfo, type Handlers, type HubStatus } from '../common/contract.ts';
 import type { Profile, StudyRef } from '../common/report.ts';
 import { openDatabase, type Db } from './db/database.ts';
 import { DicomIndexService } from './dicom/DicomIndexService.ts';
 import { ReportStore } from './reports/ReportStore.ts';
+import { WorkstationHub } from './hub/WorkstationHub.ts';
 
 export interface ServicesOptions {
   dataDir: string;
@@ -20,6 +21,8 @@ export interface ServicesOptions {
   sampleDir?: string;
   /** Electron only: the native folder picker. */
   pickFolder?: () => Promise<string | null>;
+  /** The department's hub (or the embedded one); absent: this workstation works alone. */
+  hub?: { baseUrl: string; embedded: boolean; demoUsers?: HubStatus['demoUsers']; criticalDeadlineMs?: number; draftThrottleMs?: number };
 }
 
 export interface Services {
@@ -28,8 +31,9 @@ export interface Services {
   index: DicomIndexService;
   reports: ReportStore;
   events: EventEmitter<{ event: [AppEvent] }>;
+  hub: WorkstationHub | null;
   filePath(fileId: string): string | null;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export async function createServices(opts: ServicesOptions): Promise<Services> {
@@ -69,6 +73,24 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
   const emit = (e: AppEvent): void => {
     events.emit('event', e);
   };
+  const hub = opts.hub
+    ? new WorkstationHub({
+        baseUrl: opts.hub.baseUrl,
+        embedded: opts.hub.embedded,
+        db,
+        reports,
+        ...(opts.hub.demoUsers ? { demoUsers: opts.hub.demoUsers } : {}),
+        ...(opts.hub.criticalDeadlineMs !== undefined ? { criticalDeadlineMs: opts.hub.criticalDeadlineMs } : {}),
+        ...(opts.hub.draftThrottleMs !== undefined ? { draftThrottleMs: opts.hub.draftThrottleMs } : {}),
+      })
+    : null;
+  hub?.events.on('event', emit);
+  hub?.start();
+  const needHub = (): WorkstationHub => {
+    if (!hub) throw new ContractError('unavailable', 'This workstation runs without a hub (started with --no-hub).');
+    return hub;
+  };
+  const NO_HUB: HubStatus = { configured: false, url: null, embedded: false, online: false, user: null, pending: 0, failed: 0, demoUsers: [] };
 
   const handlers: Handlers = {
     'app:info': () => ({
@@ -123,20 +145,35 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       });
     },
     'reports:get': ({ reportId }) => reports.get(reportId, actor()),
-    'reports:save': ({ reportId, study, content, baseRevision }) => reports.save(reportId, study, content, baseRevision, actor()),
+    'reports:save': ({ reportId, study, content, baseRevision }) => {
+      const saved = reports.save(reportId, study, content, baseRevision, actor());
+      hub?.draftSaved(reportId, study, content, saved.revision);
+      return saved;
+    },
     'reports:list': () => reports.list(),
     'reports:sign': ({ reportId, study, revision }) => {
       const signed = reports.sign(reportId, study, revision, signer());
+      hub?.signed(reportId);
       emit({ type: 'sync-changed', reportId });
       return signed;
     },
     'reports:addendum': ({ reportId, text }) => {
       const a = reports.addendum(reportId, text, signer());
+      hub?.signed(reportId);
       emit({ type: 'sync-changed', reportId });
       return a;
     },
     'reports:audit': ({ reportId }) => reports.audit(reportId),
     'reports:revisions': ({ reportId }) => reports.revisions(reportId),
+    'reports:close': async ({ reportId }) => ({ published: hub ? await hub.draftClosed(reports.get(reportId, actor())) : false }),
+    'hub:status': () => hub?.status() ?? NO_HUB,
+    'hub:login': ({ username, password }) => needHub().login(username, password),
+    'hub:logout': () => needHub().logout(),
+    'sync:status': ({ reportId }) => needHub().syncStatus(reportId),
+    'sync:retry': ({ reportId }) => needHub().retry(reportId),
+    'sync:recordPhone': ({ reportId, ...call }) => needHub().recordPhone(reportId, call),
+    'unfinished:list': () => needHub().unfinished(),
+    'unfinished:takeOver': ({ reportId }) => needHub().takeOver(reportId),
   };
 
   return {
@@ -145,8 +182,10 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     index,
     reports,
     events,
+    hub,
     filePath: (fileId) => index.filePath(fileId),
-    close: () => {
+    close: async () => {
+      await hub?.stop();
       events.removeAllListeners();
       db.close();
     },

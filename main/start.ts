@@ -6,7 +6,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createServices } from './services.ts';
+import { createServices, type ServicesOptions } from './services.ts';
 import { startBridge } from './bridge/BrowserBridge.ts';
 import { defaultDataDir } from './paths.ts';
 import { findElectron } from './electronBinary.ts';
@@ -26,6 +26,33 @@ function openInBrowser(url: string): void {
   child.unref();
 }
 
+interface EmbeddedHubProcess {
+  url: string;
+  demoUsers: NonNullable<NonNullable<ServicesOptions['hub']>['demoUsers']>;
+  stop(): void;
+}
+
+/** Runs the embedded hub (dist/node/hub-embedded.mjs) as a child; it exits when we do. */
+function startEmbeddedHubProcess(hubDataDir: string): Promise<EmbeddedHubProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(here, 'hub-embedded.mjs'), '--data-dir', hubDataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`the embedded hub did not start within 60 s: ${out}`)), 60_000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('HUB_READY '));
+      if (!line) return;
+      clearTimeout(timer);
+      const info = JSON.parse(line.slice('HUB_READY '.length)) as { url: string; demoUsers: EmbeddedHubProcess['demoUsers'] };
+      resolve({ ...info, stop: () => child.stdin.end() });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the embedded hub exited (${code}) before starting: ${out}`));
+    });
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -33,6 +60,8 @@ async function main(): Promise<void> {
       'no-open': { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
       port: { type: 'string' },
+      hub: { type: 'string' },
+      'no-hub': { type: 'boolean', default: false },
     },
     allowPositionals: false,
   });
@@ -50,6 +79,21 @@ async function main(): Promise<void> {
     console.log(`Electron is not available here (${electron.missing}); starting browser mode instead.`);
   }
 
+  const hubUrl = values.hub ?? process.env['FAILSAFE_HUB_URL'];
+  let embeddedHub: EmbeddedHubProcess | null = null;
+  let hub: ServicesOptions['hub'];
+  if (values['no-hub']) {
+    console.log('No hub: signed reports stay on this workstation (--no-hub).');
+  } else if (hubUrl) {
+    hub = { baseUrl: hubUrl, embedded: false };
+  } else {
+    embeddedHub = await startEmbeddedHubProcess(path.join(dataDir, 'hub'));
+    hub = { baseUrl: embeddedHub.url, embedded: true, demoUsers: embeddedHub.demoUsers };
+    console.log(`Embedded hub at ${embeddedHub.url} (demo users, password "demo": ${embeddedHub.demoUsers.map((u) => u.username).join(', ')})`);
+  }
+  const testing = process.env['FAILSAFE_TEST_TIMINGS'] === '1';
+  if (hub && testing) Object.assign(hub, { criticalDeadlineMs: 3_000, draftThrottleMs: 500 });
+
   let fileBaseUrl = '';
   let token = '';
   const services = await createServices({
@@ -58,6 +102,7 @@ async function main(): Promise<void> {
     version,
     fileAccess: () => ({ fileBaseUrl, fileAuthHeader: { name: TOKEN_HEADER, value: token } }),
     sampleDir: path.join(root, 'resources', 'samples', 'ct-head'),
+    ...(hub ? { hub } : {}),
   });
   const bridge = await startBridge({
     handlers: services.handlers,
@@ -79,10 +124,13 @@ async function main(): Promise<void> {
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    void bridge.close().finally(() => {
-      services.close();
-      process.exit(0);
-    });
+    void bridge
+      .close()
+      .then(() => services.close())
+      .finally(() => {
+        embeddedHub?.stop();
+        process.exit(0);
+      });
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

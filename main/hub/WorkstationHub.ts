@@ -1,0 +1,276 @@
+// The workstation's connection to its hub: the login session, the outbox sender (signed reports
+// exactly once), the draft publisher (unfinished reports visible to the team) and the hub's
+// live events, composed and turned into the contract's app events. Knows nothing of Electron.
+import { EventEmitter } from 'node:events';
+import type { HubEvent, HubUser, UnfinishedList } from '../../common/hub.ts';
+import { ContractError, type AppEvent, type HubStatus, type SyncStatusInfo } from '../../common/contract.ts';
+import type { Report, ReportContent, StudyRef } from '../../common/report.ts';
+import type { Db } from '../db/database.ts';
+import type { ReportStore } from '../reports/ReportStore.ts';
+import { HubClient, HubError, type HubSubscription } from '../sync/HubClient.ts';
+import { OutboxSender } from '../sync/OutboxSender.ts';
+import { SqliteOutboxStore } from '../sync/OutboxStore.ts';
+import { SqlitePhoneLog } from '../sync/PhoneLog.ts';
+import { DraftPublisher } from '../sync/DraftPublisher.ts';
+
+const SESSION_KEY = 'hub.session';
+const SEQ_KEY = 'hub.lastSeq';
+
+export interface WorkstationHubOptions {
+  baseUrl: string;
+  embedded: boolean;
+  db: Db;
+  reports: ReportStore;
+  demoUsers?: HubStatus['demoUsers'];
+  /** Tests shorten these. */
+  criticalDeadlineMs?: number;
+  draftThrottleMs?: number;
+  baseDelayMs?: number;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Hub failures become contract errors the renderer can show as they are. */
+function asContractError(err: unknown): ContractError {
+  if (err instanceof ContractError) return err;
+  if (err instanceof HubError) {
+    if (err.status === null) return new ContractError('unavailable', `The hub is unreachable: ${err.message}`);
+    if (err.status === 401) return new ContractError('forbidden', `Log in to the hub: ${err.message}`);
+    if (err.status === 403) return new ContractError('forbidden', err.message);
+    if (err.status === 404) return new ContractError('not-found', err.message);
+    if (err.status === 409) return new ContractError('conflict', err.message);
+    if (err.status < 500) return new ContractError('invalid-input', err.message);
+    return new ContractError('unavailable', `The hub failed: ${err.message}`);
+  }
+  return new ContractError('internal', messageOf(err));
+}
+
+export class WorkstationHub {
+  readonly events = new EventEmitter<{ event: [AppEvent] }>();
+  readonly client: HubClient;
+  readonly sender: OutboxSender;
+  readonly publisher: DraftPublisher;
+  private readonly reports: ReportStore;
+  private readonly opts: WorkstationHubOptions;
+  private readonly phoneLog: SqlitePhoneLog;
+  private subscription: HubSubscription | null = null;
+  private user: HubUser | null = null;
+
+  constructor(opts: WorkstationHubOptions) {
+    this.opts = opts;
+    this.reports = opts.reports;
+    const saved = this.reports.getSetting(SESSION_KEY);
+    let token: string | null = null;
+    if (saved) {
+      try {
+        const s = JSON.parse(saved) as { token: string; user: HubUser };
+        token = s.token;
+        this.user = s.user;
+      } catch {
+        this.reports.setSetting(SESSION_KEY, null);
+      }
+    }
+    this.client = new HubClient({ baseUrl: opts.baseUrl, token });
+    this.phoneLog = new SqlitePhoneLog(opts.db);
+    this.sender = new OutboxSender({
+      store: new SqliteOutboxStore(opts.db),
+      hub: this.client,
+      phoneLog: this.phoneLog,
+      actor: () => this.user?.name ?? this.reports.getProfile()?.name ?? 'unidentified user',
+      ...(opts.criticalDeadlineMs !== undefined ? { criticalDeadlineMs: opts.criticalDeadlineMs } : {}),
+      ...(opts.baseDelayMs !== undefined ? { baseDelayMs: opts.baseDelayMs } : {}),
+    });
+    this.publisher = new DraftPublisher({ hub: this.client, ...(opts.draftThrottleMs !== undefined ? { throttleMs: opts.draftThrottleMs } : {}) });
+
+    const emit = (e: AppEvent): void => {
+      this.events.emit('event', e);
+    };
+    this.sender.events.on('status', (s) => emit({ type: 'sync-changed', reportId: s.reportId }));
+    this.sender.events.on('online', (online) => emit({ type: 'hub-changed', online }));
+    this.sender.events.on('login-required', () => emit({ type: 'hub-changed', online: this.sender.online ?? false }));
+    this.sender.events.on('critical-undelivered', (w) => emit({ type: 'critical-undelivered', reportId: w.reportId, alertCode: w.alertCode, message: w.message }));
+    this.sender.events.on('critical-resolved', (r) => emit({ type: 'critical-resolved', reportId: r.reportId, how: r.how }));
+    this.publisher.events.on('taken-over', (t) => this.lostDraft(t.reportId, t.newOwnerName ?? 'a colleague', t.message));
+    this.publisher.events.on('published', () => emit({ type: 'unfinished-changed' }));
+  }
+
+  start(): void {
+    this.sender.start();
+    if (this.client.token) this.subscribe();
+  }
+
+  async stop(): Promise<void> {
+    this.subscription?.close();
+    this.subscription = null;
+    await Promise.allSettled([this.publisher.stop(), this.sender.stop({ drainMs: 2000 })]);
+    this.events.removeAllListeners();
+  }
+
+  status(): HubStatus {
+    let pending = 0;
+    let failed = 0;
+    for (const r of this.reports.list({ status: 'signed' })) {
+      const s = this.sender.status(r.id);
+      if (s.state === 'pending') pending++;
+      if (s.state === 'failed') failed++;
+    }
+    return {
+      configured: true,
+      url: this.opts.baseUrl,
+      embedded: this.opts.embedded,
+      online: this.sender.online ?? false,
+      user: this.client.token ? this.user : null,
+      pending,
+      failed,
+      demoUsers: this.opts.demoUsers ?? [],
+    };
+  }
+
+  async login(username: string, password: string): Promise<HubStatus> {
+    let res;
+    try {
+      res = await this.client.login(username, password);
+    } catch (err) {
+      throw asContractError(err);
+    }
+    this.user = res.user;
+    this.reports.setSetting(SESSION_KEY, JSON.stringify({ token: res.token, user: res.user, expiresAt: res.expiresAt }));
+    // The hub's identity is the signer: name, role and registration come from the login.
+    this.reports.setProfile({ name: res.user.name, role: res.user.role, registration: res.user.registration });
+    this.sender.resume();
+    this.sender.wake();
+    this.subscribe();
+    this.events.emit('event', { type: 'hub-changed', online: true });
+    return this.status();
+  }
+
+  async logout(): Promise<HubStatus> {
+    this.subscription?.close();
+    this.subscription = null;
+    await this.client.logout().catch(() => undefined);
+    this.client.setToken(null);
+    this.user = null;
+    this.reports.setSetting(SESSION_KEY, null);
+    this.events.emit('event', { type: 'hub-changed', online: this.sender.online ?? false });
+    return this.status();
+  }
+
+  private requireLogin(): HubUser {
+    if (!this.client.token || !this.user) throw new ContractError('forbidden', 'Log in to the hub first.');
+    return this.user;
+  }
+
+  /** After each local save of a draft: publish its snapshot (throttled) for the team. */
+  draftSaved(reportId: string, study: StudyRef, content: ReportContent, revision: number): void {
+    if (!this.client.token || !this.user) return;
+    this.publisher.update(reportId, { study, content, revision, lastActivity: new Date().toISOString(), author: this.user.name });
+  }
+
+  /** The editor closed the draft: publish at once. */
+  async draftClosed(report: Report): Promise<boolean> {
+    if (!this.client.token || !this.user || report.status !== 'draft' || report.takenOverBy) return false;
+    await this.publisher.close(report.id, {
+      study: report.study,
+      content: report.content,
+      revision: report.revision,
+      lastActivity: report.updatedAt,
+      author: this.user.name,
+    });
+    return this.publisher.takenOver(report.id) === null;
+  }
+
+  /** After a local signature: the draft leaves the unfinished list when the hub stores the report. */
+  signed(reportId: string): void {
+    this.publisher.forget(reportId);
+    this.sender.wake();
+  }
+
+  syncStatus(reportId: string): SyncStatusInfo {
+    const s = this.sender.status(reportId);
+    const warned = this.sender.criticalUndelivered().some((w) => w.reportId === reportId);
+    return { ...s, criticalUndelivered: warned, phoned: this.phoneLog.has(reportId) };
+  }
+
+  retry(reportId: string): SyncStatusInfo {
+    this.sender.retry(reportId);
+    return this.syncStatus(reportId);
+  }
+
+  recordPhone(reportId: string, call: { clinician: string; role: string; time: string; note?: string }): SyncStatusInfo {
+    try {
+      this.sender.recordPhoneCommunication(reportId, { ...call, note: call.note ?? '' });
+    } catch (err) {
+      throw new ContractError('invalid-input', messageOf(err));
+    }
+    return this.syncStatus(reportId);
+  }
+
+  async unfinished(): Promise<UnfinishedList> {
+    this.requireLogin();
+    try {
+      return await this.client.unfinished();
+    } catch (err) {
+      throw asContractError(err);
+    }
+  }
+
+  /** Takes a colleague's draft over: it moves here with its revision history. */
+  async takeOver(reportId: string): Promise<Report> {
+    const me = this.requireLogin();
+    let res;
+    try {
+      res = await this.client.takeOver(reportId, {});
+    } catch (err) {
+      throw asContractError(err);
+    }
+    const report = this.reports.adoptTakenOver({
+      reportId,
+      study: res.draft.study,
+      author: me.name,
+      revisions: res.revisions.map((r) => ({ revision: r.revision, savedAt: r.savedAt, content: r.content })),
+      previousOwner: res.previousOwner.name,
+      actor: me.name,
+    });
+    this.events.emit('event', { type: 'unfinished-changed' });
+    return report;
+  }
+
+  private lostDraft(reportId: string, newOwner: string, message: string): void {
+    try {
+      this.reports.markTakenOver(reportId, newOwner);
+    } catch {
+      // Not a local draft (or already signed): nothing to lock.
+    }
+    this.publisher.forget(reportId);
+    this.events.emit('event', { type: 'draft-taken-over', reportId, newOwner, message });
+  }
+
+  private subscribe(): void {
+    this.subscription?.close();
+    const since = Number(this.reports.getSetting(SEQ_KEY) ?? '0') || 0;
+    this.subscription = this.client.subscribe(
+      {
+        onEvent: (e: HubEvent) => {
+          this.reports.setSetting(SEQ_KEY, String(e.seq));
+          this.onHubEvent(e);
+        },
+        onConnection: (connected) => this.events.emit('event', { type: 'hub-changed', online: connected }),
+        onUnauthorized: () => this.events.emit('event', { type: 'hub-changed', online: this.sender.online ?? false }),
+      },
+      since > 0 ? { since } : {},
+    );
+  }
+
+  private onHubEvent(e: HubEvent): void {
+    if (e.type === 'draft-taken-over') {
+      if (this.user && e.from.username === this.user.username) {
+        this.lostDraft(e.reportId, e.to.name, `${e.to.name} took over this draft at ${e.at}. Your copy is read-only.`);
+      }
+      this.events.emit('event', { type: 'unfinished-changed' });
+    } else if (e.type === 'unfinished-changed' || e.type === 'report-signed') {
+      this.events.emit('event', { type: 'unfinished-changed' });
+    }
+  }
+}
