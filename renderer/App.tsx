@@ -99,6 +99,11 @@ export function App({ client }: { client: Client }) {
       if (e.type === 'library-changed') void loadLibrary();
       else if (e.type === 'sync-changed' || e.type === 'unfinished-changed') reportsChanged();
       else if (e.type === 'notice') setNotice({ level: e.level, message: e.message });
+      else if ('message' in e && typeof e.message === 'string') {
+        // Other events that speak to the user (e.g. a critical finding not yet delivered).
+        setNotice({ level: (e.type as string).startsWith('critical') ? 'critical' : 'warning', message: e.message });
+        reportsChanged();
+      }
     });
   }, [client, loadLibrary, reportsChanged]);
 

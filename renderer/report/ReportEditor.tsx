@@ -174,6 +174,7 @@ function DraftEditor({ client, report, priors, profile, register, onSigned, onCh
   const template = templateOf(content.templateId);
 
   const paneRef = useRef<HTMLDivElement>(null);
+  const reportId = report.id;
   const [saver] = useState(
     () =>
       new Autosaver<ReportContent>({
@@ -226,10 +227,11 @@ function DraftEditor({ client, report, priors, profile, register, onSigned, onCh
       window.removeEventListener('pagehide', onPageHide);
       window.removeEventListener('beforeunload', onBeforeUnload);
       register(null);
-      // Leaving the draft (study switch, template change): store what is not stored yet.
-      void saver.flush();
+      // Leaving the draft (study switch, template change): store what is not stored yet, then
+      // tell main the editor closed it (it publishes the snapshot for colleagues at once).
+      if (!saver.isDisposed) void saver.flush().then(() => client.api['reports:close']({ reportId }));
     };
-  }, [client, register, saver]);
+  }, [client, register, saver, reportId]);
 
   const problems = useMemo(() => safeCheck(content, template), [content, template]);
   const blocking = problems.filter((p) => p.severity === 'block');

@@ -59,6 +59,11 @@ export class Autosaver<T> {
     return this.stopped !== null;
   }
 
+  /** Disposed (e.g. the draft was signed): nothing more will be saved. */
+  get isDisposed(): boolean {
+    return this.stopped === 'disposed';
+  }
+
   /** Content the store has not confirmed yet (null when all is saved). */
   get unsavedContent(): T | null {
     return this.dirty ? this.latest : null;
