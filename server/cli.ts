@@ -2,9 +2,11 @@
 // `npm run hub -- --port 8787 --host 127.0.0.1 --data DIR --policy site-policy.json`
 // `npm run hub -- user add --username u --name "Dr X" --role radiologist --registration "GMC 1" --password-stdin`
 // `npm run hub -- user list` · `npm run hub -- migrate`
+import fs from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Role } from '../common/report.ts';
-import { createUser } from './auth.ts';
+import { createUser, UserExistsError } from './auth.ts';
 import { HubConfigError, loadConfig, type HubFlags } from './config.ts';
 import { migrate } from './db/migrations.ts';
 import { openHubDb, startHub } from './hub.ts';
@@ -93,12 +95,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const isMain = process.argv[1] !== undefined && /(?:^|[\\/])(cli\.ts|hub\.mjs)$/.test(process.argv[1]);
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href;
 if (isMain) {
   main(process.argv.slice(2)).then(
     (code) => { if (code >= 0) process.exit(code); },
     (err: unknown) => {
-      const known = err instanceof HubConfigError || (err instanceof Error && /^invalid user|already exists|invalid site policy/.test(err.message));
+      const code = (err as { code?: string } | null)?.code ?? '';
+      const known = err instanceof HubConfigError || err instanceof UserExistsError || code.startsWith('ERR_PARSE_ARGS')
+        || (err instanceof Error && /^invalid user|^invalid site policy/.test(err.message));
       console.error(`hub: ${err instanceof Error ? err.message : String(err)}`);
       if (!known && err instanceof Error && err.stack) console.error(err.stack);
       process.exit(known ? 2 : 1);

@@ -53,7 +53,8 @@ export async function startEmbeddedHub(opts: { dataDir: string; port?: number; p
     await migrate(db);
     for (const u of DEMO_USERS) {
       try {
-        await createUser(db, { ...u, password: DEMO_PASSWORD }, { allowShortPassword: true });
+        // The demo password is public anyway: a cheaper scrypt keeps the first start quick.
+        await createUser(db, { ...u, password: DEMO_PASSWORD }, { allowShortPassword: true, cost: { N: 1 << 14, r: 8, p: 1 } });
       } catch (err) {
         if (!(err instanceof UserExistsError)) throw err;
       }

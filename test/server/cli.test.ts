@@ -1,0 +1,192 @@
+// Configuration (environment, flags, site policy file), the `npm run hub` command line run as a
+// real child process from an esbuild bundle of server/cli.ts, and the embedded hub of `npm start`.
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HubHealth, IngestReceipt, LoginResponse } from '../../common/hub.ts';
+import { HubConfigError, loadConfig } from '../../server/config.ts';
+import { dropPgSchema } from '../../server/db/pg.ts';
+import { startEmbeddedHub } from '../../server/hub.ts';
+import { http, PG_URL, post, signedReport } from './support.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-hubcli-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('hub configuration', () => {
+  it('defaults to 127.0.0.1:8787 with PGlite in ./hub-data and the domain.md policy', () => {
+    const c = loadConfig({}, {}, '/srv/x');
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 8787, databaseUrl: null, dataDir: '/srv/x/hub-data', policyFile: null });
+    expect(c.policy.unfinishedIdleHours).toBe(4);
+    expect(c.policy.alertDeadlines.critical).toEqual({ kind: 'hours', hours: 1 });
+    expect(c.policy.alertDeadlines.cancer).toEqual({ kind: 'working-days', days: 2 });
+  });
+
+  it('takes the environment, and flags over the environment', () => {
+    const c = loadConfig({ DATABASE_URL: 'postgres://u@db/hub', FAILSAFE_HUB_PORT: '9000', FAILSAFE_HUB_HOST: '0.0.0.0' }, { port: '9100' }, '/');
+    expect(c).toMatchObject({ databaseUrl: 'postgres://u@db/hub', port: 9100, host: '0.0.0.0' });
+  });
+
+  it('refuses bad values with errors that name them', () => {
+    expect(() => loadConfig({ FAILSAFE_HUB_PORT: 'eighty' })).toThrow(/FAILSAFE_HUB_PORT/);
+    expect(() => loadConfig({ FAILSAFE_HUB_PORT: '70000' })).toThrow(HubConfigError);
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL: must be a postgres/);
+  });
+
+  it('reads a site policy file and names the file and field on every kind of error', () => {
+    const good = path.join(tmp, 'policy.json');
+    fs.writeFileSync(good, JSON.stringify({ unfinishedIdleHours: 2, alertDeadlines: { urgent: { kind: 'hours', hours: 12 } } }));
+    const c = loadConfig({ FAILSAFE_HUB_POLICY: good });
+    expect(c.policy.unfinishedIdleHours).toBe(2);
+    expect(c.policy.alertDeadlines.urgent).toEqual({ kind: 'hours', hours: 12 });
+    expect(c.policy.alertDeadlines.critical).toEqual({ kind: 'hours', hours: 1 });
+    expect(() => loadConfig({ FAILSAFE_HUB_POLICY: path.join(tmp, 'missing.json') })).toThrow(/missing\.json: cannot read it \(ENOENT\)/);
+    const broken = path.join(tmp, 'broken.json');
+    fs.writeFileSync(broken, '{ "unfinishedIdleHours": 4,');
+    expect(() => loadConfig({ FAILSAFE_HUB_POLICY: broken })).toThrow(/broken\.json: not valid JSON/);
+    const bad = path.join(tmp, 'bad.json');
+    fs.writeFileSync(bad, JSON.stringify({ unfinishedIdleHours: -1, alertDeadlines: { critical: { kind: 'minutes', n: 5 } }, colour: 'blue' }));
+    let message = '';
+    try {
+      loadConfig({ FAILSAFE_HUB_POLICY: bad });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('bad.json');
+    expect(message).toContain('unfinishedIdleHours');
+    expect(message).toContain('alertDeadlines.critical');
+    expect(message).toMatch(/colour/);
+  });
+});
+
+// ---- the command line, as a child process ----------------------------------------------------
+
+let bundle = '';
+beforeAll(async () => {
+  bundle = path.join(tmp, 'hub.mjs');
+  await build({
+    entryPoints: [path.join(repoRoot, 'server', 'cli.ts')], outfile: bundle, bundle: true, platform: 'node', target: 'node20', format: 'esm',
+    absWorkingDir: repoRoot, logLevel: 'error',
+    external: ['pg', 'pg-native', '@electric-sql/pglite', 'fastify', 'zod'],
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  // The bundle resolves its external packages from the repository's node_modules.
+  const inRepo = path.join(repoRoot, 'node_modules', '.cache', `hub-cli-${process.pid}`, 'hub.mjs');
+  fs.mkdirSync(path.dirname(inRepo), { recursive: true });
+  fs.copyFileSync(bundle, inRepo);
+  bundle = inRepo;
+});
+afterAll(() => fs.rmSync(path.dirname(bundle), { recursive: true, force: true }));
+
+function run(args: string[], env: Record<string, string>, stdin?: string): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bundle, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdin.end(stdin ?? '');
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
+function serve(env: Record<string, string>): Promise<{ url: string; stop(): Promise<number | null> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bundle, '--port', '0'], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`hub did not start: ${out} ${err}`)); }, 30_000);
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          url: m[1]!,
+          stop: () => new Promise((res) => { child.once('exit', (code) => res(code)); child.kill('SIGTERM'); }),
+        });
+      }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`hub exited ${code}: ${out} ${err}`)); });
+  });
+}
+
+describe.each([
+  ['pglite', () => ({ FAILSAFE_HUB_DATA: path.join(tmp, `data-${crypto.randomBytes(3).toString('hex')}`) })],
+  ['postgres', () => ({ DATABASE_URL: PG_URL, FAILSAFE_HUB_DB_SCHEMA: `t_cli_${process.pid}_${crypto.randomBytes(3).toString('hex')}` })],
+] as const)('npm run hub (%s)', (kind, makeEnv) => {
+  const env: Record<string, string> = makeEnv();
+  afterAll(async () => {
+    if (kind === 'postgres') await dropPgSchema(PG_URL, env['FAILSAFE_HUB_DB_SCHEMA']!);
+  });
+
+  it('adds users from stdin, refuses bad ones clearly, serves them, and has no demo users', async () => {
+    const add = await run(['user', 'add', '--username', 'ada', '--name', 'Dr Ada Lovelace', '--role', 'radiologist', '--registration', 'GMC 1234567', '--password-stdin'], env, 'correct horse battery staple\n');
+    expect(add.err).toBe('');
+    expect(add.code).toBe(0);
+    expect(add.out).toContain('user ada (Dr Ada Lovelace, radiologist, GMC 1234567) created');
+    // Refusals (each is a child process opening the database: PGlite takes ~3 s per start, so once is enough).
+    if (kind === 'postgres') {
+      const again = await run(['user', 'add', '--username', 'ada', '--name', 'Other', '--role', 'radiologist', '--registration', 'X', '--password', 'another long password'], env);
+      expect(again.code).toBe(2);
+      expect(again.err).toContain('user ada already exists');
+      const badRole = await run(['user', 'add', '--username', 'bob', '--name', 'Bob', '--role', 'wizard', '--registration', 'X', '--password', 'long enough pw'], env);
+      expect(badRole.code).toBe(2);
+      expect(badRole.err).toContain('--role must be one of radiologist, radiographer, locum, trainee, trainer, referrer, safety-lead');
+      const short = await run(['user', 'add', '--username', 'bob', '--name', 'Bob', '--role', 'locum', '--registration', 'X', '--password', 'short'], env);
+      expect(short.code).toBe(2);
+      expect(short.err).toContain('at least 10 characters');
+    }
+    const list = await run(['user', 'list'], env);
+    expect(list.out.trim().split('\n')).toEqual(['ada\tDr Ada Lovelace\tradiologist\tGMC 1234567']);
+
+    const hub = await serve(env);
+    try {
+      const health = await http<HubHealth>(hub.url, 'GET', '/api/health');
+      expect(health.body).toMatchObject({ ok: true, storage: kind });
+      const login = await http<LoginResponse>(hub.url, 'POST', '/api/session', { body: { username: 'ada', password: 'correct horse battery staple' } });
+      expect(login.status).toBe(200);
+      const demo = await http(hub.url, 'POST', '/api/session', { body: { username: 'radiologist', password: 'demo' } });
+      expect(demo.status).toBe(401);
+      const p = signedReport(login.body.user);
+      expect((await post(hub.url, login.body.token, p)).status).toBe(201);
+    } finally {
+      expect(await hub.stop()).toBe(0);
+    }
+  });
+});
+
+describe('embedded hub (npm start default)', () => {
+  it('creates demo users once, keeps its data in the folder across restarts', async () => {
+    const dataDir = path.join(tmp, 'embedded');
+    const first = await startEmbeddedHub({ dataDir });
+    let reportId = '';
+    try {
+      expect(first.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(first.demoUsers.map((u) => u.role).sort()).toEqual(['locum', 'radiographer', 'radiologist', 'referrer', 'safety-lead', 'trainee', 'trainer']);
+      const login = await http<LoginResponse>(first.url, 'POST', '/api/session', { body: { username: 'radiologist', password: first.demoPassword } });
+      expect(login.status).toBe(200);
+      const p = signedReport(login.body.user);
+      reportId = p.report.id;
+      expect(((await post(first.url, login.body.token, p)).body as IngestReceipt).reportId).toBe(reportId);
+    } finally {
+      await first.close();
+    }
+    const second = await startEmbeddedHub({ dataDir });
+    try {
+      const login = await http<LoginResponse>(second.url, 'POST', '/api/session', { body: { username: 'radiologist', password: second.demoPassword } });
+      const got = await http(second.url, 'GET', `/api/reports/${reportId}`, { token: login.body.token });
+      expect(got.status).toBe(200);
+      const { rows } = await second.hub.db.query<{ n: number }>('SELECT count(*)::int AS n FROM users');
+      expect(rows[0]!.n).toBe(7);
+    } finally {
+      await second.close();
+    }
+  });
+});
