@@ -3,6 +3,7 @@
 import type { Db } from '../database.ts';
 import m0010 from './0010-reports.ts';
 import m0020 from './0020-dicom-index.ts';
+import m0030 from './0030-take-over.ts';
 
 export interface Migration {
   version: number;
@@ -10,4 +11,4 @@ export interface Migration {
   up(db: Db): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0010, m0020];
+export const MIGRATIONS: readonly Migration[] = [m0010, m0020, m0030];
