@@ -1,7 +1,7 @@
 // The image viewer: one cornerstone viewport showing a stack (every frame of every ImageRef), with
 // scroll, window/level (drag, keys, presets), zoom, pan, invert, reset, an overlay, load progress
 // and per-image errors shown in the viewport. Keyboard-first; see keymap.ts.
-import { useCallback, useEffect, useRef, useState, type JSX, type KeyboardEvent } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type JSX, type KeyboardEvent } from 'react';
 import type { ImageRef } from '../../common/contract.ts';
 import { WINDOW_PRESETS } from '../../common/windowPresets.ts';
 import { actionForKey, KEY_HELP, type ViewerAction } from './keymap.ts';
@@ -84,15 +84,16 @@ export function Viewer(props: ViewerProps): JSX.Element {
   const [index, setIndex] = useState(0);
   const [shown, setShown] = useState<Shown>(() => initialShown(stack.entries));
   const [progress, setProgress] = useState({ done: 0, failed: 0 });
+  const [view, setViewState] = useState<ViewState>(INITIAL_VIEW);
   if (stack.key !== stackKey) {
     const next = makeStack(stackKey, images, fileBaseUrl);
     setStack(next);
     setIndex(0);
     setShown(initialShown(next.entries));
     setProgress({ done: 0, failed: 0 });
+    setViewState(INITIAL_VIEW);
   }
   const entries = stack.entries;
-  const [view, setViewState] = useState<ViewState>(INITIAL_VIEW);
   const [help, setHelp] = useState(false);
   const [enabled, setEnabled] = useState(false);
 
@@ -109,6 +110,12 @@ export function Viewer(props: ViewerProps): JSX.Element {
   });
 
   setFileAuth(fileBaseUrl, fileAuthHeader);
+
+  // The view state is reset by a stack change (during render, above); handlers read the ref,
+  // synced before any event can fire.
+  useLayoutEffect(() => {
+    ctl.current.view = view;
+  }, [view]);
 
   // Enable the cornerstone element once.
   useEffect(() => {

@@ -90,6 +90,10 @@ describe('viewer: the whole DICOM corpus', () => {
       const row = withPixels.find((x) => r.file.startsWith(x.file))!;
       expect(uniformByManifest(row.note), `${r.file} rendered uniform: ${row.note}`).toBe(true);
     }
+    // Every eval site of the codec worker was rewritten (JPEG 2000, JPEG-LS and 8-bit JPEG decode
+    // under the app's CSP without 'unsafe-eval'); a loader upgrade that changes them fails here.
+    const patch = await h.page.evaluate(() => (window as unknown as { viewerTest: { codecPatch(): unknown } }).viewerTest.codecPatch());
+    expect(patch).toEqual({ namedFunctions: 4, invokers: 4, allocators: 3, wasmInline: 12 });
     expect(h.problems.filter((p) => /Content Security Policy|Refused to/i.test(p))).toEqual([]);
     expect(h.server.stats.refused).toBe(0);
   });

@@ -177,10 +177,13 @@ describe('viewer: 108-slice CT', () => {
       await mountViewer(page, h.server, current.slice(0, 60).map((r) => ({ ...r, fileId: `${r.fileId}?p=1` })));
       await expect.poll(() => page.locator('[data-testid="viewer"] [data-testid="viewer-progress"]').count(), { timeout: 5_000 }).toBe(1);
       expect(await page.locator('[data-testid="viewer-progress"]').textContent()).toMatch(/Loading \d+\/60/);
+      await page.keyboard.press('1'); // a brain window on this series…
+      await expect.poll(() => overlayText(page, 'viewer-wl')).toBe('W: 80 L: 40');
       // Switch to another series at once: the first one's queued loads are dropped.
       await mountViewer(page, h.server, prior, { seriesDescription: 'Prior' }, { fresh: false });
       expect(await waitSettled(page, 0)).toBe('image');
       expect(await overlayText(page, 'viewer-slice')).toBe('1/54');
+      expect(await overlayText(page, 'viewer-wl')).toBe('W: 400 L: 40'); // …and the next series starts with its own
       await expect.poll(() => page.locator('[data-testid="viewer-progress"]').count(), { timeout: 30_000 }).toBe(0);
       const firstSeries = requested.filter((p) => p.includes('/current/')).length;
       expect(firstSeries).toBeLessThan(30);
