@@ -56,6 +56,20 @@ export interface RevisionEntry {
   content: ReportContent;
 }
 
+/** A draft taken over from a colleague through the hub, with the history the hub holds. */
+export interface AdoptTakenOverInput {
+  reportId: string;
+  study: StudyRef;
+  /** The new owner (this workstation's user). */
+  author: string;
+  /** The hub's revisions; numbers as given (may be sparse); the highest is the current one. */
+  revisions: { revision: number; savedAt: string; content: ReportContent; author?: string }[];
+  /** Who had the draft before. */
+  previousOwner: string;
+  /** Who took it over (audit actor). */
+  actor: string;
+}
+
 /** Roles that may issue a final report or an addendum (domain.md §5). */
 export const SIGNING_ROLES: readonly Role[] = ['radiologist', 'radiographer', 'locum', 'trainer'];
 
@@ -76,6 +90,9 @@ interface ReportRow {
   signed_at: string | null;
   signature_meaning: string | null;
   content_hash: string | null;
+  /** Migration 0030: set when a colleague took this draft over (the local copy is read-only). */
+  taken_over_by: string | null;
+  taken_over_at: string | null;
 }
 
 interface AddendumRow {
@@ -157,7 +174,6 @@ export class ReportStore {
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, registration = excluded.registration, updated_at = excluded.updated_at`,
       ),
       report: db.prepare<[string], ReportRow>('SELECT * FROM reports WHERE id = ?'),
-      newestForStudy: db.prepare<[string], ReportRow>('SELECT * FROM reports WHERE study_uid = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
       insertReport: db.prepare<[string, string, string, string, string, string, string, string]>(
         `INSERT INTO reports (id, patient_id, study_uid, status, template_id, content, revision, author, created_at, updated_at)
          VALUES (?, ?, ?, 'draft', ?, ?, 0, ?, ?, ?)`,
@@ -201,6 +217,33 @@ export class ReportStore {
       markAttempt: db.prepare<[string, string, string, number]>(
         `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, state = ? WHERE id = ? AND state <> 'synced'`,
       ),
+      // ---- take-over (migration 0030) ----
+      // Normally a study has one report. A take-over can add a second draft for a study that
+      // already has a local draft under another id (kept: work is never deleted); then the
+      // newest activity wins, and a live draft beats a read-only (taken-over) copy.
+      newestForStudy: db.prepare<[string], ReportRow>(
+        `SELECT * FROM reports WHERE study_uid = ? ORDER BY (taken_over_by IS NULL) DESC, updated_at DESC, created_at DESC, rowid DESC LIMIT 1`,
+      ),
+      markTakenOver: db.prepare<[string, string, string]>(
+        `UPDATE reports SET taken_over_by = ?, taken_over_at = ? WHERE id = ? AND status = 'draft'`,
+      ),
+      insertAdopted: db.prepare<[string, string, string, string, string, number, string, string, string]>(
+        `INSERT INTO reports (id, patient_id, study_uid, status, template_id, content, revision, author, created_at, updated_at)
+         VALUES (?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?)`,
+      ),
+      replaceDraft: db.prepare<[string, string, number, string, string, string]>(
+        `UPDATE reports SET template_id = ?, content = ?, revision = ?, author = ?, updated_at = ?, taken_over_by = NULL, taken_over_at = NULL
+         WHERE id = ? AND status = 'draft'`,
+      ),
+      deleteDraftRevisions: db.prepare<[string]>('DELETE FROM report_revisions WHERE report_id = ?'),
+      revisionRows: db.prepare<[string], { revision: number; saved_at: string; actor: string; content: string }>(
+        'SELECT revision, saved_at, actor, content FROM report_revisions WHERE report_id = ? ORDER BY revision',
+      ),
+      getSetting: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?'),
+      setSetting: db.prepare<[string, string]>(
+        'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
+      deleteSetting: db.prepare<[string]>('DELETE FROM settings WHERE key = ?'),
     };
   }
 
@@ -241,7 +284,7 @@ export class ReportStore {
         }
         if (existing.status === 'signed') {
           this.writeAudit(opts.actor, 'view-signed', existing.id, null, '');
-        } else if (opts.templateId !== undefined && opts.templateId !== existing.template_id) {
+        } else if (opts.templateId !== undefined && opts.templateId !== existing.template_id && existing.taken_over_by === null) {
           this.switchTemplate(existing, opts.templateId, opts.actor);
         }
         return existing.id;
@@ -275,6 +318,7 @@ export class ReportStore {
       const row = this.row(reportId);
       this.checkBound(row, ref);
       if (row.status === 'signed') throw new ContractError('conflict', 'signed reports are immutable; add an addendum');
+      this.refuseTakenOver(row);
       if (row.revision !== baseRevision) {
         throw new ContractError('conflict', `The report changed elsewhere: it is at revision ${row.revision}, this edit was based on ${baseRevision}. Reload it.`);
       }
@@ -335,6 +379,7 @@ export class ReportStore {
       const row = this.row(reportId);
       this.checkBound(row, ref);
       if (row.status === 'signed') throw new ContractError('conflict', 'This report is already signed; add an addendum.');
+      this.refuseTakenOver(row);
       if (row.revision !== revision) {
         throw new ContractError('conflict', `You are signing revision ${revision} but the latest saved revision is ${row.revision}. Review the latest version and sign again.`);
       }
@@ -381,6 +426,125 @@ export class ReportStore {
       this.st.insertOutbox.run('addendum', reportId, crypto.randomUUID(), JSON.stringify(payload), signedAt);
       return addendum;
     });
+  }
+
+  // ---- take-over (issue 3, domain.md §6) -----------------------------------------------------
+
+  /**
+   * A colleague took this local draft over at the hub: the local copy becomes read-only (save and
+   * sign are refused with a message naming the new owner) and the audit records it ('taken-over').
+   * Idempotent: repeating it for the same owner changes nothing. A signed report cannot be taken
+   * over (ContractError 'conflict'); an unknown id is 'not-found'.
+   */
+  markTakenOver(reportId: string, newOwner: string, atIso?: string): Report {
+    const owner = typeof newOwner === 'string' ? newOwner.trim() : '';
+    if (owner === '') throw new ContractError('invalid-input', 'markTakenOver needs the name of the new owner.');
+    if (atIso !== undefined && Number.isNaN(Date.parse(atIso))) throw new ContractError('invalid-input', `Not an ISO date-time: ${atIso}.`);
+    this.tx(() => {
+      const row = this.row(reportId);
+      if (row.status === 'signed') {
+        throw new ContractError('conflict', `Report ${reportId} is signed; a signed report cannot be taken over.`);
+      }
+      if (row.taken_over_by === owner) return;
+      const at = atIso ?? this.iso();
+      if (this.st.markTakenOver.run(owner, at, reportId).changes !== 1) throw new ContractError('conflict', 'The report changed while marking it taken over. Reload it.');
+      this.writeAudit(owner, 'taken-over', reportId, row.revision, `taken over by ${owner} at ${at}; this copy is read-only (last local revision ${row.revision})`);
+    });
+    return this.load(reportId);
+  }
+
+  /**
+   * This workstation took a colleague's draft over through the hub: the draft becomes a local
+   * draft owned by `author`, with the hub's revision history (numbers as given, possibly sparse;
+   * the current revision is the highest, so the next save is based on it). Audited 'take-over'
+   * naming the previous owner; any taken-over mark on it is cleared.
+   *
+   * - A local draft with the same id (e.g. this workstation had it before) is replaced by the
+   *   hub's state. Its local revisions are replaced by the hub's history; any local revision the
+   *   hub does not hold identically is written in full into the 'take-over' audit entry, so
+   *   nothing typed here is lost.
+   * - A local DRAFT for the same study under a DIFFERENT id is kept as it is (work is never
+   *   deleted); `open(study)` then returns the adopted draft, because it has the newest activity.
+   * - A locally signed report with this id cannot be replaced (ContractError 'conflict').
+   */
+  adoptTakenOver(input: AdoptTakenOverInput): Report {
+    const ref = this.parseStudy(input.study);
+    const reportId = typeof input.reportId === 'string' ? input.reportId : '';
+    if (reportId === '' || reportId.length > 64) throw new ContractError('invalid-input', 'adoptTakenOver needs a report id (at most 64 characters).');
+    const author = typeof input.author === 'string' ? input.author.trim() : '';
+    const previousOwner = typeof input.previousOwner === 'string' ? input.previousOwner.trim() : '';
+    const actor = typeof input.actor === 'string' ? input.actor.trim() : '';
+    if (author === '' || previousOwner === '' || actor === '') {
+      throw new ContractError('invalid-input', 'adoptTakenOver needs the new owner, the previous owner and the actor.');
+    }
+    if (!Array.isArray(input.revisions) || input.revisions.length === 0) {
+      throw new ContractError('invalid-input', 'A taken-over draft needs at least one revision from the hub.');
+    }
+    const seen = new Set<number>();
+    const revisions = input.revisions
+      .map((r) => {
+        if (!Number.isInteger(r.revision) || r.revision < 0) throw new ContractError('invalid-input', `Revision numbers must be non-negative integers (got ${String(r.revision)}).`);
+        if (seen.has(r.revision)) throw new ContractError('invalid-input', `Revision ${r.revision} appears twice in the hub history.`);
+        seen.add(r.revision);
+        if (typeof r.savedAt !== 'string' || Number.isNaN(Date.parse(r.savedAt))) {
+          throw new ContractError('invalid-input', `Revision ${r.revision} has no valid savedAt time.`);
+        }
+        const by = typeof r.author === 'string' && r.author.trim() !== '' ? r.author.trim() : previousOwner;
+        return { revision: r.revision, savedAt: r.savedAt, content: parseContent(r.content), author: by };
+      })
+      .sort((a, b) => a.revision - b.revision);
+    const current = revisions[revisions.length - 1]!;
+    const first = revisions[0]!;
+
+    this.tx(() => {
+      const existing = this.st.report.get(reportId);
+      const other = this.st.newestForStudy.get(ref.studyUid);
+      if (other && other.patient_id !== ref.patientId) {
+        throw new ContractError('wrong-study', `Study ${ref.studyUid} is bound to patient ${other.patient_id}, not ${ref.patientId}.`);
+      }
+      const at = this.iso();
+      const currentJson = JSON.stringify(current.content);
+      let superseded: { revision: number; savedAt: string; actor: string; content: unknown }[] = [];
+      if (existing) {
+        this.checkBound(existing, ref);
+        if (existing.status === 'signed') {
+          throw new ContractError('conflict', `Report ${reportId} is signed on this workstation; a signed report cannot be taken over. Add an addendum instead.`);
+        }
+        const hubByRevision = new Map(revisions.map((r) => [r.revision, JSON.stringify(r.content)]));
+        superseded = this.st.revisionRows
+          .all(reportId)
+          .filter((l) => hubByRevision.get(l.revision) !== JSON.stringify(parseContent(JSON.parse(l.content))))
+          .map((l) => ({ revision: l.revision, savedAt: l.saved_at, actor: l.actor, content: JSON.parse(l.content) as unknown }));
+        this.st.deleteDraftRevisions.run(reportId);
+        if (this.st.replaceDraft.run(current.content.templateId, currentJson, current.revision, author, at, reportId).changes !== 1) {
+          throw new ContractError('conflict', 'The report changed while taking it over. Reload it.');
+        }
+      } else {
+        const createdAt = first.savedAt;
+        this.st.insertAdopted.run(reportId, ref.patientId, ref.studyUid, current.content.templateId, currentJson, current.revision, author, createdAt, at);
+      }
+      for (const r of revisions) this.st.insertRevision.run(reportId, r.revision, r.savedAt, r.author, JSON.stringify(r.content));
+      const numbers = revisions.map((r) => r.revision).join(', ');
+      let detail = `taken over from ${previousOwner}; now owned by ${author}; revisions ${numbers} from the hub; current revision ${current.revision}`;
+      if (superseded.length > 0) detail += `; local revisions replaced (kept here in full): ${JSON.stringify(superseded)}`;
+      this.writeAudit(actor, 'take-over', reportId, current.revision, detail);
+    });
+    return this.load(reportId);
+  }
+
+  // ---- settings -----------------------------------------------------------------------------
+
+  /** A stored setting (e.g. the hub session), or null. */
+  getSetting(key: string): string | null {
+    return this.st.getSetting.get(key)?.value ?? null;
+  }
+
+  /** Stores a setting; null removes it. */
+  setSetting(key: string, value: string | null): void {
+    if (typeof key !== 'string' || key === '') throw new ContractError('invalid-input', 'A setting needs a key.');
+    if (value === null) this.st.deleteSetting.run(key);
+    else if (typeof value === 'string') this.st.setSetting.run(key, value);
+    else throw new ContractError('invalid-input', `Setting ${key}: the value must be a string or null.`);
   }
 
   // ---- audit --------------------------------------------------------------------------------
@@ -449,6 +613,16 @@ export class ReportStore {
     }
   }
 
+  /** Save and sign refuse a draft a colleague took over; the message names the new owner. */
+  private refuseTakenOver(row: ReportRow): void {
+    if (row.taken_over_by === null) return;
+    const time = row.taken_over_at ?? 'an unknown time';
+    throw new ContractError(
+      'conflict',
+      `This draft was taken over by ${row.taken_over_by} at ${time}; your changes were not saved. Copy anything you need and tell them.`,
+    );
+  }
+
   private writeAudit(actor: string, action: AuditAction, reportId: string, revision: number | null, detail: string): void {
     this.st.insertAudit.run(this.iso(), actor, action, reportId, revision, detail);
   }
@@ -506,6 +680,7 @@ export class ReportStore {
       author: row.author,
       signature,
       addenda,
+      takenOverBy: row.taken_over_by,
     };
   }
 }
