@@ -92,7 +92,7 @@ export const AuditEntry = z.object({
   seq: z.number().int(),
   at: z.string(),
   actor: z.string(),
-  action: z.enum(['create', 'edit', 'sign', 'addendum', 'view-signed', 'template-change']),
+  action: z.enum(['create', 'edit', 'sign', 'addendum', 'view-signed', 'template-change', 'take-over', 'taken-over']),
   reportId: z.string(),
   detail: z.string(),
 });
