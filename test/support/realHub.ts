@@ -55,6 +55,7 @@ export async function startRealTrialHub(db: HubDb, profile: Profile & { username
   const url = await hub.listen(0, '127.0.0.1');
   const port = Number(new URL(url).port);
   let closed = false;
+  let restarting: Promise<void> | null = null;
 
   return {
     url,
@@ -62,11 +63,18 @@ export async function startRealTrialHub(db: HubDb, profile: Profile & { username
     get hub() {
       return hub;
     },
-    async restart() {
-      if (closed) return;
-      await hub.close();
-      hub = await buildHub({ db, migrate: false, ownsDb: false });
-      await hub.listen(port, '127.0.0.1');
+    restart() {
+      // One restart at a time: lanes that ask while one runs share it.
+      restarting ??= (async () => {
+        if (closed) return;
+        await hub.close();
+        if (closed) return;
+        hub = await buildHub({ db, migrate: false, ownsDb: false });
+        await hub.listen(port, '127.0.0.1');
+      })().finally(() => {
+        restarting = null;
+      });
+      return restarting;
     },
     async login(client: HubClient) {
       await client.login(profile.username, TRIAL_PASSWORD);
@@ -91,6 +99,7 @@ export async function startRealTrialHub(db: HubDb, profile: Profile & { username
     },
     async close() {
       closed = true;
+      if (restarting) await restarting.catch(() => undefined);
       await hub.close();
     },
   };

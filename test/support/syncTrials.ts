@@ -327,3 +327,39 @@ export async function runTrials(opts: TrialOptions): Promise<TrialResult> {
     problems,
   };
 }
+
+/**
+ * Several workstations (each its own SQLite database, sender and fault proxy) running trials at
+ * once against the same hub; a restart planned by one lane hits every lane's requests in flight.
+ */
+export async function runTrialsParallel(
+  opts: Omit<TrialOptions, 'ws'> & { workstations: readonly Workstation[] },
+): Promise<TrialResult> {
+  const lanes = opts.workstations.length;
+  const per = Math.floor(opts.trials / lanes);
+  const results = await Promise.all(
+    opts.workstations.map((ws, i) =>
+      runTrials({ ...opts, ws, seed: (opts.seed + i * 0x9e3779b1) >>> 0, trials: i === 0 ? opts.trials - per * (lanes - 1) : per, log: i === 0 ? opts.log : undefined }),
+    ),
+  );
+  const faults = { pass: 0, 'drop-request': 0, 'drop-response': 0, delay: 0, 'error-500': 0, duplicate: 0 } as Record<FaultKind, number>;
+  for (const r of results) for (const k of Object.keys(faults) as FaultKind[]) faults[k] += r.faults[k];
+  const sum = (f: (r: TrialResult) => number): number => results.reduce((a, r) => a + f(r), 0);
+  return {
+    trials: sum((r) => r.trials),
+    seed: opts.seed,
+    reports: sum((r) => r.reports),
+    addenda: sum((r) => r.addenda),
+    duplicates: sum((r) => r.duplicates),
+    missing: sum((r) => r.missing),
+    unsynced: sum((r) => r.unsynced),
+    failedRows: results.flatMap((r) => r.failedRows),
+    hashMismatches: sum((r) => r.hashMismatches),
+    restarts: sum((r) => r.restarts),
+    kills: sum((r) => r.kills),
+    faults,
+    deliveries: sum((r) => r.deliveries),
+    ms: Math.max(...results.map((r) => r.ms)),
+    problems: results.flatMap((r, i) => r.problems.map((p) => `lane ${i}: ${p}`)),
+  };
+}

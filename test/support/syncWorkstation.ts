@@ -1,13 +1,25 @@
 // Sync test helpers: a workstation database with a signer profile, and signing real reports
 // (through ReportStore, so the outbox rows are exactly what production writes).
+import fs from 'node:fs';
+import path from 'node:path';
 import type { AlertCategory, Profile, ReportContent, StudyRef } from '../../common/report.ts';
-import type { Db } from '../../main/db/database.ts';
+import { openDatabase, type Db } from '../../main/db/database.ts';
 import { ReportStore } from '../../main/reports/ReportStore.ts';
 import { RADIOLOGIST, signableContent, tempDb } from '../main/reports/fixtures.ts';
 
 export { RADIOLOGIST };
 
 let counter = 0;
+
+const shmDirs: string[] = [];
+
+function shmDb(): { db: Db; file: string } {
+  const dir = fs.mkdtempSync(path.join('/dev/shm', 'failsafe-sync-'));
+  if (shmDirs.length === 0) process.once('exit', () => shmDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  shmDirs.push(dir);
+  const file = path.join(dir, 'failsafe.sqlite');
+  return { db: openDatabase(file), file };
+}
 
 export function uniqueStudy(tag = 't'): StudyRef {
   counter += 1;
@@ -46,8 +58,13 @@ export interface Workstation {
   addendum(reportId: string, text?: string): string;
 }
 
-export function workstation(opts: { profile?: Profile; now?: () => Date; file?: { db: Db; file: string } } = {}): Workstation {
-  const { db, file } = opts.file ?? tempDb('sync');
+/**
+ * A workstation database with a signer profile. `memoryBacked`: the file lives on tmpfs
+ * (/dev/shm) when there is one, so fsync costs nothing: for the many-trial harness, whose
+ * kills are simulated at the sender, not by the OS.
+ */
+export function workstation(opts: { profile?: Profile; now?: () => Date; memoryBacked?: boolean } = {}): Workstation {
+  const { db, file } = opts.memoryBacked && fs.existsSync('/dev/shm') ? shmDb() : tempDb('sync');
   const store = new ReportStore(db, opts.now ? { now: opts.now } : {});
   const profile = opts.profile ?? RADIOLOGIST;
   store.setProfile(profile);

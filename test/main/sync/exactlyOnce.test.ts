@@ -11,7 +11,7 @@ import type { SignedReportSink } from '../../../main/sync/HubClient.ts';
 import { chooseSeed } from '../../support/faultProxy.ts';
 import { startFakeHub, type FakeHub } from '../../support/fakeHub.ts';
 import { openTrialDb, startRealTrialHub, type RealTrialHub } from '../../support/realHub.ts';
-import { runTrials, type TrialHub, type TrialResult } from '../../support/syncTrials.ts';
+import { runTrials, runTrialsParallel, type TrialHub, type TrialResult } from '../../support/syncTrials.ts';
 import { RADIOLOGIST, workstation } from '../../support/syncWorkstation.ts';
 
 const seed = chooseSeed();
@@ -54,15 +54,18 @@ describe('exactly-once through the fault proxy, real hub on PGlite', () => {
     await drop?.();
   });
 
-  it('1,000 randomised trials with restarts and kills: 0 duplicates, 0 missing, every outbox row synced', async () => {
-    const ws = workstation();
-    const r = await runTrials({ trials: 1000, seed, ws, hub, log: console.log });
+  it('1,000 randomised trials from two workstations, with restarts and kills: 0 duplicates, 0 missing, every outbox row synced', async () => {
+    const workstations = [workstation({ memoryBacked: true }), workstation({ memoryBacked: true })];
+    const r = await runTrialsParallel({ trials: 1000, seed, workstations, hub, log: console.log });
     expectExactlyOnce(r);
+    expect(r.trials).toBe(1000);
     expect(r.reports).toBeGreaterThanOrEqual(1000);
-    // Every report the workstation signed is on the hub with its content hash, once.
-    const all = ws.db.prepare<[], { report_id: string }>(`SELECT DISTINCT report_id FROM outbox`).all().map((x) => x.report_id);
+    // Every report either workstation signed is on the hub, once, and every outbox row is synced.
+    const all = workstations.flatMap((ws) => ws.db.prepare<[], { report_id: string }>(`SELECT DISTINCT report_id FROM outbox`).all().map((x) => x.report_id));
+    expect(all.length).toBe(r.reports);
     const counts = await hub.counts(all);
     expect([...counts.values()].filter((c) => c.reports !== 1)).toEqual([]);
+    for (const ws of workstations) expect(ws.db.prepare(`SELECT count(*) AS n FROM outbox WHERE state <> 'synced'`).get()).toEqual({ n: 0 });
   }, 240_000);
 });
 
@@ -80,7 +83,7 @@ describe('exactly-once through the fault proxy, real hub on PostgreSQL', () => {
   });
 
   it('200 randomised trials with restarts and kills: 0 duplicates, 0 missing, every outbox row synced', async () => {
-    const ws = workstation();
+    const ws = workstation({ memoryBacked: true });
     const r = await runTrials({ trials: 200, seed: (seed ^ 0x5eed) >>> 0, ws, hub, restartRate: 0.05, killRate: 0.08 });
     expectExactlyOnce(r);
   }, 120_000);
