@@ -186,6 +186,9 @@ function readOwner(details: Record<string, unknown> | undefined): { user: HubUse
   const o = details?.newOwner;
   const parsed = HubUser.safeParse(o);
   if (parsed.success) return { user: parsed.data, name: parsed.data.name };
+  // The hub sends { newOwner: username, newOwnerName: name }.
+  const named = details?.newOwnerName;
+  if (typeof named === 'string' && named !== '') return { user: null, name: named };
   if (o && typeof o === 'object' && typeof (o as { name?: unknown }).name === 'string') return { user: null, name: (o as { name: string }).name };
   if (typeof o === 'string' && o !== '') return { user: null, name: o };
   return { user: null, name: null };

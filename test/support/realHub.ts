@@ -43,14 +43,19 @@ export async function openTrialDb(kind: 'pglite' | 'postgres', schema?: string):
   };
 }
 
-/** Starts the real hub on `db` with a reporter account for `profile` (username `profile.username`). */
-export async function startRealTrialHub(db: HubDb, profile: Profile & { username: string }): Promise<RealTrialHub> {
-  await migrate(db);
+/** Adds a hub account (cheap scrypt; password TRIAL_PASSWORD) unless it exists. */
+export async function addTrialUser(db: HubDb, user: Profile & { username: string }): Promise<void> {
   try {
-    await createUser(db, { username: profile.username, name: profile.name, role: profile.role, registration: profile.registration, password: TRIAL_PASSWORD }, { cost: TEST_COST });
+    await createUser(db, { username: user.username, name: user.name, role: user.role, registration: user.registration, password: TRIAL_PASSWORD }, { cost: TEST_COST });
   } catch (err) {
     if (!(err instanceof UserExistsError)) throw err;
   }
+}
+
+/** Starts the real hub on `db` with a reporter account for `profile` (username `profile.username`). */
+export async function startRealTrialHub(db: HubDb, profile: Profile & { username: string }): Promise<RealTrialHub> {
+  await migrate(db);
+  await addTrialUser(db, profile);
   let hub = await buildHub({ db, migrate: false, ownsDb: false });
   const url = await hub.listen(0, '127.0.0.1');
   const port = Number(new URL(url).port);
