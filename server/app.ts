@@ -15,7 +15,7 @@ import { migrate } from './db/migrations.ts';
 import { getDraft, listUnfinished, putSnapshot, takeOver } from './drafts.ts';
 import { HubError } from './errors.ts';
 import { EventDispatcher } from './events.ts';
-import { ingest } from './ingest.ts';
+import { ingest, ReportBatcher } from './ingest.ts';
 
 export const HUB_VERSION = '0.1.0';
 
@@ -34,7 +34,11 @@ export interface BuildHubOptions {
   ownsDb?: boolean;
   /** SSE keep-alive interval (default 15 s). */
   pingMs?: number;
+  /** How long a looked-up session is reused on this instance (default 2 s; 0 = never). */
+  sessionCacheMs?: number;
 }
+
+export const SESSION_CACHE_MS = 2000;
 
 export interface Hub {
   app: FastifyInstance;
@@ -111,6 +115,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   if (opts.migrate !== false) await migrate(db);
   const events = new EventDispatcher(db);
   await events.start();
+  const batcher = new ReportBatcher(db);
 
   const app = Fastify({
     logger: opts.logger ?? false,
@@ -142,12 +147,36 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     void reply.code(404).send(new HubError(404, 'not-found', `No such hub route: ${req.method} ${req.url.split('?')[0]}`).toBody());
   });
 
+  // Sessions looked up in the last SESSION_CACHE_MS are reused: this saves a query on every
+  // ingest. Logout on this instance clears the entry at once; on another instance the token
+  // keeps working for at most SESSION_CACHE_MS. Expiry is checked on every use.
+  const sessionCache = new Map<string, { user: SessionUser; until: number }>();
+  const cachedSession = async (token: string): Promise<ReturnType<typeof lookupSession>> => {
+    const now = clock();
+    const hit = sessionCache.get(token);
+    if (hit && hit.until > Date.now()) {
+      if (Date.parse(hit.user.expires_at) > now) return { ok: true, user: hit.user };
+      sessionCache.delete(token);
+    }
+    const found = await lookupSession(db, token, now);
+    if (found.ok) {
+      if (sessionCache.size >= 10_000) sessionCache.clear();
+      sessionCache.set(token, { user: found.user, until: Date.now() + (opts.sessionCacheMs ?? SESSION_CACHE_MS) });
+    } else {
+      sessionCache.delete(token);
+    }
+    return found;
+  };
+  const forgetSession = (sessionHash: string): void => {
+    for (const [t, v] of sessionCache) if (v.user.session_hash === sessionHash) sessionCache.delete(t);
+  };
+
   /** The session's user, or 401; with `action`, 403 unless the role may do it. */
   async function auth(req: FastifyRequest, action: HubAction | null): Promise<SessionUser> {
     const header = req.headers.authorization;
     const m = typeof header === 'string' ? /^Bearer ([A-Za-z0-9_\-.~+/=]{10,200})$/.exec(header.trim()) : null;
     if (!m) throw new HubError(401, 'unauthenticated', 'Log in first: send Authorization: Bearer <token> from POST /api/session.');
-    const found = await lookupSession(db, m[1]!, clock());
+    const found = await cachedSession(m[1]!);
     if (!found.ok) {
       throw found.reason === 'session-expired'
         ? new HubError(401, 'session-expired', 'Your session has ended (expired or logged out). Log in again.')
@@ -184,6 +213,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   app.delete(HUB_PATHS.session, async (req) => {
     const u = await auth(req, null);
     await logout(db, u.session_hash, u.id, clock());
+    forgetSession(u.session_hash);
     events.kick();
     return { ok: true };
   });
@@ -204,9 +234,9 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     const payload = parse(OutboxPayload, req.body, 'signed record');
     const action: HubAction = payload.kind === 'report' ? 'report:sign-final' : 'report:addendum';
     if (!roleMay(user.role, action)) throw new HubError(403, 'forbidden', `A ${user.role} may not ${ACTION_WORDS[action]}.`);
-    const result = await ingest(db, user, key.data, req.body, payload, clock());
+    const result = await ingest(db, user, key.data, req.body, payload, clock(), batcher);
     if (result.replayed) void reply.header(REPLAYED_HEADER, 'true');
-    else events.kick();
+    else events.announce();
     return reply.code(result.status).type('application/json; charset=utf-8').send(result.bodyText);
   });
 
@@ -242,7 +272,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     const { reportId } = parse(ReportIdParam, req.params, 'report id');
     const body = parse(DraftSnapshot, req.body, 'draft snapshot');
     const ack = await putSnapshot(db, user, reportId, body, clock());
-    if (ack.applied) events.kick();
+    if (ack.applied) events.announce();
     return ack;
   });
 
@@ -257,7 +287,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     const { reportId } = parse(ReportIdParam, req.params, 'report id');
     const body = parse(TakeOverRequest, req.body ?? {}, 'take-over');
     const out = await takeOver(db, user, reportId, body, clock());
-    events.kick();
+    events.announce();
     return out;
   });
 

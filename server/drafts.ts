@@ -77,7 +77,7 @@ export async function putSnapshot(db: HubDb, user: SessionUser, reportId: string
     );
     if (inserted.rowCount > 0) {
       await insertRevision(tx, reportId, s.revision, user.id, s.content, at, lastActivity);
-      await emitEvent(tx, db.eventChannel, { type: 'unfinished-changed', at, reportId, reason: 'snapshot', owner: user.username });
+      await emitEvent(tx, { type: 'unfinished-changed', at, reportId, reason: 'snapshot', owner: user.username });
       return { reportId, revision: s.revision, applied: true, owner: toHubUser(user) };
     }
     const d = await lockDraft(tx, reportId);
@@ -107,7 +107,7 @@ export async function putSnapshot(db: HubDb, user: SessionUser, reportId: string
       [reportId, JSON.stringify(s.content), s.revision, user.session_hash, lastActivity, at, s.closed ?? false],
     );
     await insertRevision(tx, reportId, s.revision, user.id, s.content, at, lastActivity);
-    await emitEvent(tx, db.eventChannel, { type: 'unfinished-changed', at, reportId, reason: 'snapshot', owner: user.username });
+    await emitEvent(tx, { type: 'unfinished-changed', at, reportId, reason: 'snapshot', owner: user.username });
     return { reportId, revision: s.revision, applied: true, owner: ownerOf(d) };
   });
   if (state.refused) throw state.refused;
@@ -178,8 +178,8 @@ export async function takeOver(db: HubDb, user: SessionUser, reportId: string, r
       [at, user.id, reportId, JSON.stringify({ from, to, reason, revision: d.revision })],
     );
     const study = { patientId: d.patient_id, studyUid: d.study_uid };
-    await emitEvent(tx, db.eventChannel, { type: 'draft-taken-over', at, reportId, study, from, to });
-    await emitEvent(tx, db.eventChannel, { type: 'unfinished-changed', at, reportId, reason: 'taken-over', owner: user.username });
+    await emitEvent(tx, { type: 'draft-taken-over', at, reportId, study, from, to });
+    await emitEvent(tx, { type: 'unfinished-changed', at, reportId, reason: 'taken-over', owner: user.username });
     const draft: HubDraft = { ...toDraft(d), owner: to, lastActivity: at, updatedAt: at, closed: false };
     return { draft, ...(await history(tx, reportId)), previousOwner: from, takenOverAt: at };
   });

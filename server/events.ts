@@ -1,7 +1,10 @@
 // Pushed events: every change worth telling workstations about is a row in `events` (seq =
-// bigserial), written in the same transaction as the change, followed by NOTIFY. Each hub
-// instance LISTENs and also polls (a dropped LISTEN connection costs at most POLL_MS), reads new
-// rows in seq order and hands them to its connected clients. Transactions can commit out of seq
+// bigserial), written in the same transaction as the change. After the commit the instance wakes
+// its own dispatcher and sends one coalesced NOTIFY (outside the transaction: a NOTIFY inside it
+// takes PostgreSQL's global notify lock until commit, serialising every ingest behind one WAL
+// flush). Each hub instance LISTENs and also polls, so a lost NOTIFY (crash between commit and
+// NOTIFY, dropped LISTEN connection) delays an event by at most POLL_MS, never loses it. New rows
+// are read in seq order and handed to the connected clients. Transactions can commit out of seq
 // order, so a gap (seq n+1 missing while n+2 is visible) is waited for up to GAP_WAIT_MS before it
 // is treated as a rolled-back transaction and skipped: clients see events in seq order.
 import { HubEvent } from '../common/hub.ts';
@@ -12,15 +15,13 @@ export const GAP_WAIT_MS = 2000;
 
 type EventBody = HubEvent extends infer E ? (E extends HubEvent ? Omit<E, 'seq'> : never) : never;
 
-/** Inserts an event inside the caller's transaction and NOTIFYs (delivered on commit). Returns its seq. */
-export async function emitEvent(tx: Queryable, channel: string, body: EventBody): Promise<number> {
+/** Inserts an event inside the caller's transaction. Returns its seq. Call `EventDispatcher.announce()` after the commit. */
+export async function emitEvent(tx: Queryable, body: EventBody): Promise<number> {
   const { rows } = await tx.query<{ seq: number }>(
     'INSERT INTO events (at, type, report_id, body) VALUES ($1, $2, $3, $4) RETURNING seq',
     [body.at, body.type, body.reportId, JSON.stringify(body)],
   );
-  const seq = rows[0]!.seq;
-  await tx.query('SELECT pg_notify($1, $2)', [channel, String(seq)]);
-  return seq;
+  return rows[0]!.seq;
 }
 
 interface EventRow { seq: number; body: Omit<HubEvent, 'seq'> }
@@ -61,6 +62,34 @@ export class EventDispatcher {
       [since, upTo, limit],
     );
     return rows.map(toEvent);
+  }
+
+  private notifying = false;
+  private notifyAgain = false;
+
+  /**
+   * After this instance committed events: wake the local pump, and NOTIFY the other instances
+   * (at most one NOTIFY in flight; announcements made meanwhile share the next one).
+   */
+  announce(): void {
+    this.kick();
+    if (this.closed) return;
+    if (this.notifying) {
+      this.notifyAgain = true;
+      return;
+    }
+    this.notifying = true;
+    setImmediate(() => {
+      this.db.query('SELECT pg_notify($1, $2)', [this.db.eventChannel, 'new'])
+        .catch(() => { /* the others' poll picks it up */ })
+        .finally(() => {
+          this.notifying = false;
+          if (this.notifyAgain) {
+            this.notifyAgain = false;
+            this.announce();
+          }
+        });
+    });
   }
 
   /** Wakes the pump now (after a NOTIFY, or after this instance committed an event). */

@@ -337,17 +337,25 @@ export function defineHubSuite(kind: DbKind): void {
       expect(await count(ctx.db, 'signed_reports WHERE id = $1 AND content_hash = $2', [p.report.id, p.report.signature.contentHash])).toBe(1);
     });
 
-    it('a failure between the key claim and the insert leaves nothing; the retry stores exactly once', async () => {
+    it('a crash inside the ingest transaction leaves nothing; a crash after COMMIT is replayed; retries store exactly once', async () => {
       const { u, token } = await session('radiologist');
-      let failing = true;
+      let mode: 'ok' | 'fail-in-tx' | 'fail-after-commit' = 'fail-in-tx';
       const crashy: HubDb = {
         ...ctx.db,
-        query: (sql, params) => ctx.db.query(sql, params),
+        query: async <T,>(sql: string, params?: readonly unknown[]) => {
+          if (sql.includes('failsafe_ingest_report')) {
+            if (mode === 'fail-in-tx') throw new Error('simulated crash before the statement');
+            const r = await ctx.db.query<T>(sql, params);
+            if (mode === 'fail-after-commit') throw new Error('simulated crash after COMMIT, before the answer');
+            return r;
+          }
+          return ctx.db.query<T>(sql, params);
+        },
         transaction: (fn) => ctx.db.transaction((tx) => fn({
           ...tx,
           query: async (sql, params) => {
-            // Crash after the key is claimed and the report row is written, before COMMIT.
-            if (failing && sql.includes('INSERT INTO events')) throw new Error('simulated crash');
+            // General path: crash after the key is claimed and the record written, before COMMIT.
+            if (mode === 'fail-in-tx' && sql.includes('INSERT INTO events')) throw new Error('simulated crash');
             return tx.query(sql, params);
           },
           exec: (sql) => tx.exec(sql),
@@ -355,6 +363,7 @@ export function defineHubSuite(kind: DbKind): void {
       };
       const t2 = await startTestHub(crashy, { migrate: false });
       try {
+        // A report (fast path) and an addendum (general path) crash inside their transactions.
         const p = signedReport(u);
         const key = crypto.randomUUID();
         const r = await post(t2.url, token, p, key);
@@ -362,10 +371,28 @@ export function defineHubSuite(kind: DbKind): void {
         expect((r.body as ErrorBody).error.code).toBe('internal');
         expect(await count(ctx.db, 'idempotency WHERE key = $1', [key])).toBe(0);
         expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p.report.id])).toBe(0);
-        failing = false;
-        const retry = await post(t2.url, token, p, key);
+        mode = 'ok';
+        expect((await post(t2.url, token, p, key)).status).toBe(201);
+        const a = signedAddendum(u, p);
+        const akey = crypto.randomUUID();
+        mode = 'fail-in-tx';
+        expect((await post(t2.url, token, a, akey)).status).toBe(500);
+        expect(await count(ctx.db, 'idempotency WHERE key = $1', [akey])).toBe(0);
+        expect(await count(ctx.db, 'addenda WHERE id = $1', [a.addendum.id])).toBe(0);
+        mode = 'ok';
+        expect((await post(t2.url, token, a, akey)).status).toBe(201);
+        expect(await count(ctx.db, 'addenda WHERE id = $1', [a.addendum.id])).toBe(1);
+        // The answer is lost after COMMIT: the retry with the same key gets the stored answer.
+        const q = signedReport(u);
+        const qkey = crypto.randomUUID();
+        mode = 'fail-after-commit';
+        expect((await post(t2.url, token, q, qkey)).status).toBe(500);
+        mode = 'ok';
+        const retry = await post(t2.url, token, q, qkey);
         expect(retry.status).toBe(201);
-        expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p.report.id])).toBe(1);
+        expect(retry.headers.get('idempotent-replayed')).toBe('true');
+        expect(retry.body).toMatchObject({ reportId: q.report.id, alreadyStored: false });
+        expect(await count(ctx.db, 'signed_reports WHERE id = $1', [q.report.id])).toBe(1);
       } finally {
         await t2.close();
       }

@@ -1,0 +1,238 @@
+// Hub ingest on PostgreSQL: signed reports posted over loopback HTTP to a hub running in a worker
+// thread (its own event loop, as a separate process would have), each through the full path:
+// session, zod parse, sign-off rules, content-hash recomputation, then the idempotency record,
+// report row, draft check, audit row and event in one transaction (concurrent requests share one
+// statement and one commit: ReportBatcher in server/ingest.ts), NOTIFY after the commit.
+//   1. sustained reports/s, closed loop, 32 concurrent senders;
+//   2. latency at an open-loop 200 requests/s (timed from each request's scheduled start, so a
+//      slow hub cannot hide queueing);
+//   3. raw PostgreSQL: the same rows, one INSERT each, autocommit, 32 concurrent connections.
+// Loopback only; bounded in count and time. DATABASE_URL or postgres://postgres@127.0.0.1:5432/test;
+// everything lives in a schema of its own, dropped at the end.
+import crypto from 'node:crypto';
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { SignedReportPayload } from '../common/hubPayload.ts';
+import { signedPayload, type Profile, type ReportContent } from '../common/report.ts';
+import { buildHub } from '../server/app.ts';
+import { createUser } from '../server/auth.ts';
+import { migrate } from '../server/db/migrations.ts';
+import { dropPgSchema, openPg } from '../server/db/pg.ts';
+
+const PG_URL = process.env['DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/test';
+const CONCURRENCY = 32;
+const CLOSED_LOOP_MAX = 30_000;
+const CLOSED_LOOP_SECONDS = 8;
+const WARMUP = 600;
+const OPEN_RATE = 200;
+const OPEN_SECONDS = 10;
+const USERS = 8;
+
+interface HubWorkerData { role: 'hub'; schema: string }
+
+// ---- the hub, in a worker thread ---------------------------------------------------------------
+if (!isMainThread && (workerData as HubWorkerData | undefined)?.role === 'hub') {
+  const { schema } = workerData as HubWorkerData;
+  const db = await openPg({ connectionString: PG_URL, schema, max: 20 });
+  const hub = await buildHub({ db, migrate: false, ownsDb: true });
+  const url = await hub.listen(0, '127.0.0.1');
+  parentPort!.postMessage({ url });
+  parentPort!.on('message', (m: string) => {
+    if (m === 'close') void hub.close().then(() => parentPort!.postMessage('closed'));
+  });
+}
+
+const TYPED =
+  'The brain parenchyma demonstrates normal grey-white matter differentiation. No acute territorial infarct, ' +
+  'intracranial haemorrhage or space-occupying lesion. Mild periventricular white matter low attenuation in keeping ' +
+  'with small vessel disease. The ventricles and sulci are of normal size for age; no hydrocephalus, no midline shift. ';
+
+function content(i: number): ReportContent {
+  return {
+    templateId: 'ct-head',
+    fields: {
+      clinicalQuestion: '78F, fall at home, on apixaban, GCS 15, occipital haematoma. ?intracranial bleed',
+      technique: 'Non-contrast axial CT of the head with coronal and sagittal reformats.',
+      brainParenchyma: `${TYPED}${TYPED} Report ${i}.`,
+      ventricles: 'Normal size and configuration.',
+      bonesSinuses: 'No skull vault or skull base fracture.',
+      conclusion: 'No acute intracranial abnormality.',
+    },
+    comparison: { kind: 'compared', text: 'CT head 14/02/2023: no interval change.' },
+    unexpected: { kind: 'none' },
+    alertCode: 'none',
+  };
+}
+
+function payload(signer: Profile, i: number): SignedReportPayload {
+  const id = crypto.randomUUID();
+  const study = { patientId: `PAT-${String(i).padStart(7, '0')}`, studyUid: `1.2.826.0.1.3680043.8.498.${100000 + i}` };
+  const c = content(i);
+  const signedAt = new Date().toISOString();
+  const who = { name: signer.name, role: signer.role, registration: signer.registration };
+  const contentHash = crypto.createHash('sha256').update(signedPayload(c, study, who, signedAt, 'final-report')).digest('hex');
+  return { kind: 'report', report: { id, study, content: c, signature: { ...who, signedAt, meaning: 'final-report', contentHash }, author: signer.name, createdAt: signedAt } };
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
+
+function send(url: URL, token: string, body: string, key: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: url.hostname, port: url.port, path: '/api/ingest', method: 'POST', agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}`, 'idempotency-key': key },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+const round = (v: number, d = 1): number => Math.round(v * 10 ** d) / 10 ** d;
+
+export default async function run(): Promise<{ name: string; rows: { metric: string; value: number; unit: string; target?: string }[]; notes?: string }> {
+  const schema = `bench_hub_${process.pid}_${crypto.randomBytes(3).toString('hex')}`;
+  const setup = await openPg({ connectionString: PG_URL, schema, max: CONCURRENCY + 4 });
+  let worker: Worker | null = null;
+  try {
+    await migrate(setup);
+    await setup.exec('CREATE TABLE raw_signed_reports (LIKE signed_reports INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)');
+    const users: (Profile & { username: string; password: string })[] = [];
+    for (let i = 0; i < USERS; i++) {
+      const u = { username: `bench${i}`, name: `Dr Bench ${i}`, role: 'radiologist' as const, registration: `GMC 90000${i}`, password: `bench-password-${i}` };
+      await createUser(setup, u, { cost: { N: 1024, r: 8, p: 1 } });
+      users.push(u);
+    }
+    worker = new Worker(new URL(import.meta.url), { workerData: { role: 'hub', schema } satisfies HubWorkerData });
+    const url = new URL(await new Promise<string>((resolve, reject) => {
+      worker!.once('message', (m: { url: string }) => resolve(m.url));
+      worker!.once('error', reject);
+    }));
+    const tokens: string[] = [];
+    for (const u of users) {
+      const r = await fetch(new URL('/api/session', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: u.username, password: u.password }) });
+      tokens.push(((await r.json()) as { token: string }).token);
+    }
+
+    // Payloads prepared up front: the timed loops measure the hub, not the client's hashing.
+    const total = WARMUP + CLOSED_LOOP_MAX + OPEN_RATE * OPEN_SECONDS;
+    const prepared = Array.from({ length: total }, (_, i) => {
+      const w = i % USERS;
+      const p = payload(users[w]!, i);
+      return { token: tokens[w]!, body: JSON.stringify(p), key: crypto.randomUUID(), p };
+    });
+    let next = 0;
+    let failures = 0;
+
+    // Warm-up (JIT, pool connections, plan caches).
+    const warm = prepared.slice(0, WARMUP);
+    next = WARMUP;
+    await Promise.all(Array.from({ length: CONCURRENCY }, async (_, k) => {
+      for (let i = k; i < warm.length; i += CONCURRENCY) if ((await send(url, warm[i]!.token, warm[i]!.body, warm[i]!.key)) !== 201) failures++;
+    }));
+
+    // 1. Closed loop.
+    const closedLatencies: number[] = [];
+    const closedEnd = next + CLOSED_LOOP_MAX;
+    const deadline = performance.now() + CLOSED_LOOP_SECONDS * 1000;
+    const t0 = performance.now();
+    let closedDone = 0;
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (next < closedEnd && performance.now() < deadline) {
+        const item = prepared[next++]!;
+        const s = performance.now();
+        const status = await send(url, item.token, item.body, item.key);
+        closedLatencies.push(performance.now() - s);
+        if (status !== 201) failures++;
+        closedDone++;
+      }
+    }));
+    const closedSeconds = (performance.now() - t0) / 1000;
+    const hubRate = closedDone / closedSeconds;
+    closedLatencies.sort((a, b) => a - b);
+    next = closedEnd;
+
+    // 2. Open loop at OPEN_RATE/s: request i is due at start + i/rate; latency counts from then.
+    const openItems = prepared.slice(next, next + OPEN_RATE * OPEN_SECONDS);
+    const openLatencies: number[] = [];
+    const start = performance.now() + 50;
+    await new Promise<void>((resolve) => {
+      let issued = 0;
+      let finished = 0;
+      const tick = (): void => {
+        const now = performance.now();
+        while (issued < openItems.length && start + (issued * 1000) / OPEN_RATE <= now) {
+          const due = start + (issued * 1000) / OPEN_RATE;
+          const item = openItems[issued++]!;
+          void send(url, item.token, item.body, item.key).then((status) => {
+            if (status !== 201) failures++;
+            openLatencies.push(performance.now() - due);
+            if (++finished === openItems.length) resolve();
+          }, () => {
+            failures++;
+            if (++finished === openItems.length) resolve();
+          });
+        }
+        if (issued < openItems.length) setTimeout(tick, 1);
+      };
+      tick();
+    });
+    openLatencies.sort((a, b) => a - b);
+
+    // 3. Raw PostgreSQL: the closed-loop rows again, one INSERT each, 32 connections.
+    const rawRows = prepared.slice(WARMUP, WARMUP + closedDone).map((x) => x.p.report);
+    let rawNext = 0;
+    const r0 = performance.now();
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (rawNext < rawRows.length) {
+        const r = rawRows[rawNext++]!;
+        const sig = r.signature;
+        await setup.query(
+          `INSERT INTO raw_signed_reports (id, patient_id, study_uid, content, signer_name, signer_role, signer_registration, signed_at,
+             content_hash, author, created_at, stored_at, stored_by, idempotency_key)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), 1, $12)`,
+          [r.id, r.study.patientId, r.study.studyUid, JSON.stringify(r.content), sig.name, sig.role, sig.registration, sig.signedAt,
+            sig.contentHash, r.author, r.createdAt, crypto.randomUUID()],
+        );
+      }
+    }));
+    const rawRate = rawRows.length / ((performance.now() - r0) / 1000);
+
+    const { rows: counted } = await setup.query<{ n: number; d: number }>('SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM signed_reports');
+    const stored = counted[0]!;
+    const expected = WARMUP + closedDone + openItems.length;
+    worker.postMessage('close');
+    await new Promise((r) => worker!.once('message', r));
+    await worker.terminate();
+    worker = null;
+
+    return {
+      name: 'Hub ingest of signed reports (PostgreSQL)',
+      rows: [
+        { metric: 'hub sustained ingest (closed loop, 32 concurrent)', value: round(hubRate, 0), unit: 'reports/s', target: '≥ 1000' },
+        { metric: 'closed-loop latency p50', value: round(pct(closedLatencies, 50), 2), unit: 'ms' },
+        { metric: 'closed-loop latency p99', value: round(pct(closedLatencies, 99), 2), unit: 'ms' },
+        { metric: `open loop ${OPEN_RATE}/s latency p50`, value: round(pct(openLatencies, 50), 2), unit: 'ms' },
+        { metric: `open loop ${OPEN_RATE}/s latency p99`, value: round(pct(openLatencies, 99), 2), unit: 'ms' },
+        { metric: `open loop ${OPEN_RATE}/s latency max`, value: round(openLatencies[openLatencies.length - 1] ?? NaN, 2), unit: 'ms' },
+        { metric: 'raw PostgreSQL INSERT of the same rows (32 connections)', value: round(rawRate, 0), unit: 'rows/s' },
+        { metric: 'hub / raw ratio', value: round(hubRate / rawRate, 2), unit: '', target: '≥ 0.3' },
+        { metric: 'non-201 answers', value: failures, unit: 'requests', target: '0' },
+        { metric: 'rows stored / posted (distinct)', value: stored.d === expected && stored.n === expected ? 1 : 0, unit: 'exact', target: '1' },
+      ],
+      notes: `${closedDone} reports in ${round(closedSeconds, 2)} s closed loop, then ${openItems.length} at ${OPEN_RATE}/s open loop; ` +
+        `${stored.n} rows stored for ${expected} posted. Hub in a worker thread of the bench process (own event loop), ` +
+        'PostgreSQL on the same machine; every request is a full ingest (session, zod parse, sign-off rules, hash recomputation, then a transaction with ' +
+        'idempotency record, report, audit and event; concurrent requests share a statement and a commit). Raw = one autocommit INSERT per row into an identical table.',
+    };
+  } finally {
+    if (worker) await worker.terminate();
+    agent.destroy();
+    await setup.close();
+    await dropPgSchema(PG_URL, schema);
+  }
+}
