@@ -1,11 +1,17 @@
-// The workstation shell: first-start profile, library, the study being reported, and the
-// question asked before leaving unsigned work.
+// The workstation shell: log in to the hub (or, without a hub, the local signer profile), library
+// and unfinished reports, the study being reported, the question asked before leaving unsigned
+// work, the offline banner and the blocking phone-it-through warning.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { AppEvent, AppInfo, PatientSummary, StudySummary } from '../common/contract.ts';
+import type { AppEvent, AppInfo, HubStatus, PatientSummary, StudySummary } from '../common/contract.ts';
 import type { Profile } from '../common/report.ts';
 import type { Client } from './api.ts';
 import { Dialog } from './Dialog.tsx';
 import { formatDicomDate, formatPersonName } from './format.ts';
+import { CriticalDialog } from './hub/CriticalDialog.tsx';
+import { HubContext } from './hub/HubContext.ts';
+import { waitingText } from './hub/hubText.ts';
+import { LoginScreen } from './hub/LoginScreen.tsx';
+import { UnfinishedPanel } from './hub/UnfinishedPanel.tsx';
 import { Library } from './Library.tsx';
 import { ProfileSetup, ROLE_LABELS } from './ProfileSetup.tsx';
 import type { EditorControl } from './report/ReportEditor.tsx';
@@ -32,9 +38,39 @@ function studyName(s: StudySummary): string {
   return `${formatPersonName(s.patientName)} (ID ${s.patientId}), ${s.description || 'study'} of ${formatDicomDate(s.studyDate)}`;
 }
 
+/** Hub status is re-read this often even without events (pending counts, reachability). */
+const HUB_POLL_MS = 15_000;
+/** The offline banner waits this long, so a reconnect in progress does not flash it. */
+const OFFLINE_GRACE_MS = 1_000;
+
+function OfflineBanner({ hub }: { hub: HubStatus | null }) {
+  if (!hub || !hub.configured || hub.online) return null;
+  return <OfflineNotice hub={hub} />;
+}
+
+/** Mounted while offline; shows itself after the grace period. */
+function OfflineNotice({ hub }: { hub: HubStatus }) {
+  const [shown, setShown] = useState(false);
+  useEffect(() => {
+    const t = setTimeout(() => setShown(true), OFFLINE_GRACE_MS);
+    return () => clearTimeout(t);
+  }, []);
+  if (!shown) return null;
+  return (
+    <div className="notice notice-warning offline-banner" role="status" data-testid="offline-banner">
+      <span>
+        <strong>Offline: the hub ({hub.url ?? 'not named'}) cannot be reached.</strong> You can keep reporting and signing here. {waitingText(hub.pending)}
+        {hub.failed > 0 ? ` ${hub.failed} report${hub.failed === 1 ? ' was' : 's were'} refused by the hub: see the reports list.` : ''}
+      </span>
+    </div>
+  );
+}
+
 export function App({ client }: { client: Client }) {
   const [appInfo, setAppInfo] = useState<AppInfo | null>(null);
   const [profile, setProfile] = useState<Profile | null | undefined>(undefined);
+  const [hub, setHub] = useState<HubStatus | null>(null);
+  const [openGeneration, setOpenGeneration] = useState(0);
   const [bootError, setBootError] = useState<string | null>(null);
   const [editingProfile, setEditingProfile] = useState(false);
   const [patients, setPatients] = useState<PatientSummary[]>([]);
@@ -81,31 +117,94 @@ export function App({ client }: { client: Client }) {
     [loadLibrary],
   );
 
-  // Boot: app info, profile, library; at first start, the bundled sample study.
+  const refreshHub = useCallback(async (): Promise<void> => {
+    const r = await client.api['hub:status']({});
+    if (r.ok) setHub(r.value);
+  }, [client]);
+
+  // Boot: app info, profile, hub, library; at first start, the bundled sample study.
   useEffect(() => {
     void (async () => {
-      const [info, prof] = await Promise.all([client.api['app:info']({}), client.api['profile:get']({})]);
+      const [info, prof, hubStatus] = await Promise.all([client.api['app:info']({}), client.api['profile:get']({}), client.api['hub:status']({})]);
       if (!info.ok) return setBootError(info.error.message);
       if (!prof.ok) return setBootError(prof.error.message);
+      if (!hubStatus.ok) return setBootError(hubStatus.error.message);
       setAppInfo(info.value);
       setProfile(prof.value);
+      setHub(hubStatus.value);
       await loadLibrary();
     })();
   }, [client, loadLibrary]);
 
+  const hubConfigured = hub?.configured === true;
+  useEffect(() => {
+    if (!hubConfigured) return;
+    const timer = setInterval(() => void refreshHub(), HUB_POLL_MS);
+    return () => clearInterval(timer);
+  }, [hubConfigured, refreshHub]);
+
   useEffect(() => {
     if (!client.events) return;
     return client.events.subscribe((e: AppEvent) => {
-      if (e.type === 'library-changed') void loadLibrary();
-      else if (e.type === 'sync-changed' || e.type === 'unfinished-changed') reportsChanged();
-      else if (e.type === 'notice') setNotice({ level: e.level, message: e.message });
-      else if ('message' in e && typeof e.message === 'string') {
-        // Other events that speak to the user (e.g. a critical finding not yet delivered).
-        setNotice({ level: (e.type as string).startsWith('critical') ? 'critical' : 'warning', message: e.message });
-        reportsChanged();
+      switch (e.type) {
+        case 'library-changed':
+          void loadLibrary();
+          break;
+        case 'sync-changed':
+        case 'unfinished-changed':
+          reportsChanged();
+          void refreshHub();
+          break;
+        case 'hub-changed':
+          setHub((h) => (h ? { ...h, online: e.online } : h));
+          void refreshHub();
+          break;
+        case 'notice':
+          setNotice({ level: e.level, message: e.message });
+          break;
+        case 'draft-taken-over':
+          setNotice({ level: 'warning', message: e.message });
+          reportsChanged();
+          break;
+        case 'critical-undelivered':
+        case 'critical-resolved':
+          // The blocking dialog speaks for these; lists and counts follow.
+          reportsChanged();
+          void refreshHub();
+          break;
       }
     });
-  }, [client, loadLibrary, reportsChanged]);
+  }, [client, loadLibrary, reportsChanged, refreshHub]);
+
+  /** After a take-over: leave the current report (saved) and open the adopted draft's study. */
+  const openAdopted = useCallback(
+    async (studyUid: string) => {
+      if (control.current && !(await control.current.flush())) {
+        setNotice({ level: 'error', message: 'The draft was taken over, but the current draft could not be saved, so the study was not switched. Your text is kept.' });
+        return;
+      }
+      setOpenGeneration((g) => g + 1);
+      await openNow(studyUid);
+      reportsChanged();
+    },
+    [openNow, reportsChanged],
+  );
+
+  const logout = async () => {
+    if (control.current?.unsignedWork() === 'addendum') {
+      setNotice({ level: 'error', message: 'Sign or cancel the addendum you are writing before logging out.' });
+      return;
+    }
+    if (control.current && !(await control.current.leave())) {
+      setNotice({ level: 'error', message: 'The draft could not be saved, so you were not logged out. Your text is kept.' });
+      return;
+    }
+    setCurrent(null);
+    setView('library');
+    const r = await client.api['hub:logout']({});
+    if (r.ok) setHub(r.value);
+    else setNotice({ level: 'error', message: `Log out failed: ${r.error.message}` });
+  };
 
   const requestOpen = useCallback(
     (studyUid: string) => {
@@ -151,7 +250,7 @@ export function App({ client }: { client: Client }) {
 
   useKeydown((e) => {
     // Keys the image viewer (or a field) already handled are not app shortcuts.
-    if (e.defaultPrevented || modalOpen() || profile === null || editingProfile) return;
+    if (e.defaultPrevented || modalOpen() || profile === null || editingProfile || (hub?.configured && !hub.user)) return;
     if ((e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey && e.code === 'KeyO') {
       e.preventDefault();
       showLibrary(true);
@@ -166,6 +265,14 @@ export function App({ client }: { client: Client }) {
       e.preventDefault();
       setView('study');
       setTimeout(() => document.querySelector<HTMLElement>('#images-pane [tabindex="0"], #images-pane canvas, #images-pane')?.focus(), 0);
+    } else if (e.altKey && !e.ctrlKey && e.code === 'KeyU') {
+      e.preventDefault();
+      setView('library');
+      setTimeout(() => {
+        const panel = document.querySelector<HTMLElement>('[data-testid="unfinished-panel"]');
+        panel?.scrollIntoView({ block: 'start' });
+        (panel?.querySelector<HTMLElement>('[data-testid="unfinished-item"] button') ?? panel?.querySelector<HTMLElement>('button'))?.focus();
+      }, 0);
     } else if (e.key === '?' && !e.ctrlKey && !e.altKey && !typingIn(e.target)) {
       e.preventDefault();
       setHelpOpen(true);
@@ -180,14 +287,40 @@ export function App({ client }: { client: Client }) {
       </main>
     );
   }
-  if (!appInfo || profile === undefined) {
+  if (!appInfo || profile === undefined || hub === null) {
     return (
       <main className="boot-message" aria-busy="true">
         <p>Starting Failsafe…</p>
       </main>
     );
   }
-  if (profile === null || editingProfile) {
+  const critical = hub.configured ? <CriticalDialog client={client} hub={hub} onRecorded={() => (reportsChanged(), void refreshHub())} /> : null;
+  if (hub.configured && !hub.user) {
+    return (
+      <HubContext value={hub}>
+        <OfflineBanner hub={hub} />
+        <main className="boot-message">
+          <LoginScreen
+            client={client}
+            status={hub}
+            onLoggedIn={(status) => {
+              const firstStart = profile === null;
+              setHub(status);
+              reportsChanged();
+              void client.api['profile:get']({}).then((p) => {
+                if (p.ok) setProfile(p.value);
+                if (firstStart && appInfo.sampleStudyUid) void openNow(appInfo.sampleStudyUid);
+              });
+            }}
+          />
+        </main>
+        {critical}
+      </HubContext>
+    );
+  }
+  // The hub identity is the signer; without a hub, the local profile is.
+  const signer: Profile | null = hub.configured && hub.user ? { name: hub.user.name, role: hub.user.role, registration: hub.user.registration } : profile;
+  if (!signer || (!hub.configured && editingProfile)) {
     return (
       <main className="boot-message">
         <ProfileSetup
@@ -206,6 +339,7 @@ export function App({ client }: { client: Client }) {
   }
 
   return (
+    <HubContext value={hub}>
     <div className="app">
       <header className="topbar">
         <span className="brand">Failsafe</span>
@@ -227,10 +361,24 @@ export function App({ client }: { client: Client }) {
         <button type="button" className="small" onClick={() => setHelpOpen(true)} aria-keyshortcuts="?">
           Shortcuts <kbd className="hint">?</kbd>
         </button>
-        <button type="button" className="small" onClick={() => setEditingProfile(true)} title="Edit your signer profile">
-          {profile.name} · {ROLE_LABELS[profile.role]}
-        </button>
+        {hub.configured && hub.user ? (
+          <>
+            <span className="hub-user" data-testid="hub-user" title={`Logged in to ${hub.url ?? 'the hub'}; you sign as this person`}>
+              <span className={hub.online ? 'hub-dot online' : 'hub-dot offline'} aria-hidden="true" />
+              {hub.user.name} · {ROLE_LABELS[hub.user.role]}
+              <span className="sr-only">{hub.online ? ', hub connected' : ', hub unreachable'}</span>
+            </span>
+            <button type="button" className="small" onClick={() => void logout()}>
+              Log out
+            </button>
+          </>
+        ) : (
+          <button type="button" className="small" onClick={() => setEditingProfile(true)} title="Edit your signer profile">
+            {signer.name} · {ROLE_LABELS[signer.role]}
+          </button>
+        )}
       </header>
+      <OfflineBanner hub={hub} />
 
       {notice && (
         <div className={`notice notice-${notice.level}`} role={notice.level === 'critical' || notice.level === 'error' ? 'alert' : 'status'}>
@@ -249,6 +397,7 @@ export function App({ client }: { client: Client }) {
       <main className="main">
         <div hidden={view !== 'library'} className="view">
           <Library
+            top={<UnfinishedPanel client={client} patients={patients} onTakenOver={(r) => void openAdopted(r.study.studyUid)} onOpenStudy={requestOpen} />}
             client={client}
             appInfo={appInfo}
             patients={patients}
@@ -262,12 +411,12 @@ export function App({ client }: { client: Client }) {
         {current && (
           <div hidden={view !== 'study'} className="view view-study">
             <StudyScreen
-              key={current.study.studyUid}
+              key={`${current.study.studyUid}:${openGeneration}`}
               client={client}
               appInfo={appInfo}
               study={current.study}
               patient={current.patient}
-              profile={profile}
+              profile={signer}
               register={register}
               onReportsChanged={reportsChanged}
             />
@@ -335,6 +484,8 @@ export function App({ client }: { client: Client }) {
           </button>
         </div>
       </Dialog>
+      {critical}
     </div>
+    </HubContext>
   );
 }

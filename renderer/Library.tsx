@@ -1,8 +1,10 @@
 // The local library: patients → studies → series, opening folders or uploading files, the files
 // that could not be indexed (with reasons), and the reports in progress.
-import { useEffect, useState, type FormEvent, type RefObject } from 'react';
+import { useEffect, useState, type FormEvent, type ReactNode, type RefObject } from 'react';
 import type { AppInfo, IndexError, IndexResult, PatientSummary, ReportListItem } from '../common/contract.ts';
 import type { Client } from './api.ts';
+import { useHubStatus } from './hub/HubContext.ts';
+import { SyncStatus } from './hub/SyncStatus.tsx';
 import { formatAge, formatDateTime, formatDicomDate, formatPersonName, formatSex, seriesLabel } from './format.ts';
 
 export interface LibraryProps {
@@ -14,6 +16,8 @@ export interface LibraryProps {
   refreshKey: number;
   onOpenStudy(studyUid: string): void;
   onLibraryChanged(): void;
+  /** Shown first (the department's unfinished reports). */
+  top?: ReactNode;
 }
 
 /** Batches for `library:importFiles`: the bridge takes at most 128 MiB per request. */
@@ -39,7 +43,7 @@ function summarise(r: IndexResult): string {
   }.`;
 }
 
-export function Library({ client, appInfo, patients, currentStudyUid, folderInputRef, refreshKey, onOpenStudy, onLibraryChanged }: LibraryProps) {
+export function Library({ client, appInfo, patients, currentStudyUid, folderInputRef, refreshKey, onOpenStudy, onLibraryChanged, top }: LibraryProps) {
   const [folder, setFolder] = useState('');
   const [busy, setBusy] = useState<string | null>(null);
   const [message, setMessage] = useState<{ kind: 'info' | 'error'; text: string } | null>(null);
@@ -147,11 +151,13 @@ export function Library({ client, appInfo, patients, currentStudyUid, folderInpu
     }
   };
 
+  const hub = useHubStatus();
   const drafts = (reports ?? []).filter((r) => r.status === 'draft');
   const signed = (reports ?? []).filter((r) => r.status === 'signed');
 
   return (
     <div className="library">
+      {top}
       <section className="panel" aria-labelledby="lib-add">
         <h2 id="lib-add">Add images</h2>
         <form className="inline-form" onSubmit={(e) => void openFolder(e)}>
@@ -198,6 +204,7 @@ export function Library({ client, appInfo, patients, currentStudyUid, folderInpu
                 <th scope="col">Patient</th>
                 <th scope="col">Study</th>
                 <th scope="col">Status</th>
+                {hub?.configured && <th scope="col">Hub</th>}
                 <th scope="col">Author</th>
                 <th scope="col">Last change</th>
                 <th scope="col">
@@ -213,6 +220,7 @@ export function Library({ client, appInfo, patients, currentStudyUid, folderInpu
                   </td>
                   <td>{r.studyDescription || r.study.studyUid}</td>
                   <td>{r.status === 'signed' ? <span className="status-final">FINAL</span> : <span className="status-draft">Draft</span>}</td>
+                  {hub?.configured && <td>{r.status === 'signed' ? <SyncStatus client={client} reportId={r.id} compact /> : <span className="muted">Unsigned</span>}</td>}
                   <td>{r.author}</td>
                   <td>
                     <time dateTime={r.updatedAt}>{formatDateTime(r.updatedAt)}</time> <span className="muted">({formatAge(r.updatedAt)})</span>

@@ -7,8 +7,8 @@ import { TOKEN_HEADER } from '../common/security.ts';
 
 declare global {
   interface Window {
+    /** The Electron preload: one function per channel, plus `subscribe` for pushed events. */
     failsafe?: FailsafeApi;
-    failsafeEvents?: FailsafeEvents;
   }
 }
 
@@ -163,6 +163,25 @@ function guardedElectronApi(raw: FailsafeApi): FailsafeApi {
 
 export type ClientOrError = { ok: true; client: Client } | { ok: false; message: string };
 
+/**
+ * The preload's event half. `subscribe` is not a channel, so it stays out of the guarded wrapper;
+ * a preload without it (an old build) just means no pushed events.
+ */
+export function electronEvents(raw: Partial<FailsafeEvents>): FailsafeEvents | null {
+  const subscribe = raw.subscribe;
+  if (typeof subscribe !== 'function') return null;
+  return {
+    subscribe(listener) {
+      try {
+        const off = subscribe(listener);
+        return typeof off === 'function' ? off : () => undefined;
+      } catch {
+        return () => undefined;
+      }
+    },
+  };
+}
+
 export function createClient(): ClientOrError {
   if (window.failsafe) {
     const api = guardedElectronApi(window.failsafe);
@@ -170,7 +189,7 @@ export function createClient(): ClientOrError {
       ok: true,
       client: {
         api,
-        events: window.failsafeEvents ?? null,
+        events: electronEvents(window.failsafe),
         transport: 'electron',
         callKeepalive: <C extends Channel>(channel: C, input: Input<C>) => (api[channel] as (i: Input<C>) => Promise<Result<Output<C>>>)(input),
       },

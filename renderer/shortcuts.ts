@@ -16,6 +16,7 @@ export const SHORTCUTS: readonly ShortcutHelp[] = [
   { keys: 'Alt+R', action: 'Show the current study and report' },
   { keys: 'Ctrl+Shift+A', action: 'Add an addendum to a signed report' },
   { keys: 'Ctrl+S', action: 'Save the draft now (it also saves itself within 1 second)' },
+  { keys: 'Alt+U', action: 'Show the unfinished reports of the department' },
   { keys: '?', action: 'Show this help' },
   { keys: 'Escape', action: 'Close a dialog' },
   { keys: 'Tab / Shift+Tab', action: 'Move between fields; arrow keys move within a choice' },

@@ -12,6 +12,8 @@ const ACTION_LABELS: Record<AuditEntry['action'], string> = {
   addendum: 'Addendum signed',
   'view-signed': 'Viewed (signed)',
   'template-change': 'Template changed',
+  'take-over': 'Taken over (adopted here)',
+  'taken-over': 'Taken over by a colleague',
 };
 
 /** Mount it when it should show: it loads the trail once, on mount. */

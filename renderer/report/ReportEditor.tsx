@@ -13,8 +13,9 @@ import { ROLE_LABELS } from '../ProfileSetup.tsx';
 import { Autosaver, type SaveState } from './autosave.ts';
 import { hasReporterContent } from './draftState.ts';
 import { AlertEditor, ComparisonEditor, FieldProblems, TextFieldEditor, UnexpectedEditor, type Update } from './fields.tsx';
-import { SignedReport } from './SignedReport.tsx';
+import { ReportContentView, SignedReport } from './SignedReport.tsx';
 import { AuditTrail } from './AuditTrail.tsx';
+import { useAppEvents } from '../hub/useAppEvents.ts';
 
 /** What the app asks of the open report before it leaves the study. */
 export interface EditorControl {
@@ -22,6 +23,8 @@ export interface EditorControl {
   unsignedWork(): 'draft' | 'addendum' | null;
   /** Saves now; true when all text is stored. */
   flush(): Promise<boolean>;
+  /** Saves, and tells main the editor closed the draft (published to the team). True when stored. */
+  leave(): Promise<boolean>;
 }
 
 export interface ReportEditorProps {
@@ -163,9 +166,25 @@ function saveStatusText(s: SaveState): string {
   }
 }
 
+/** Who took this draft over, and what the reporter is told. */
+interface TakenOver {
+  owner: string;
+  message: string;
+  /** Changes typed here that were not saved before the take-over. */
+  unsaved: boolean;
+}
+
+function takenOverMessage(owner: string): string {
+  return `${owner} took over this draft. Your copy is read-only.`;
+}
+
 function DraftEditor({ client, report, priors, profile, register, onSigned, onChangeTemplate, onReload }: DraftEditorProps) {
   const [content, setContent] = useState<ReportContent>(report.content);
   const contentRef = useRef(content);
+  const [takenOver, setTakenOver] = useState<TakenOver | null>(() =>
+    report.takenOverBy ? { owner: report.takenOverBy, message: takenOverMessage(report.takenOverBy), unsaved: false } : null,
+  );
+  const lockedRef = useRef(takenOver !== null);
   const [saveState, setSaveState] = useState<SaveState>({ kind: 'idle', revision: report.revision });
   const [conflict, setConflict] = useState<{ message: string; latest: Report | null; mine: ReportContent | null } | null>(null);
   const [signing, setSigning] = useState(false);
@@ -187,10 +206,38 @@ function DraftEditor({ client, report, priors, profile, register, onSigned, onCh
         onState: setSaveState,
         onConflict: (message, mine) => {
           setConflict({ message, latest: null, mine });
+          // A colleague may have taken the draft over: then the copy here turns read-only (below).
           void client.api['reports:get']({ reportId: report.id }).then((r) => setConflict({ message, latest: r.ok ? r.value : null, mine }));
         },
       }),
   );
+
+  /** The draft now belongs to someone else: stop saving, keep the text on screen. */
+  const lock = useCallback(
+    (owner: string, message: string) => {
+      const unsaved = saver.hasUnsaved;
+      lockedRef.current = true;
+      saver.dispose();
+      setConflict(null);
+      setTakenOver((t) => t ?? { owner, message, unsaved });
+    },
+    [saver],
+  );
+  // A save refused because the draft was taken over reads as a conflict; it is not one to resolve.
+  const lost: TakenOver | null = useMemo(
+    () => takenOver ?? (conflict?.latest?.takenOverBy ? { owner: conflict.latest.takenOverBy, message: conflict.message, unsaved: true } : null),
+    [takenOver, conflict],
+  );
+  useEffect(() => {
+    if (lost) {
+      lockedRef.current = true;
+      saver.dispose();
+    }
+  }, [lost, saver]);
+
+  useAppEvents(client, (e) => {
+    if (e.type === 'draft-taken-over' && e.reportId === reportId) lock(e.newOwner, e.message);
+  });
 
   const update: Update = useCallback(
     (fn) => {
@@ -206,8 +253,15 @@ function DraftEditor({ client, report, priors, profile, register, onSigned, onCh
   // The app asks before leaving a draft that holds work; the page saves when hidden or closed.
   useEffect(() => {
     register({
-      unsignedWork: () => (hasReporterContent(contentRef.current, templateOf(contentRef.current.templateId)) ? 'draft' : null),
-      flush: () => saver.flush(),
+      unsignedWork: () => (!lockedRef.current && hasReporterContent(contentRef.current, templateOf(contentRef.current.templateId)) ? 'draft' : null),
+      // A taken-over copy has nothing to save: leaving it is always fine.
+      flush: () => (lockedRef.current ? Promise.resolve(true) : saver.flush()),
+      leave: async () => {
+        if (lockedRef.current) return true;
+        if (!(await saver.flush())) return false;
+        await client.api['reports:close']({ reportId });
+        return true;
+      },
     });
     const onHide = () => {
       if (document.visibilityState === 'hidden') void saver.flush({ keepalive: true });
@@ -267,7 +321,7 @@ function DraftEditor({ client, report, priors, profile, register, onSigned, onCh
   };
 
   useKeydown((e) => {
-    if (modalOpen() || paneHidden(paneRef.current)) return;
+    if (lockedRef.current || modalOpen() || paneHidden(paneRef.current)) return;
     const digit = altDigit(e);
     if (digit !== null && template) {
       const section = template.sections[digit - 1];
@@ -312,6 +366,37 @@ function DraftEditor({ client, report, priors, profile, register, onSigned, onCh
     contentRef.current = latest.content;
     setContent(latest.content);
   };
+
+  if (lost) {
+    return (
+      <div className="report-pane taken-over" aria-labelledby="report-title" ref={paneRef}>
+        <div className="report-toolbar">
+          <div className="toolbar-row">
+            <h2 id="report-title">
+              Report <span className="status-taken-over">Taken over by {lost.owner} (read-only)</span>
+            </h2>
+            <button type="button" className="small" onClick={() => setAuditOpen(true)}>
+              Audit trail
+            </button>
+          </div>
+        </div>
+        <div className="taken-over-banner" role="alert" data-testid="taken-over-banner">
+          <p>
+            <strong>{lost.message}</strong>
+          </p>
+          <p>
+            This draft now belongs to <strong>{lost.owner}</strong>: edits here are refused and nothing more is saved. The text below is what you had
+            written{lost.unsaved ? ', including changes made just before the take-over that were NOT saved' : ''}. Copy anything you need and tell{' '}
+            {lost.owner}.
+          </p>
+        </div>
+        <article className="original" aria-label="Your copy of the draft (read-only)">
+          <ReportContentView content={content} />
+        </article>
+        {auditOpen && <AuditTrail client={client} reportId={report.id} onClose={() => setAuditOpen(false)} />}
+      </div>
+    );
+  }
 
   const signLabel = signing ? 'Signing…' : allowed ? 'Sign report' : `Sign (blocked: ${blocking.length} problem${blocking.length === 1 ? '' : 's'})`;
   const blockedDescription = blocking.length > 0 ? `Signing is blocked until: ${blocking.map((p) => p.message).join(' ')}` : conflict ? 'Signing waits until the save conflict is resolved.' : '';
@@ -446,7 +531,7 @@ function DraftEditor({ client, report, priors, profile, register, onSigned, onCh
         )}
       </section>
 
-      <Dialog open={conflict !== null} title="This draft was changed elsewhere" onCancel={() => undefined} role="alertdialog" testId="conflict-dialog">
+      <Dialog open={conflict !== null && !lost} title="This draft was changed elsewhere" onCancel={() => undefined} role="alertdialog" testId="conflict-dialog">
         <p>{conflict?.message}</p>
         {conflict?.latest ? (
           <>

@@ -9,6 +9,7 @@ import { formatDateTime } from '../format.ts';
 import { ROLE_LABELS } from '../ProfileSetup.tsx';
 import { modalOpen, paneHidden, useKeydown } from '../shortcuts.ts';
 import { AuditTrail } from './AuditTrail.tsx';
+import { SyncStatus } from '../hub/SyncStatus.tsx';
 import type { EditorControl } from './ReportEditor.tsx';
 
 const MEANING_LABELS: Record<Signature['meaning'], string> = {
@@ -134,7 +135,7 @@ export function SignedReport({ client, report, register, onReport }: SignedRepor
 
   const unsigned = adding && text.trim() !== '';
   useEffect(() => {
-    register({ unsignedWork: () => (unsigned ? 'addendum' : null), flush: async () => true });
+    register({ unsignedWork: () => (unsigned ? 'addendum' : null), flush: async () => true, leave: async () => true });
   }, [register, unsigned]);
   useEffect(() => () => register(null), [register]);
 
@@ -189,6 +190,7 @@ export function SignedReport({ client, report, register, onReport }: SignedRepor
           </button>
         </div>
         <p className="muted">Signed reports never change: corrections and additions are signed addenda.</p>
+        <SyncStatus client={client} reportId={report.id} />
       </div>
 
       <section className="addenda" aria-labelledby="addenda-title">

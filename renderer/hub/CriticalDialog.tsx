@@ -1,0 +1,157 @@
+// A critical or urgent report that has not reached the hub in time: the referring team cannot see
+// it, so the radiologist must phone the finding through now. Blocking (Escape does not close it):
+// it closes when the call is recorded or when the hub confirms delivery.
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import type { HubStatus, ReportListItem } from '../../common/contract.ts';
+import { ALERT_LABELS } from '../../common/report.ts';
+import type { Client } from '../api.ts';
+import { Dialog } from '../Dialog.tsx';
+import { formatPersonName, isoToLocalInput, localInputToIso } from '../format.ts';
+import { useAppEvents } from './useAppEvents.ts';
+
+interface Warning {
+  reportId: string;
+  alertCode: 'critical' | 'urgent' | null;
+  message: string;
+}
+
+export interface CriticalDialogProps {
+  client: Client;
+  hub: HubStatus | null;
+  /** Called after a call is recorded (lists may show it). */
+  onRecorded(reportId: string): void;
+}
+
+export function CriticalDialog({ client, hub, onRecorded }: CriticalDialogProps) {
+  const [warnings, setWarnings] = useState<Warning[]>([]);
+  const [reports, setReports] = useState<ReportListItem[]>([]);
+  const configured = hub?.configured === true;
+
+  const add = useCallback((w: Warning) => {
+    setWarnings((ws) => (ws.some((x) => x.reportId === w.reportId) ? ws.map((x) => (x.reportId === w.reportId ? { ...x, ...w } : x)) : [...ws, w]));
+  }, []);
+  const remove = useCallback((reportId: string) => setWarnings((ws) => ws.filter((w) => w.reportId !== reportId)), []);
+
+  // At start: any signed report already overdue (e.g. the app was restarted while offline).
+  useEffect(() => {
+    if (!configured) return;
+    let live = true;
+    void (async () => {
+      const list = await client.api['reports:list']({});
+      if (!live || !list.ok) return;
+      setReports(list.value);
+      for (const r of list.value.filter((x) => x.status === 'signed')) {
+        const s = await client.api['sync:status']({ reportId: r.id });
+        if (!live) return;
+        if (s.ok && s.value.criticalUndelivered) {
+          add({ reportId: r.id, alertCode: null, message: 'This report with an urgent or critical finding has not reached the hub. The referring team cannot see it.' });
+        }
+      }
+    })();
+    return () => {
+      live = false;
+    };
+  }, [client, configured, add]);
+
+  useAppEvents(client, (e) => {
+    if (e.type === 'critical-undelivered') {
+      add({ reportId: e.reportId, alertCode: e.alertCode, message: e.message });
+      void client.api['reports:list']({}).then((r) => r.ok && setReports(r.value));
+    } else if (e.type === 'critical-resolved') remove(e.reportId);
+  });
+
+  const current = warnings[0] ?? null;
+  return (
+    <Dialog open={current !== null} title="Phone this finding through now" onCancel={() => undefined} role="alertdialog" testId="critical-dialog" wide>
+      {current && (
+        <PhoneForm
+          key={current.reportId}
+          client={client}
+          warning={current}
+          report={reports.find((r) => r.id === current.reportId) ?? null}
+          more={warnings.length - 1}
+          onDone={() => {
+            remove(current.reportId);
+            onRecorded(current.reportId);
+          }}
+        />
+      )}
+    </Dialog>
+  );
+}
+
+function PhoneForm({ client, warning, report, more, onDone }: { client: Client; warning: Warning; report: ReportListItem | null; more: number; onDone(): void }) {
+  const [clinician, setClinician] = useState('');
+  const [role, setRole] = useState('');
+  const [time, setTime] = useState(() => isoToLocalInput(new Date().toISOString()));
+  const [note, setNote] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const iso = localInputToIso(time);
+    const missing = [clinician.trim() ? null : 'the clinician you spoke to', role.trim() ? null : 'their role', iso ? null : 'the time of the call'].filter(Boolean);
+    if (missing.length > 0) {
+      setError(`Please give ${missing.join(', ')}.`);
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    const r = await client.api['sync:recordPhone']({ reportId: warning.reportId, clinician: clinician.trim(), role: role.trim(), time: iso, ...(note.trim() ? { note: note.trim() } : {}) });
+    setBusy(false);
+    if (!r.ok) {
+      setError(`The call was not recorded: ${r.error.message}`);
+      return;
+    }
+    onDone();
+  };
+
+  return (
+    <form onSubmit={(e) => void submit(e)} noValidate aria-describedby="critical-message">
+      <div id="critical-message" className="critical-message">
+        <p>
+          <strong>
+            {warning.alertCode ? `${ALERT_LABELS[warning.alertCode]} finding` : 'Critical or urgent finding'}
+            {report ? ` for ${formatPersonName(report.patientName)} (ID ${report.study.patientId}), ${report.studyDescription || 'study'}` : ''}
+          </strong>
+          : the signed report has not reached the hub, so the referring team cannot see it.
+        </p>
+        <p>{warning.message}</p>
+        <p>
+          <strong>Phone the finding to a responsible clinician now</strong>, then record the call here. The report stays queued and is still sent when the hub is
+          reachable.
+        </p>
+      </div>
+      <div className="field-row">
+        <div className="field">
+          <label htmlFor="phone-clinician">Clinician spoken to</label>
+          <input id="phone-clinician" autoFocus value={clinician} onChange={(e) => setClinician(e.target.value)} maxLength={200} />
+        </div>
+        <div className="field">
+          <label htmlFor="phone-role">Their role</label>
+          <input id="phone-role" value={role} onChange={(e) => setRole(e.target.value)} maxLength={200} placeholder="e.g. ED registrar" />
+        </div>
+        <div className="field">
+          <label htmlFor="phone-time">Time of the call</label>
+          <input id="phone-time" type="datetime-local" value={time} onChange={(e) => setTime(e.target.value)} />
+        </div>
+      </div>
+      <div className="field">
+        <label htmlFor="phone-note">Note (optional)</label>
+        <textarea id="phone-note" rows={2} value={note} onChange={(e) => setNote(e.target.value)} maxLength={2000} />
+      </div>
+      {error && (
+        <p role="alert" className="error-text">
+          {error}
+        </p>
+      )}
+      {more > 0 && <p className="muted">{more} more report{more === 1 ? '' : 's'} also need{more === 1 ? 's' : ''} a call after this one.</p>}
+      <div className="form-actions">
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Recording…' : 'I phoned it through: record the call'}
+        </button>
+      </div>
+    </form>
+  );
+}

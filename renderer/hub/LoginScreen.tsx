@@ -1,0 +1,93 @@
+// Log in to the department's hub: the hub identity is the signer (name, role, registration come
+// from it). The embedded hub of a single-user install lists its demo accounts to start at once.
+import { useState, type FormEvent } from 'react';
+import type { HubStatus } from '../../common/contract.ts';
+import { Role } from '../../common/report.ts';
+import type { Client } from '../api.ts';
+import { ROLE_LABELS } from '../ProfileSetup.tsx';
+
+export interface LoginScreenProps {
+  client: Client;
+  status: HubStatus;
+  onLoggedIn(status: HubStatus): void;
+}
+
+function roleLabel(role: string): string {
+  const r = Role.safeParse(role);
+  return r.success ? ROLE_LABELS[r.data] : role;
+}
+
+export function LoginScreen({ client, status, onLoggedIn }: LoginScreenProps) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const login = async (u: string, p: string) => {
+    const missing = [u.trim() ? null : 'your user name', p ? null : 'your password'].filter(Boolean);
+    if (missing.length > 0) {
+      setError(`Please give ${missing.join(' and ')}.`);
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    const r = await client.api['hub:login']({ username: u.trim(), password: p });
+    setBusy(false);
+    if (!r.ok) {
+      setError(`Not logged in: ${r.error.message}`);
+      setPassword('');
+      return;
+    }
+    onLoggedIn(r.value);
+  };
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    void login(username, password);
+  };
+
+  return (
+    <div className="login">
+      <form className="profile-form" data-testid="login-form" onSubmit={submit} aria-labelledby="login-title" noValidate>
+        <h1 id="login-title">Log in to Failsafe</h1>
+        <p>
+          {status.embedded
+            ? 'This workstation runs its own hub (single user). Log in with one of the demo accounts below.'
+            : `Log in with your department account (hub ${status.url ?? 'not named'}).`}{' '}
+          You sign reports as the person logged in: their name, role and registration are recorded with every signature.
+        </p>
+        <label htmlFor="login-username">User name</label>
+        <input id="login-username" autoFocus value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" maxLength={64} spellCheck={false} />
+        <label htmlFor="login-password">Password</label>
+        <input id="login-password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" maxLength={1024} />
+        {error && (
+          <p role="alert" className="error-text">
+            {error}
+          </p>
+        )}
+        <div className="form-actions">
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? 'Logging in…' : 'Log in'}
+          </button>
+        </div>
+      </form>
+      {status.demoUsers.length > 0 && (
+        <section className="demo-users" aria-labelledby="demo-title">
+          <h2 id="demo-title">Demo accounts (password “demo”)</h2>
+          <p className="muted">Only this embedded hub has them; a department hub has its own users.</p>
+          <ul>
+            {status.demoUsers.map((u) => (
+              <li key={u.username}>
+                <button type="button" disabled={busy} onClick={() => void login(u.username, u.password)} aria-label={`Log in as ${u.name}, ${roleLabel(u.role)} (${u.username})`}>
+                  Log in as <strong>{u.name}</strong>
+                </button>{' '}
+                <span>{roleLabel(u.role)}</span> <span className="muted">· user name {u.username}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      <p className="muted">Hub: {status.url ?? 'unknown'} · {status.online ? 'reachable' : 'not reached yet'}</p>
+    </div>
+  );
+}

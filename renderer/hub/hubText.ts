@@ -1,0 +1,49 @@
+// Words for the hub's state: durations, stale reasons, sync states, who may do what. Pure
+// functions (unit-tested in test/renderer/hubText.test.ts).
+import type { SyncStatusInfo } from '../../common/contract.ts';
+import { roleMay, type HubAction, type HubUser, type UnfinishedItem } from '../../common/hub.ts';
+
+/** A duration in words, coarse as people say it: "under a minute", "12 min", "5 h", "3 days". */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 60_000) return 'under a minute';
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h`;
+  return `${Math.floor(hours / 24)} days`;
+}
+
+/** Why a draft is highlighted, in words: "idle 5 h", "author's session ended". */
+export function staleText(item: Pick<UnfinishedItem, 'stale' | 'staleReasons' | 'idleMs'>): string {
+  if (!item.stale) return '';
+  const parts = item.staleReasons.map((r) => (r === 'idle' ? `idle ${formatDuration(item.idleMs)}` : "author's session ended"));
+  return parts.length > 0 ? parts.join('; ') : 'stale';
+}
+
+export const SYNC_LABELS: Record<SyncStatusInfo['state'], string> = {
+  local: 'Not sent (this workstation only)',
+  pending: 'Waiting to reach the hub',
+  synced: 'At the hub',
+  failed: 'Refused by the hub',
+};
+
+/** One line for a signed report's delivery: label, and the reason when there is one. */
+export function syncText(s: Pick<SyncStatusInfo, 'state' | 'reason' | 'attempts'>): string {
+  const label = SYNC_LABELS[s.state];
+  if (s.state === 'failed') return `${label}: ${s.reason ?? 'no reason given'}`;
+  if (s.state === 'pending') {
+    const tries = s.attempts > 0 ? ` (${s.attempts} attempt${s.attempts === 1 ? '' : 's'})` : '';
+    return s.reason ? `${label}${tries}: ${s.reason}` : `${label}${tries}`;
+  }
+  return label;
+}
+
+export function may(user: HubUser | null, action: HubAction): boolean {
+  return user !== null && roleMay(user.role, action);
+}
+
+/** "3 signed reports are waiting", for the offline banner. */
+export function waitingText(pending: number): string {
+  if (pending <= 0) return 'No signed report is waiting to be sent.';
+  return `${pending} signed report${pending === 1 ? ' is' : 's are'} waiting to be sent; ${pending === 1 ? 'it is' : 'they are'} kept here and sent when the hub is back.`;
+}

@@ -1,0 +1,13 @@
+// Subscribes a component to the events main pushes (the latest handler is always used; the
+// subscription is made once per client).
+import { useEffect, useEffectEvent } from 'react';
+import type { AppEvent } from '../../common/contract.ts';
+import type { Client } from '../api.ts';
+
+export function useAppEvents(client: Client, handler: (e: AppEvent) => void): void {
+  const onEvent = useEffectEvent(handler);
+  useEffect(() => {
+    if (!client.events) return;
+    return client.events.subscribe((e) => onEvent(e));
+  }, [client]);
+}
