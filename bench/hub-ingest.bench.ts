@@ -28,6 +28,10 @@ const WARMUP = 600;
 const OPEN_RATE = 200;
 const OPEN_SECONDS = 10;
 const USERS = 8;
+const DRAFTS = 200;
+const LIST_SECONDS = 3;
+const SSE_CLIENTS = 500;
+const SSE_EVENTS = 20;
 
 interface HubWorkerData { role: 'hub'; schema: string }
 
@@ -88,6 +92,43 @@ function send(url: URL, token: string, body: string, key: string): Promise<numbe
     });
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+function request(url: URL, method: string, path: string, token: string, body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { authorization: `Bearer ${token}` };
+    if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    const req = http.request({ host: url.hostname, port: url.port, path, method, agent, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Opens an SSE stream (own socket) and calls `onEvent(reportId)` for each report-signed event. */
+function sse(url: URL, token: string, onEvent: (reportId: string) => void): Promise<http.ClientRequest> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: url.hostname, port: url.port, path: '/api/events', headers: { authorization: `Bearer ${token}` }, agent: false }, (res) => {
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        buf += d;
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          if (block.startsWith('event: hello')) resolve(req);
+          const m = /"type":"report-signed".*?"reportId":"([^"]+)"|"reportId":"([^"]+)".*?"type":"report-signed"/.exec(block);
+          if (m) onEvent(m[1] ?? m[2]!);
+        }
+      });
+    });
+    req.on('error', reject);
   });
 }
 
@@ -202,9 +243,62 @@ export default async function run(): Promise<{ name: string; rows: { metric: str
     }));
     const rawRate = rawRows.length / ((performance.now() - r0) / 1000);
 
+    // 4. Draft snapshots (the unfinished list's input): DRAFTS drafts × 10 revisions, 32 concurrent.
+    const draftIds = Array.from({ length: DRAFTS }, () => crypto.randomUUID());
+    const snapshots: { token: string; id: string; body: string }[] = [];
+    for (let rev = 1; rev <= 10; rev++) {
+      draftIds.forEach((id, i) => snapshots.push({
+        token: tokens[i % USERS]!, id,
+        body: JSON.stringify({ study: { patientId: `PAT-D${i}`, studyUid: `1.2.826.0.1.3680043.8.498.9${i}` }, content: content(i), revision: rev, lastActivity: new Date().toISOString() }),
+      }));
+    }
+    let snapNext = 0;
+    const s0 = performance.now();
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (snapNext < snapshots.length) {
+        const sn = snapshots[snapNext++]!;
+        if ((await request(url, 'PUT', `/api/drafts/${sn.id}`, sn.token, sn.body)).status !== 200) failures++;
+      }
+    }));
+    const snapRate = snapshots.length / ((performance.now() - s0) / 1000);
+
+    // 5. The unfinished list with DRAFTS drafts, 16 concurrent readers, LIST_SECONDS.
+    let lists = 0;
+    let listBytes = 0;
+    const listEnd = performance.now() + LIST_SECONDS * 1000;
+    const l0 = performance.now();
+    await Promise.all(Array.from({ length: 16 }, async (_, k) => {
+      while (performance.now() < listEnd) {
+        const r = await request(url, 'GET', '/api/unfinished', tokens[k % USERS]!);
+        if (r.status !== 200) failures++;
+        listBytes = r.text.length;
+        lists++;
+      }
+    }));
+    const listRate = lists / ((performance.now() - l0) / 1000);
+
+    // 6. Fan-out: SSE_CLIENTS connected workstations, SSE_EVENTS reports signed at 10/s; the time
+    //    from each POST to its event arriving at every client.
+    const sent = new Map<string, number>();
+    const delivery: number[] = [];
+    const streams = await Promise.all(Array.from({ length: SSE_CLIENTS }, (_, k) => sse(url, tokens[k % USERS]!, (id) => {
+      const t = sent.get(id);
+      if (t !== undefined) delivery.push(performance.now() - t);
+    })));
+    for (let i = 0; i < SSE_EVENTS; i++) {
+      const it = payload(users[i % USERS]!, 900_000 + i);
+      sent.set(it.report.id, performance.now());
+      if ((await send(url, tokens[i % USERS]!, JSON.stringify(it), crypto.randomUUID())) !== 201) failures++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const fanDeadline = performance.now() + 10_000;
+    while (delivery.length < SSE_CLIENTS * SSE_EVENTS && performance.now() < fanDeadline) await new Promise((r) => setTimeout(r, 20));
+    for (const st of streams) st.destroy();
+    delivery.sort((a, b) => a - b);
+
     const { rows: counted } = await setup.query<{ n: number; d: number }>('SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM signed_reports');
     const stored = counted[0]!;
-    const expected = WARMUP + closedDone + openItems.length;
+    const expected = WARMUP + closedDone + openItems.length + SSE_EVENTS;
     worker.postMessage('close');
     await new Promise((r) => worker!.once('message', r));
     await worker.terminate();
@@ -221,7 +315,12 @@ export default async function run(): Promise<{ name: string; rows: { metric: str
         { metric: `open loop ${OPEN_RATE}/s latency max`, value: round(openLatencies[openLatencies.length - 1] ?? NaN, 2), unit: 'ms' },
         { metric: 'raw PostgreSQL INSERT of the same rows (32 connections)', value: round(rawRate, 0), unit: 'rows/s' },
         { metric: 'hub / raw ratio', value: round(hubRate / rawRate, 2), unit: '', target: '≥ 0.3' },
-        { metric: 'non-201 answers', value: failures, unit: 'requests', target: '0' },
+        { metric: `draft snapshots (PUT, ${DRAFTS} drafts, 32 concurrent)`, value: round(snapRate, 0), unit: 'snapshots/s' },
+        { metric: `unfinished list (GET, ${DRAFTS} drafts, ${Math.round(listBytes / 1024)} KiB, 16 concurrent)`, value: round(listRate, 0), unit: 'lists/s' },
+        { metric: `SSE fan-out to ${SSE_CLIENTS} clients: delivery p50`, value: round(pct(delivery, 50), 1), unit: 'ms' },
+        { metric: `SSE fan-out to ${SSE_CLIENTS} clients: delivery p99`, value: round(pct(delivery, 99), 1), unit: 'ms' },
+        { metric: 'SSE events delivered / expected', value: round(delivery.length / (SSE_CLIENTS * SSE_EVENTS), 3), unit: '', target: '1' },
+        { metric: 'non-2xx answers', value: failures, unit: 'requests', target: '0' },
         { metric: 'rows stored / posted (distinct)', value: stored.d === expected && stored.n === expected ? 1 : 0, unit: 'exact', target: '1' },
       ],
       notes: `${closedDone} reports in ${round(closedSeconds, 2)} s closed loop, then ${openItems.length} at ${OPEN_RATE}/s open loop; ` +

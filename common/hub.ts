@@ -291,11 +291,22 @@ export const TakeOverRecord = z.object({
 });
 export type TakeOverRecord = z.infer<typeof TakeOverRecord>;
 
+/** A snapshot refused because the draft had been taken over: kept so the former owner's words are not lost. */
+export const LateSnapshot = z.object({
+  revision: z.number().int(),
+  receivedAt: z.string(),
+  author: HubUserRef,
+  content: ReportContent,
+});
+export type LateSnapshot = z.infer<typeof LateSnapshot>;
+
 export const DraftWithHistory = z.object({
   draft: HubDraft,
   /** Oldest first. */
   revisions: z.array(HubDraftRevision),
   takeOvers: z.array(TakeOverRecord),
+  /** Snapshots from former owners refused after a take-over, oldest first (GET and take-over answers). */
+  lateSnapshots: z.array(LateSnapshot).optional(),
 });
 export type DraftWithHistory = z.infer<typeof DraftWithHistory>;
 
@@ -329,6 +340,13 @@ export const UnfinishedItem = z.object({
   takenOverFrom: HubUserRef.nullable(),
 });
 export type UnfinishedItem = z.infer<typeof UnfinishedItem>;
+
+/**
+ * Clients should refetch GET /api/unfinished at most this often after `unfinished-changed`
+ * events (immediately only after a `draft-taken-over` that names the user): every snapshot of
+ * every draft produces an event, and the list is about drafts idle for hours (docs/architecture.md).
+ */
+export const UNFINISHED_REFETCH_MIN_MS = 10_000;
 
 export const UnfinishedList = z.object({
   now: z.string(),

@@ -1,7 +1,7 @@
 // Unfinished reports (domain.md §6): draft snapshots published by the workstation, the
 // department's unfinished list with staleness, and take-over with history and audit.
 import type {
-  DraftAck, DraftSnapshot, DraftWithHistory, HubDraft, HubDraftRevision, HubUser, SitePolicy, StaleReason, TakeOverRecord,
+  DraftAck, LateSnapshot, DraftSnapshot, DraftWithHistory, HubDraft, HubDraftRevision, HubUser, SitePolicy, StaleReason, TakeOverRecord,
   TakeOverRequest, TakeOverResponse, UnfinishedItem, UnfinishedList,
 } from '../common/hub.ts';
 import type { ReportContent, Role } from '../common/report.ts';
@@ -143,7 +143,6 @@ async function history(q: Queryable, reportId: string): Promise<{ revisions: Hub
   };
 }
 
-export interface LateSnapshot { revision: number; receivedAt: string; author: HubUser; content: ReportContent }
 
 /** GET /api/drafts/:id: the draft, its revisions, take-overs and any refused late snapshots. */
 export async function getDraft(db: HubDb, reportId: string): Promise<DraftWithHistory & { lateSnapshots: LateSnapshot[] }> {

@@ -3,6 +3,9 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  DraftAck as DraftAckSchema, DraftWithHistory as DraftWithHistorySchema, EventLog, HubErrorBody, HubEvent, HubHealth, HubHello,
+  HubSignedReport as HubSignedReportSchema, IngestReceipt as IngestReceiptSchema, LoginResponse as LoginResponseSchema, SessionInfo,
+  SitePolicy, TakeOverResponse as TakeOverResponseSchema, UnfinishedList as UnfinishedListSchema,
   HUB_ACTIONS, ROLE_PERMISSIONS, type DraftAck, type DraftWithHistory, type HubAction, type HubSignedReport, type IngestReceipt,
   type LoginResponse, type TakeOverResponse, type UnfinishedList,
 } from '../../common/hub.ts';
@@ -628,6 +631,40 @@ export function defineHubSuite(kind: DbKind): void {
       await sse.hello;
       await http(ctx.url, 'DELETE', '/api/session', { token });
       expect(await sse.ended).toBe('session-ended');
+    });
+  });
+
+  // ---- the contract --------------------------------------------------------------------------
+
+  describe(`contract (${kind})`, () => {
+    it('every answer parses with the common/hub.ts schema the workstation uses', async () => {
+      const a = await session('locum');
+      const b = await session('radiologist');
+      const strict = <T,>(schema: { parse(v: unknown): T }, v: unknown): T => schema.parse(v);
+      strict(HubHealth, (await http(ctx.url, 'GET', '/api/health')).body);
+      strict(LoginResponseSchema, (await http(ctx.url, 'POST', '/api/session', { body: { username: a.u.username, password: a.u.password } })).body);
+      strict(SessionInfo, (await http(ctx.url, 'GET', '/api/session', { token: a.token })).body);
+      strict(SitePolicy, (await http(ctx.url, 'GET', '/api/policy', { token: a.token })).body);
+      const id = crypto.randomUUID();
+      const study = studyFor('c');
+      strict(DraftAckSchema, (await http(ctx.url, 'PUT', `/api/drafts/${id}`, { token: a.token, body: snapshot(study, 1) })).body);
+      strict(UnfinishedListSchema, (await http(ctx.url, 'GET', '/api/unfinished', { token: b.token })).body);
+      const sse = openSse(ctx.url, b.token, { since: 0 });
+      try {
+        strict(HubHello, await sse.hello);
+        strict(TakeOverResponseSchema, (await http(ctx.url, 'POST', `/api/drafts/${id}/take-over`, { token: b.token, body: {} })).body);
+        strict(DraftWithHistorySchema, (await http(ctx.url, 'GET', `/api/drafts/${id}`, { token: b.token })).body);
+        const p = signedReport(b.u, { id, study });
+        strict(IngestReceiptSchema, (await post(ctx.url, b.token, p)).body);
+        strict(IngestReceiptSchema, (await post(ctx.url, b.token, signedAddendum(b.u, p))).body);
+        strict(HubSignedReportSchema, (await http(ctx.url, 'GET', `/api/reports/${id}`, { token: b.token })).body);
+        strict(EventLog, (await http(ctx.url, 'GET', '/api/events/log?since=0', { token: b.token })).body);
+        strict(HubErrorBody, (await http(ctx.url, 'PUT', `/api/drafts/${id}`, { token: a.token, body: snapshot(study, 9) })).body);
+        await sse.waitFor((e) => e.type === 'report-signed' && e.reportId === id && e.kind === 'addendum');
+        for (const e of sse.events) strict(HubEvent, e);
+      } finally {
+        sse.close();
+      }
     });
   });
 
