@@ -2,6 +2,9 @@
 // `npm run hub -- --port 8787 --host 127.0.0.1 --data DIR --policy site-policy.json`
 // `npm run hub -- user add --username u --name "Dr X" --role radiologist --registration "GMC 1" --password-stdin`
 // `npm run hub -- user list` · `npm run hub -- migrate`
+// `npm run hub -- embedded --data DIR [--port 0] [--parent-stdin]`: the single-user hub with demo
+//   users (what `npm start` runs beside the workstation); prints FAILSAFE_HUB_URL=<url>; with
+//   --parent-stdin it exits when its stdin closes (the parent process ended).
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -9,13 +12,14 @@ import { Role } from '../common/report.ts';
 import { createUser, UserExistsError } from './auth.ts';
 import { HubConfigError, loadConfig, type HubFlags } from './config.ts';
 import { migrate } from './db/migrations.ts';
-import { openHubDb, startHub } from './hub.ts';
+import { openHubDb, startEmbeddedHub, startHub } from './hub.ts';
 
 const USAGE = `usage:
   hub [--host H] [--port N] [--data DIR] [--policy FILE]     start the hub
   hub user add --username U --name NAME --role ROLE --registration REG (--password P | --password-stdin)
   hub user list
   hub migrate
+  hub embedded --data DIR [--port N] [--parent-stdin]          single-user hub (PGlite, 127.0.0.1, demo users)
 environment: DATABASE_URL (PostgreSQL; else embedded PGlite in --data / FAILSAFE_HUB_DATA, default ./hub-data),
   FAILSAFE_HUB_HOST, FAILSAFE_HUB_PORT (default 127.0.0.1:8787), FAILSAFE_HUB_POLICY, FAILSAFE_HUB_DB_SCHEMA
 roles: ${Role.options.join(', ')}`;
@@ -35,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
       host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, policy: { type: 'string' },
       username: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, registration: { type: 'string' },
       password: { type: 'string' }, 'password-stdin': { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, log: { type: 'boolean' },
+      'parent-stdin': { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -60,6 +65,25 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
     return -1; // keep running
+  }
+
+  if (cmd === 'embedded') {
+    const port = values.port === undefined ? 0 : Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new HubConfigError('--port must be 0–65535');
+    const hub = await startEmbeddedHub({ dataDir: cfg.dataDir, port, policy: cfg.policy });
+    console.log(`hub: embedded, listening on ${hub.url} (PGlite in ${cfg.dataDir}; demo users ${hub.demoUsers.map((u) => u.username).join(', ')}, password "${hub.demoPassword}")`);
+    console.log(`FAILSAFE_HUB_URL=${hub.url}`);
+    const stop = (): void => {
+      hub.close().then(() => process.exit(0), () => process.exit(1));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (values['parent-stdin']) {
+      process.stdin.on('end', stop);
+      process.stdin.on('error', stop);
+      process.stdin.resume();
+    }
+    return -1;
   }
 
   const db = await openHubDb(cfg);

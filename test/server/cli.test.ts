@@ -163,6 +163,30 @@ describe.each([
 });
 
 describe('embedded hub (npm start default)', () => {
+  it('runs as `hub embedded --parent-stdin`, prints its URL, serves the demo users and exits when its parent goes', async () => {
+    const dataDir = path.join(tmp, 'embedded-cli');
+    const child = spawn(process.execPath, [bundle, 'embedded', '--data', dataDir, '--parent-stdin'], { env: { PATH: process.env['PATH'] ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    let out = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL: ${out}`)), 30_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /^FAILSAFE_HUB_URL=(\S+)$/m.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+    });
+    expect(out).toContain('demo users radiologist, locum');
+    const login = await http<LoginResponse>(url, 'POST', '/api/session', { body: { username: 'locum', password: 'demo' } });
+    expect(login.status).toBe(200);
+    expect(login.body.user.role).toBe('locum');
+    child.stdin.end();
+    expect(await exited).toBe(0);
+  });
+
   it('creates demo users once, keeps its data in the folder across restarts', async () => {
     const dataDir = path.join(tmp, 'embedded');
     const first = await startEmbeddedHub({ dataDir });
