@@ -1,7 +1,8 @@
-// The radiologist's workflow end to end, in Chromium against the built app in browser mode:
-// first start → the bundled CT head opens → the image renders and window/level changes it →
+// The radiologist's workflow end to end, in Chromium against the built app in browser mode
+// (with the embedded hub `npm start` runs): first start → log in as the demo radiologist → the
+// bundled CT head opens → the image renders and window/level changes it →
 // a report is written → signing is blocked until unexpected findings and the alert code are
-// recorded (the reasons are shown) → signed → the app is restarted on the same data folder →
+// recorded (the reasons are shown) → signed → the hub confirms it (synced) → the app is restarted on the same data folder →
 // the signed report is intact and read-only → an addendum appears above it. Also: leaving an
 // unsigned draft for another study asks first, and typed text survives a reload.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,20 +85,23 @@ describe('reporting workflow (browser mode)', () => {
     await app?.stop();
   });
 
-  it('first start asks for the signer profile, then opens the bundled sample study', async () => {
+  it('first start asks to log in to the hub, then opens the bundled sample study', async () => {
     page = await newPage(browser, app.url, errors);
     // The token is taken out of the visible URL.
-    await page.getByLabel('Full name').waitFor();
+    const login = page.getByTestId('login-form');
+    await login.waitFor();
     expect(page.url()).not.toContain('token=');
+    // The embedded hub lists its demo accounts with their roles.
+    expect(await page.getByRole('button', { name: /^Log in as Dr Ada Lovelace, Radiologist/ }).count()).toBe(1);
 
-    // The profile form refuses an incomplete profile with a clear message.
-    await page.getByRole('button', { name: 'Save profile' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('your name');
+    // The login form refuses an incomplete login with a clear message.
+    await login.getByRole('button', { name: 'Log in', exact: true }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('your user name');
 
-    await page.getByLabel('Full name').fill('Dr Ada Lovelace');
-    await page.getByLabel('Role').selectOption('radiologist');
-    await page.getByLabel(/Professional registration number/).fill('GMC 7654321');
-    await page.getByRole('button', { name: 'Save profile' }).click();
+    await page.getByLabel('User name', { exact: true }).fill('radiologist');
+    await page.getByLabel('Password', { exact: true }).fill('demo');
+    await login.getByRole('button', { name: 'Log in', exact: true }).click();
+    await expect.poll(() => page.getByTestId('hub-user').textContent()).toContain('Dr Ada Lovelace · Radiologist');
 
     const banner = page.getByTestId('patient-banner');
     await banner.waitFor();
@@ -196,12 +200,15 @@ describe('reporting workflow (browser mode)', () => {
     expect(text).toContain('FINAL');
     expect(text).toContain(conclusion);
     expect(text).toContain(findingText);
-    expect(text).toContain('Signed by Dr Ada Lovelace, Radiologist, registration GMC 7654321');
+    expect(text).toContain('Signed by Dr Ada Lovelace, Radiologist, registration GMC 1234567');
     const hash = await signed.locator('.hash-full').first().textContent();
     expect(hash).toMatch(/^[0-9a-f]{64}$/);
     hashPrefix = hash!.slice(0, 12);
     expect(await signed.locator('textarea, input, select, [contenteditable="true"]').count()).toBe(0);
     expect((await page.getByTestId('patient-banner').textContent()) ?? '').toContain('FINAL');
+    // The hub confirms it.
+    await expect.poll(() => signed.getByTestId('sync-status').getAttribute('data-state'), { timeout: 20_000 }).toBe('synced');
+    expect(await signed.getByTestId('sync-status').textContent()).toContain('At the hub');
 
     // The audit trail records creation, edits and the signature.
     await signed.getByRole('button', { name: 'Audit trail' }).click();
@@ -264,8 +271,10 @@ describe('reporting workflow (browser mode)', () => {
     app = await startApp({ dataDir });
     page = await newPage(browser, app.url, errors);
 
-    // The profile persisted: the library shows, with the signed report listed.
+    // The login persisted: the library shows, with the signed report listed (and at the hub).
     await page.getByRole('button', { name: /^Open report: .*CT HEAD/ }).first().waitFor();
+    expect(await page.getByTestId('hub-user').textContent()).toContain('Dr Ada Lovelace');
+    await expect.poll(() => page.locator('table.data-table').first().getByTestId('sync-status').first().getAttribute('data-state')).toBe('synced');
     await page.getByRole('button', { name: /^Open study CT HEAD, 15 Mar 2024/ }).click();
     const signed = page.getByTestId('signed-report');
     await signed.waitFor();

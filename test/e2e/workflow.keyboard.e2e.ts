@@ -9,10 +9,13 @@ import { corpusDir, launchChromium, startApp, type RunningApp } from './harness.
 
 const focusedId = (page: Page) => page.evaluate(() => document.activeElement?.id ?? '');
 
-async function setUpProfile(page: Page): Promise<void> {
-  await page.getByLabel('Full name').fill('Dr Grace Hopper');
-  await page.getByLabel('Role').selectOption('radiologist');
-  await page.getByLabel(/Professional registration number/).fill('GMC 1111111');
+/** Logs in to the embedded hub as the demo radiologist, from the keyboard. */
+async function logIn(page: Page): Promise<void> {
+  await page.getByTestId('login-form').waitFor();
+  expect(await focusedId(page)).toBe('login-username');
+  await page.keyboard.type('radiologist');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('demo');
   await page.keyboard.press('Enter');
   await page.getByTestId('patient-banner').waitFor();
   await page.getByTestId('sign-button').waitFor();
@@ -30,7 +33,7 @@ describe('keyboard-first workflow and edge cases (browser mode)', () => {
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(app.url);
-    await setUpProfile(page);
+    await logIn(page);
   });
 
   afterAll(async () => {
@@ -109,8 +112,8 @@ describe('keyboard-first workflow and edge cases (browser mode)', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('.library [aria-live="polite"]').first().textContent(), { timeout: 60_000 }).toMatch(/^Read \d+ files: \d+ images indexed/);
     const errorsPanel = page.locator('section', { has: page.locator('#lib-errors') });
-    const heading = (await page.locator('#lib-errors').textContent()) ?? '';
-    expect(Number(/\((\d+)\)/.exec(heading)?.[1])).toBeGreaterThan(0);
+    // The list is re-read after indexing: wait for it.
+    await expect.poll(async () => Number(/\((\d+)\)/.exec((await page.locator('#lib-errors').textContent()) ?? '')?.[1])).toBeGreaterThan(0);
     // The deliberately malformed file of the corpus is among them, with a reason.
     const listed = (await errorsPanel.textContent()) ?? '';
     expect(listed).toMatch(/\.dcm: \S+/);
