@@ -44,7 +44,11 @@ export function CriticalDialog({ client, hub, onRecorded }: CriticalDialogProps)
         const s = await client.api['sync:status']({ reportId: r.id });
         if (!live) return;
         if (s.ok && s.value.criticalUndelivered) {
-          add({ reportId: r.id, alertCode: null, message: 'This report with an urgent or critical finding has not reached the hub. The referring team cannot see it.' });
+          add({
+            reportId: r.id,
+            alertCode: null,
+            message: 'This report has not reached the hub. Phone the finding to a responsible clinician now, then record the call.',
+          });
         }
       }
     })();
@@ -118,10 +122,7 @@ function PhoneForm({ client, warning, report, more, onDone }: { client: Client; 
           : the signed report has not reached the hub, so the referring team cannot see it.
         </p>
         <p>{warning.message}</p>
-        <p>
-          <strong>Phone the finding to a responsible clinician now</strong>, then record the call here. The report stays queued and is still sent when the hub is
-          reachable.
-        </p>
+        <p>The report stays queued and is still sent when the hub is reachable; recording the call does not replace that.</p>
       </div>
       <div className="field-row">
         <div className="field">

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONTENT_SECURITY_POLICY } from '../../common/security.ts';
-import { takeToken } from '../../renderer/api.ts';
+import { electronEvents, takeToken } from '../../renderer/api.ts';
+import type { AppEvent } from '../../common/contract.ts';
 
 function fakes(href: string, stored: Record<string, string> = {}) {
   const url = new URL(href);
@@ -62,5 +63,33 @@ describe('renderer/index.html', () => {
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
     expect(html).not.toMatch(/<style/);
     expect(html).not.toMatch(/\sstyle="/);
+  });
+});
+
+describe('electronEvents (the preload exposes subscribe on window.failsafe)', () => {
+  it('passes events through and unsubscribes', () => {
+    const listeners = new Set<(e: unknown) => void>();
+    const events = electronEvents({
+      subscribe: (l) => {
+        listeners.add(l as (e: unknown) => void);
+        return () => listeners.delete(l as (e: unknown) => void);
+      },
+    });
+    expect(events).not.toBeNull();
+    const seen: AppEvent[] = [];
+    const off = events!.subscribe((e) => seen.push(e));
+    for (const l of listeners) l({ type: 'hub-changed', online: false });
+    expect(seen).toEqual([{ type: 'hub-changed', online: false }]);
+    off();
+    expect(listeners.size).toBe(0);
+  });
+  it('is null for a preload without subscribe, and a throwing subscribe does not break the app', () => {
+    expect(electronEvents({})).toBeNull();
+    const events = electronEvents({
+      subscribe: () => {
+        throw new Error('IPC gone');
+      },
+    });
+    expect(() => events!.subscribe(() => undefined)()).not.toThrow();
   });
 });
