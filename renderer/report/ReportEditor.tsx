@@ -23,7 +23,7 @@ export interface EditorControl {
   unsignedWork(): 'draft' | 'addendum' | null;
   /** Saves now; true when all text is stored. */
   flush(): Promise<boolean>;
-  /** Saves, and tells main the editor closed the draft (published to the team). True when stored. */
+  /** Saves, and tells main the editor closed the draft (published to the team); the editor is then done. True when stored. */
   leave(): Promise<boolean>;
 }
 
@@ -259,6 +259,8 @@ function DraftEditor({ client, report, priors, profile, register, onSigned, onCh
       leave: async () => {
         if (lockedRef.current) return true;
         if (!(await saver.flush())) return false;
+        // Closed here, once: the unmount that follows must not publish it again (e.g. after a log out).
+        saver.dispose();
         await client.api['reports:close']({ reportId });
         return true;
       },
