@@ -4,7 +4,7 @@
 // The database's triggers (migration 0010) enforce immutability independently of this class.
 import crypto from 'node:crypto';
 import { ContractError, type AuditEntry, type ReportListItem } from '../../common/contract.ts';
-import { addendumSignedPayload, type AddendumPayload, type OutboxPayload, type SignedReportPayload } from '../../common/hubPayload.ts';
+import { addendumSignedPayload, type AddendumPayload, type SignedReportPayload } from '../../common/hubPayload.ts';
 import {
   Profile,
   ReportContent,
@@ -33,22 +33,6 @@ export interface ReportStoreOptions {
 
 export type AuditAction = AuditEntry['action'];
 
-export interface OutboxRow {
-  id: number;
-  kind: 'report' | 'addendum';
-  reportId: string;
-  idempotencyKey: string;
-  /** The JSON text stored at signing (send this verbatim). */
-  payloadJson: string;
-  payload: OutboxPayload;
-  createdAt: string;
-  state: 'pending' | 'synced' | 'failed';
-  attempts: number;
-  nextAttemptAt: string | null;
-  lastError: string | null;
-  syncedAt: string | null;
-  hubReceipt: string | null;
-}
 
 export interface RevisionEntry {
   revision: number;
@@ -108,20 +92,6 @@ interface AddendumRow {
   content_hash: string;
 }
 
-interface OutboxDbRow {
-  id: number;
-  kind: 'report' | 'addendum';
-  report_id: string;
-  idempotency_key: string;
-  payload: string;
-  created_at: string;
-  state: 'pending' | 'synced' | 'failed';
-  attempts: number;
-  next_attempt_at: string | null;
-  last_error: string | null;
-  synced_at: string | null;
-  hub_receipt: string | null;
-}
 
 const sha256 = (text: string): string => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 
@@ -206,16 +176,6 @@ export class ReportStore {
       list: db.prepare<[], ReportRow>('SELECT * FROM reports ORDER BY updated_at DESC, rowid DESC'),
       insertOutbox: db.prepare<[string, string, string, string, string]>(
         'INSERT INTO outbox (kind, report_id, idempotency_key, payload, created_at) VALUES (?, ?, ?, ?, ?)',
-      ),
-      outboxPending: db.prepare<[string, number], OutboxDbRow>(
-        `SELECT * FROM outbox WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?`,
-      ),
-      outboxRow: db.prepare<[number], OutboxDbRow>('SELECT * FROM outbox WHERE id = ?'),
-      markSynced: db.prepare<[string, string, number]>(
-        `UPDATE outbox SET state = 'synced', synced_at = ?, hub_receipt = ?, next_attempt_at = NULL WHERE id = ?`,
-      ),
-      markAttempt: db.prepare<[string, string, string, number]>(
-        `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, state = ? WHERE id = ? AND state <> 'synced'`,
       ),
       // ---- take-over (migration 0030) ----
       // Normally a study has one report. A take-over can add a second draft for a study that
@@ -555,32 +515,6 @@ export class ReportStore {
     return this.st.audit.all(reportId).map((a) => ({ seq: a.seq, at: a.at, actor: a.actor, action: a.action, reportId: a.report_id, detail: a.detail }));
   }
 
-  // ---- outbox (for the hub sync sender) -----------------------------------------------------
-
-  /** Pending rows whose next attempt is due, oldest first (a report before its addenda). */
-  outboxPending(limit: number): OutboxRow[] {
-    const n = Math.max(0, Math.min(1000, Math.floor(limit)));
-    return this.st.outboxPending.all(this.iso(), n).map(toOutboxRow);
-  }
-
-  outboxRow(id: number): OutboxRow | null {
-    const r = this.st.outboxRow.get(id);
-    return r ? toOutboxRow(r) : null;
-  }
-
-  markSynced(id: number, receipt: string): void {
-    if (this.st.markSynced.run(this.iso(), receipt, id).changes !== 1) throw new ContractError('not-found', `No outbox row ${id}.`);
-  }
-
-  /** Records a failed delivery attempt; `failed` stops retrying (the row needs a person). */
-  markAttempt(id: number, error: string, nextAttemptAt: string, failed: boolean): void {
-    const changed = this.st.markAttempt.run(error, nextAttemptAt, failed ? 'failed' : 'pending', id).changes;
-    if (changed !== 1) {
-      if (!this.st.outboxRow.get(id)) throw new ContractError('not-found', `No outbox row ${id}.`);
-      throw new ContractError('conflict', `Outbox row ${id} is already synced.`);
-    }
-  }
-
   // ---- internals ----------------------------------------------------------------------------
 
   private iso(): string {
@@ -685,20 +619,3 @@ export class ReportStore {
   }
 }
 
-function toOutboxRow(r: OutboxDbRow): OutboxRow {
-  return {
-    id: r.id,
-    kind: r.kind,
-    reportId: r.report_id,
-    idempotencyKey: r.idempotency_key,
-    payloadJson: r.payload,
-    payload: JSON.parse(r.payload) as OutboxPayload,
-    createdAt: r.created_at,
-    state: r.state,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    lastError: r.last_error,
-    syncedAt: r.synced_at,
-    hubReceipt: r.hub_receipt,
-  };
-}

@@ -11,7 +11,6 @@
 //   copied with its seq, the AUTOINCREMENT counter is carried over, and the append-only
 //   triggers are recreated exactly as 0010 defines them. This runs inside migrate()'s
 //   transaction, so it is all or nothing.
-import { PHONE_LOG_SQL } from '../../sync/PhoneLog.ts';
 import type { Migration } from './index.ts';
 
 const SQL = /* sql */ `
@@ -51,6 +50,26 @@ BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+`;
+
+// The phone-communication record (main/sync/PhoneLog.ts), copied here so this shipped migration
+// never changes when that file does.
+const PHONE_LOG_SQL = /* sql */ `
+CREATE TABLE IF NOT EXISTS sync_phone_communications (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  report_id TEXT NOT NULL,
+  clinician TEXT NOT NULL CHECK (length(trim(clinician)) > 0),
+  role TEXT NOT NULL CHECK (length(trim(role)) > 0),
+  time TEXT NOT NULL,
+  note TEXT NOT NULL DEFAULT '',
+  recorded_by TEXT NOT NULL,
+  recorded_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sync_phone_by_report ON sync_phone_communications (report_id, seq);
+CREATE TRIGGER IF NOT EXISTS sync_phone_no_update BEFORE UPDATE ON sync_phone_communications
+BEGIN SELECT RAISE(ABORT, 'phone communication records are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS sync_phone_no_delete BEFORE DELETE ON sync_phone_communications
+BEGIN SELECT RAISE(ABORT, 'phone communication records are append-only'); END;
 `;
 
 const migration: Migration = {

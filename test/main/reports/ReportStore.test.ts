@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContractError, type ErrorCode } from '../../../common/contract.ts';
 import { addendumSignedPayload, AddendumPayload, OutboxPayload, SignedReportPayload } from '../../../common/hubPayload.ts';
+import { SqliteOutboxStore } from '../../../main/sync/OutboxStore.ts';
 import { signedPayload, type ReportContent } from '../../../common/report.ts';
 import { openDatabase, type Db } from '../../../main/db/database.ts';
 import { ReportStore } from '../../../main/reports/ReportStore.ts';
@@ -425,32 +426,16 @@ describe('audit', () => {
 });
 
 describe('outbox for the sync sender', () => {
-  it('lists due pending rows oldest first and records attempts and receipts', () => {
+  it('sign and addendum leave rows the sync store delivers in order, report before addendum', () => {
     const id = signableDraft();
     store.sign(id, STUDY_A, 1, RADIOLOGIST);
     store.addendum(id, 'One.', RADIOLOGIST);
-    const pending = store.outboxPending(10);
-    expect(pending.map((r) => r.kind)).toEqual(['report', 'addendum']);
-    expect(pending[0]!.payload).toEqual(OutboxPayload.parse(JSON.parse(pending[0]!.payloadJson)));
-    expect(store.outboxPending(1)).toHaveLength(1);
-
-    const [first, second] = pending as [(typeof pending)[0], (typeof pending)[0]];
-    store.markAttempt(first.id, 'ECONNREFUSED', '2999-01-01T00:00:00.000Z', false);
-    expect(store.outboxPending(10).map((r) => r.id)).toEqual([second.id]); // not due yet
-    const after = store.outboxRow(first.id)!;
-    expect(after).toMatchObject({ state: 'pending', attempts: 1, lastError: 'ECONNREFUSED', nextAttemptAt: '2999-01-01T00:00:00.000Z' });
-    expect(after.payloadJson).toBe(first.payloadJson);
-
-    store.markAttempt(second.id, 'HTTP 422: bad signature', '2000-01-01T00:00:00.000Z', true);
-    expect(store.outboxRow(second.id)).toMatchObject({ state: 'failed', attempts: 1 });
-    expect(store.outboxPending(10)).toEqual([]);
-
-    store.markSynced(first.id, 'hub-receipt-42');
-    expect(store.outboxRow(first.id)).toMatchObject({ state: 'synced', hubReceipt: 'hub-receipt-42', nextAttemptAt: null });
-    expect(store.outboxRow(first.id)!.syncedAt).not.toBeNull();
-    expectCode(() => store.markAttempt(first.id, 'late', '2000-01-01T00:00:00.000Z', false), 'conflict');
-    expectCode(() => store.markSynced(999, 'x'), 'not-found');
-    expectCode(() => store.markAttempt(999, 'x', 'y', false), 'not-found');
-    expect(store.outboxRow(999)).toBeNull();
+    const outbox = new SqliteOutboxStore(db);
+    const rows = outbox.forReport(id);
+    expect(rows.map((r) => r.kind)).toEqual(['report', 'addendum']);
+    for (const r of rows) expect(() => OutboxPayload.parse(JSON.parse(r.payloadJson))).not.toThrow();
+    // The addendum waits for its report: only the report is due first.
+    expect(outbox.due('2999-01-01T00:00:00.000Z', 10).map((r) => r.kind)).toEqual(['report']);
   });
+
 });
