@@ -1,6 +1,8 @@
 // Reads one file's header with bounded memory: a ByteSource over a file descriptor that keeps
 // one block in memory and reads larger ranges only when asked (the header before the pixel
-// data, capped by layout.ts). Also the per-file guards: size limit, not a regular file, I/O errors.
+// data, capped by layout.ts; or, for a deflated file, everything after the meta header, capped
+// at MAX_DEFLATED_FILE_BYTES by layout.ts before it is read). Also the per-file guards: size
+// limit, not a regular file, I/O errors.
 import fs from 'node:fs';
 import type { ByteSource } from './layout.ts';
 import { DicomReadError, parseDicomSource, type DicomHeader } from './parseHeader.ts';

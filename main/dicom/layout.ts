@@ -3,6 +3,13 @@
 // against the bytes that actually remain before anything trusts it. It reads only element
 // headers (a few bytes each) through a ByteSource, so a file claiming a 1.3 GB element in 4 KB
 // is refused after reading a dozen bytes, and pixel data is never read at all.
+//
+// The one exception is Deflated Explicit VR Little Endian (PS3.5 A.5): everything after the File
+// Meta group is one raw deflate stream, so nothing (not even where the pixel data starts) is known
+// before inflating it. Such a file is read whole (at most MAX_DEFLATED_FILE_BYTES) and inflated
+// in one bounded step (inflateBound: the output may never exceed it, so a deflate bomb is refused
+// after producing at most that much), then walked exactly like an explicit-VR-LE file.
+import zlib from 'node:zlib';
 
 /** Random access to a file's bytes. `bytes` may return a view into a shared buffer. */
 export interface ByteSource {
@@ -29,6 +36,32 @@ export const TS = {
 export const MAX_HEADER_BYTES = 64 * 1024 * 1024;
 /** Sequences nested deeper than this are refused (real files nest a handful of levels). */
 export const MAX_DEPTH = 32;
+
+/**
+ * Deflated files are read whole and inflated in memory, so they get a lower size limit than the
+ * 2 GiB of other files (whose pixel data is never read): 256 MiB of compressed data.
+ */
+export const MAX_DEFLATED_FILE_BYTES = 256 * 1024 * 1024;
+/** The inflated data set of any deflated file may never be larger than this. */
+export const MAX_INFLATED_BYTES = 512 * 1024 * 1024;
+/** Every deflated file may inflate to at least this much (small files of blank or mask images legitimately compress 100–1000×). */
+export const MIN_INFLATE_BOUND = 64 * 1024 * 1024;
+/** Beyond MIN_INFLATE_BOUND, a data set may inflate to at most this many times its compressed size. */
+export const MAX_INFLATE_RATIO = 64;
+
+/**
+ * The most bytes the data set of a deflated file with `compressedBytes` after its meta header may
+ * inflate to: 64× its compressed size, but at least 64 MiB and never more than 512 MiB.
+ *
+ * Why: real images deflate 1.5–10×; blank frames and segmentation masks far more (deflate tops out
+ * near 1032:1), which the 64 MiB floor allows for any small file at a memory cost that does not
+ * matter (files are indexed one at a time). The ratio caps what a few-MiB file can make the index
+ * allocate, and the 512 MiB ceiling caps a single file outright, so the worst case is one 256 MiB
+ * compressed file plus 512 MiB inflated, released before the next file is read.
+ */
+export function inflateBound(compressedBytes: number): number {
+  return Math.min(MAX_INFLATED_BYTES, Math.max(MIN_INFLATE_BOUND, MAX_INFLATE_RATIO * compressedBytes));
+}
 
 const UNDEFINED = 0xffffffff;
 const ITEM = 0xfffee000;
@@ -61,6 +94,12 @@ export interface Layout {
   /** Bytes from offset 0 that a data-set parser needs: up to the pixel data value, or all. */
   headerEnd: number;
   pixelData: PixelDataLayout | null;
+  /**
+   * The bytes `headerEnd` and `pixelData` refer to. The file itself, except for a deflated file:
+   * then its meta header (Transfer Syntax UID patched to explicit VR little endian, so a parser
+   * reads the rest as it is) followed by the inflated data set, all in memory.
+   */
+  source: ByteSource;
 }
 
 function hex4(n: number): string {
@@ -245,9 +284,10 @@ function ascii(b: Uint8Array): string {
   return s;
 }
 
-/** Reads the Part-10 meta header (explicit VR LE, group 0002) and returns its end and transfer syntax. */
-function readMeta(src: ByteSource, walker: Walker): { end: number; ts: string } {
+/** Reads the Part-10 meta header (explicit VR LE, group 0002) and returns its end and transfer syntax (and where its value is). */
+function readMeta(src: ByteSource, walker: Walker): { end: number; ts: string; tsValue: { offset: number; length: number } } {
   let ts: string | null = null;
+  let tsValue = { offset: 0, length: 0 };
   // Walk group 0002 one element at a time so the walk stops where the data set begins.
   let pos = 132;
   while (pos + 8 <= src.size && walker.u16At(pos, true) === 0x0002) {
@@ -275,21 +315,83 @@ function readMeta(src: ByteSource, walker: Walker): { end: number; ts: string } 
     if (elem === 0x0010) {
       if (length > 64) throw new DicomReadError(`The Transfer Syntax UID (0002,0010) is ${length} bytes long; a UID has at most 64 characters.`);
       ts = ascii(src.bytes(valuePos, length)).replace(/[\0 ]+$/, '');
+      tsValue = { offset: valuePos, length };
     }
     pos = valuePos + length;
   }
   if (ts === null) throw new DicomReadError('The DICOM meta header has no Transfer Syntax UID (0002,0010), so the data set cannot be read.');
   if (!/^[0-9]+(\.[0-9]+)*$/.test(ts)) throw new DicomReadError(`The Transfer Syntax UID "${ts.slice(0, 64)}" is not a valid UID.`);
-  return { end: pos, ts };
+  return { end: pos, ts, tsValue };
+}
+
+function mib(n: number): string {
+  return (n / 1048576).toFixed(n < 1048576 ? 2 : 0);
+}
+
+/** A ByteSource over two byte arrays laid end to end (copies only for a read that spans both). */
+function joinedSource(head: Uint8Array, tail: Uint8Array): ByteSource {
+  const size = head.length + tail.length;
+  return {
+    size,
+    bytes(offset, length) {
+      if (offset < 0 || length < 0 || offset + length > size) throw new RangeError(`read ${offset}+${length} beyond ${size}`);
+      if (offset >= head.length) return tail.subarray(offset - head.length, offset - head.length + length);
+      if (offset + length <= head.length) return head.subarray(offset, offset + length);
+      const out = new Uint8Array(length);
+      out.set(head.subarray(offset));
+      out.set(tail.subarray(0, offset + length - head.length), head.length - offset);
+      return out;
+    },
+  };
+}
+
+/**
+ * Inflates the data set of a deflated file (a raw deflate stream from `dataStart` to the end,
+ * PS3.5 A.5) with its output bounded by inflateBound, and returns the meta header (transfer
+ * syntax patched to explicit VR LE) followed by the inflated data set.
+ */
+function inflateDataSet(src: ByteSource, dataStart: number, tsValue: { offset: number; length: number }): ByteSource {
+  if (src.size > MAX_DEFLATED_FILE_BYTES) {
+    throw new DicomReadError(
+      `This deflated file is ${mib(src.size)} MiB, larger than the ${mib(MAX_DEFLATED_FILE_BYTES)} MiB limit for deflated files (they are inflated whole in memory): not read.`,
+    );
+  }
+  const compressed = src.size - dataStart;
+  if (compressed <= 0) throw new DicomReadError('The deflated file has no data set after its meta header (file truncated).');
+  const bound = inflateBound(compressed);
+  let data: Uint8Array;
+  try {
+    data = zlib.inflateRawSync(src.bytes(dataStart, compressed), { maxOutputLength: bound });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new DicomReadError(
+        `The deflated data set (${mib(compressed)} MiB compressed) inflates to more than ${mib(bound)} MiB, the limit for this file (${MAX_INFLATE_RATIO}× its compressed size, at least ${mib(MIN_INFLATE_BOUND)} MiB, at most ${mib(MAX_INFLATED_BYTES)} MiB): refused as a possible deflate bomb.`,
+      );
+    }
+    if (code === 'Z_BUF_ERROR') throw new DicomReadError('The deflated data set is cut off: its compressed stream ends before it is complete (file truncated or corrupt).');
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new DicomReadError(`The deflated data set is corrupt and cannot be inflated (${detail}).`);
+  }
+  if (data.length === 0) throw new DicomReadError('The deflated data set is empty: the file holds no data set.');
+  // A private copy of the meta header with the Transfer Syntax UID rewritten in place (same
+  // length, NUL-padded: every offset stays valid) so dicom-parser reads the inflated bytes as
+  // plain explicit VR little endian instead of trying to inflate them again, unbounded.
+  const meta = new Uint8Array(dataStart);
+  meta.set(src.bytes(0, dataStart));
+  meta.fill(0, tsValue.offset, tsValue.offset + tsValue.length);
+  meta.set(new TextEncoder().encode(TS.explicitLE), tsValue.offset);
+  return joinedSource(meta, data);
 }
 
 /**
  * Walks the file's structure. Throws DicomReadError with a clear reason for anything that is
  * not a readable DICOM file: empty, not DICOM, a length that overruns the file, and so on.
  */
-export function walkLayout(src: ByteSource): Layout {
-  if (src.size === 0) throw new DicomReadError('The file is empty (0 bytes).');
-  const walker = new Walker(src);
+export function walkLayout(file: ByteSource): Layout {
+  if (file.size === 0) throw new DicomReadError('The file is empty (0 bytes).');
+  let src = file;
+  let walker = new Walker(src);
   let hasMeta = false;
   let dataStart = 0;
   let ts: string;
@@ -299,6 +401,10 @@ export function walkLayout(src: ByteSource): Layout {
     const meta = readMeta(src, walker);
     dataStart = meta.end;
     ts = meta.ts;
+    if (ts === TS.deflatedLE) {
+      src = inflateDataSet(file, dataStart, meta.tsValue);
+      walker = new Walker(src);
+    }
   } else {
     // No Part-10 preamble: accept a bare data set only if it starts like one, i.e. with a
     // group 0008 element, and infer explicit vs implicit VR from the bytes after the tag.
@@ -311,12 +417,20 @@ export function walkLayout(src: ByteSource): Layout {
     inferred = true;
     ts = isPrintableVr(b[4]!, b[5]!) && VRS.has(String.fromCharCode(b[4]!, b[5]!)) ? TS.explicitLE : TS.implicitLE;
   }
-  if (ts === TS.deflatedLE) {
-    throw new DicomReadError('Deflated transfer syntax (1.2.840.10008.1.2.1.99) is not supported: the compressed data set cannot be read with bounded memory.');
-  }
   const explicit = ts !== TS.implicitLE;
   const le = ts !== TS.explicitBE;
   const ctx: Ctx = { src, explicit, le };
+  try {
+    return walkDataSet(walker, ctx, src, dataStart, ts, inferred, hasMeta);
+  } catch (err) {
+    // Offsets in these messages count in the inflated data, not in the file: say so.
+    if (src !== file && err instanceof DicomReadError) throw new DicomReadError(`In the inflated data set of this deflated file: ${err.message}`);
+    throw err;
+  }
+}
+
+function walkDataSet(walker: Walker, ctx: Ctx, src: ByteSource, dataStart: number, ts: string, inferred: boolean, hasMeta: boolean): Layout {
+  const { explicit, le } = ctx;
   let pixelData: PixelDataLayout | null = null;
   const headerEnd = walker.dataSet(ctx, dataStart, src.size, 0, false, (tag, elementPos, valuePos, length) => {
     if (length === UNDEFINED) {
@@ -335,7 +449,7 @@ export function walkLayout(src: ByteSource): Layout {
   if (headerEnd > MAX_HEADER_BYTES) {
     throw new DicomReadError(`More than ${MAX_HEADER_BYTES / 1048576} MiB of header data before the pixel data: not indexed.`);
   }
-  return { transferSyntaxUid: ts, inferredSyntax: inferred, explicit, littleEndian: le, hasMetaHeader: hasMeta, headerEnd, pixelData };
+  return { transferSyntaxUid: ts, inferredSyntax: inferred, explicit, littleEndian: le, hasMetaHeader: hasMeta, headerEnd, pixelData, source: src };
 }
 
 /** A ByteSource over bytes already in memory. */

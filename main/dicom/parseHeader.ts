@@ -1,6 +1,7 @@
 // Reads the header of one DICOM file into the fields the index caches. First a bounded
-// structural walk (layout.ts) checks every declared length against the bytes that remain, then
-// dicom-parser parses only the bytes before the pixel data. Anything that cannot be indexed
+// structural walk (layout.ts) checks every declared length against the bytes that remain (for a
+// deflated file: after a bounded inflate), then dicom-parser parses only the bytes before the
+// pixel data. Anything that cannot be indexed
 // throws DicomReadError with a reason a person can act on.
 import { TextDecoder } from 'node:util';
 import dicomParser from 'dicom-parser';
@@ -198,7 +199,7 @@ function expectedNativeBytes(h: DicomHeader): number | null {
   return Math.ceil((samples * h.bitsAllocated) / 8);
 }
 
-/** Extracts header fields from `prefix` (the file's first `layout.headerEnd` bytes). */
+/** Extracts header fields from `prefix` (the first `layout.headerEnd` bytes of `layout.source`). */
 export function headerFromPrefix(prefix: Uint8Array, layout: Layout): DicomHeader {
   const ds = parseWithDicomParser(prefix, layout);
   const f = new Fields(ds, prefix);
@@ -286,11 +287,14 @@ export function headerFromPrefix(prefix: Uint8Array, layout: Layout): DicomHeade
   return h;
 }
 
-/** Reads the header from a ByteSource (a file), reading only the bytes before the pixel data. */
+/**
+ * Reads the header from a ByteSource (a file), reading only the bytes before the pixel data;
+ * a deflated file is read whole and inflated with bounded output (layout.ts).
+ */
 export function parseDicomSource(src: ByteSource): DicomHeader {
   try {
     const layout = walkLayout(src);
-    return headerFromPrefix(src.bytes(0, layout.headerEnd), layout);
+    return headerFromPrefix(layout.source.bytes(0, layout.headerEnd), layout);
   } catch (err) {
     if (err instanceof DicomReadError) throw err;
     // Anything else (a parser bug, a RangeError) still becomes a per-file reason, never a crash.

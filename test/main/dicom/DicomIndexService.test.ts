@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../../main/db/database.ts';
 import { DicomIndexService, safeFileName } from '../../../main/dicom/DicomIndexService.ts';
 import type { IndexResult } from '../../../common/contract.ts';
-import { image } from './synth.ts';
+import zlib from 'node:zlib';
+import { DEFLATED_TS, deflatePart10, deflatedFile, image, splitPart10 } from './synth.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
 const corpus = path.resolve(repoRoot, '..', 'shared', 'dicom');
@@ -319,5 +320,46 @@ describe('folders, uploads and changes (synthetic, own database)', () => {
 
   it('refuses a folder that does not exist', async () => {
     await expect(svc.indexFolder(path.join(tmp, 'no-such-folder'))).rejects.toThrow(/Folder not found/);
+  });
+});
+
+describe('deflated files (own database)', () => {
+  it('indexes a deflated copy of a corpus file with the same UIDs, size and frames as the original, and lists a deflate bomb', async () => {
+    const db3 = openDatabase(':memory:');
+    try {
+      const svc = new DicomIndexService(db3);
+      const m = manifest.find((r) => r.file === 'python3-pydicom/test_files/CT_small.dcm')!;
+      const dir = path.join(tmp, 'deflated');
+      fs.mkdirSync(dir);
+      const ct = new Uint8Array(fs.readFileSync(path.join(corpus, m.file!)));
+      fs.writeFileSync(path.join(dir, 'CT_small_deflate.dcm'), deflatePart10(ct));
+      // 80 MiB of zeros behind a real meta header: inflates past the 64 MiB bound of a small file.
+      fs.writeFileSync(path.join(dir, 'bomb.dcm'), deflatedFile(splitPart10(ct).meta, new Uint8Array(zlib.deflateRawSync(Buffer.alloc(80 * 1024 * 1024), { level: 9 }))));
+      const r = await svc.indexFolder(dir);
+      expect(r.errors).toHaveLength(1);
+      expect(r.errors[0]).toMatchObject({ path: path.join(dir, 'bomb.dcm'), reason: expect.stringMatching(/inflates to more than 64 MiB.*possible deflate bomb/) });
+      expect(r.indexed).toBe(1);
+      expect(r.studyUids).toEqual([m.study_uid]);
+      const row = db3
+        .prepare(
+          `SELECT i.*, se.series_uid, st.study_uid, p.patient_id FROM dicom_instance i JOIN dicom_series se ON se.id = i.series_ref
+           JOIN dicom_study st ON st.id = se.study_ref JOIN dicom_patient p ON p.id = st.patient_ref WHERE i.sop_instance_uid = ?`,
+        )
+        .get(m.sop_instance_uid) as Row | undefined;
+      expect(row).toMatchObject({
+        path: path.join(dir, 'CT_small_deflate.dcm'),
+        study_uid: m.study_uid,
+        series_uid: m.series_uid,
+        patient_id: m.patient_id,
+        rows: Number(m.rows),
+        columns: Number(m.cols),
+        frames: Number(m.frames),
+        has_pixel_data: 1,
+        transfer_syntax_uid: DEFLATED_TS,
+      });
+      expect(svc.seriesImages(m.series_uid!).map((i) => i.sopInstanceUid)).toEqual([m.sop_instance_uid]);
+    } finally {
+      db3.close();
+    }
   });
 });

@@ -6,9 +6,10 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DicomReadError, parseDicomHeader, parseDicomSource } from '../../../main/dicom/parseHeader.ts';
-import { MAX_DEPTH, memorySource, walkLayout, type ByteSource } from '../../../main/dicom/layout.ts';
+import zlib from 'node:zlib';
+import { MAX_DEFLATED_FILE_BYTES, MAX_DEPTH, inflateBound, memorySource, walkLayout, type ByteSource } from '../../../main/dicom/layout.ts';
 import { MAX_FILE_BYTES, readFileHeader } from '../../../main/dicom/fileSource.ts';
-import { concat, element, image, preamble, tagOnly } from './synth.ts';
+import { DEFLATED_TS, concat, deflatePart10, deflatedFile, element, image, preamble, splitPart10, tagOnly } from './synth.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
 const corpus = path.resolve(repoRoot, '..', 'shared', 'dicom');
@@ -140,10 +141,6 @@ describe('parseDicomHeader: files that are not readable DICOM', () => {
     expect(reasonOf(full.subarray(0, 140))).toMatch(/cut off|truncated/);
   });
 
-  it('refuses the deflated transfer syntax rather than inflating an unbounded stream', () => {
-    expect(reasonOf(concat([preamble('1.2.840.10008.1.2.1.99'), new Uint8Array(64)]))).toMatch(/Deflated transfer syntax/);
-  });
-
   it('refuses an object without SOP Instance UID and a DICOMDIR, with reasons', () => {
     const noSop = concat([preamble(), element({ tag: 0x0020000d, vr: 'UI', value: '1.2' })]);
     expect(reasonOf(noSop)).toMatch(/No SOP Instance UID/);
@@ -234,5 +231,98 @@ describe('parseDicomHeader: fields', () => {
     expect(read('python3-pydicom/test_files/MR_small_implicit.dcm')).toMatchObject({ rows: 64, columns: 64, transferSyntaxUid: '1.2.840.10008.1.2', patientId: '4MR1' });
     expect(read('python3-pydicom/test_files/rtstruct.dcm')).toMatchObject({ modality: 'RTSTRUCT', hasPixelData: false, frames: null, inferredTransferSyntax: true, transferSyntaxUid: '1.2.840.10008.1.2' });
     expect(read('python3-pydicom/test_files/ExplVR_LitEndNoMeta.dcm')).toMatchObject({ modality: 'RTPLAN', inferredTransferSyntax: true, transferSyntaxUid: '1.2.840.10008.1.2.1' });
+  });
+});
+
+describe('Deflated Explicit VR Little Endian (1.2.840.10008.1.2.1.99)', () => {
+  // No corpus file is deflated, so one is derived from the corpus's CT_small.dcm (explicit VR LE):
+  // same meta header, data set raw-deflated, as the viewer e2e test does.
+  const ctFile = path.join(corpus, 'python3-pydicom/test_files/CT_small.dcm');
+  const ct = new Uint8Array(fs.readFileSync(ctFile));
+  const ctDeflated = deflatePart10(ct);
+  const { meta: ctMeta, dataSet: ctDataSet } = splitPart10(ct);
+
+  it('indexes a deflated copy of a corpus file with the same fields as the original', () => {
+    expect(ctDeflated.length).toBeLessThan(ct.length); // really compressed
+    const original = parseDicomHeader(ct);
+    const h = parseDicomHeader(ctDeflated);
+    expect(original).toMatchObject({ rows: 128, columns: 128, transferSyntaxUid: '1.2.840.10008.1.2.1', hasPixelData: true });
+    expect(h).toEqual({ ...original, transferSyntaxUid: DEFLATED_TS });
+    // The layout of the inflated data set agrees with the original file's: same pixel data.
+    const a = walkLayout(memorySource(ct));
+    const b = walkLayout(memorySource(ctDeflated));
+    expect(b.pixelData).toEqual({ ...a.pixelData!, valueOffset: b.pixelData!.valueOffset });
+    expect(b.pixelData!.dataBytes).toBe(128 * 128 * 2);
+    expect(b.explicit && b.littleEndian && b.hasMetaHeader).toBe(true);
+    // And through the file reader, which reads a deflated file whole.
+    const file = path.join(tmp, 'CT_small_deflate.dcm');
+    fs.writeFileSync(file, ctDeflated);
+    expect(readFileHeader(file).header).toEqual(h);
+  });
+
+  it('bounds the inflated size: at least 64 MiB, 64× the compressed size, never over 512 MiB', () => {
+    const MiB = 1024 * 1024;
+    expect(inflateBound(1000)).toBe(64 * MiB);
+    expect(inflateBound(2 * MiB)).toBe(128 * MiB);
+    expect(inflateBound(8 * MiB)).toBe(512 * MiB);
+    expect(inflateBound(MAX_DEFLATED_FILE_BYTES)).toBe(512 * MiB);
+  });
+
+  it('refuses a deflate bomb quickly, without inflating it all', () => {
+    // 100 MiB of zeros deflate to ≈100 KB (about 1000:1), well over the 64 MiB bound of a 100 KB
+    // file: the inflate stops at the bound instead of producing all of it.
+    const compressed = new Uint8Array(zlib.deflateRawSync(Buffer.alloc(100 * 1024 * 1024), { level: 9 }));
+    expect(compressed.length).toBeLessThan(200_000);
+    const bomb = deflatedFile(ctMeta, compressed);
+    const t0 = performance.now();
+    expect(reasonOf(bomb)).toMatch(/inflates to more than 64 MiB, the limit for this file \(64× its compressed size, at least 64 MiB, at most 512 MiB\): refused as a possible deflate bomb/);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    const file = path.join(tmp, 'bomb.dcm');
+    fs.writeFileSync(file, bomb);
+    expect(() => readFileHeader(file)).toThrow(/possible deflate bomb/);
+  });
+
+  it('refuses corrupt, truncated and empty deflate data with a reason', () => {
+    // 0xFF: a final block of the reserved type 3, which no inflater accepts.
+    const badBlock = deflatedFile(ctMeta, concat([new Uint8Array([0xff]), zlib.deflateRawSync(ctDataSet)]));
+    expect(reasonOf(badBlock)).toMatch(/deflated data set is corrupt and cannot be inflated \(invalid block type\)/);
+    const good = new Uint8Array(zlib.deflateRawSync(ctDataSet));
+    expect(reasonOf(deflatedFile(ctMeta, good.subarray(0, good.length >> 1)))).toMatch(/deflated data set is cut off/);
+    expect(reasonOf(deflatedFile(ctMeta, new Uint8Array(0)))).toMatch(/no data set after its meta header/);
+    // A valid deflate stream of something that is not a data set: refused by the same walk.
+    const junk = deflatedFile(ctMeta, new Uint8Array(zlib.deflateRawSync(new TextEncoder().encode('this is not a DICOM data set at all, just text'))));
+    expect(reasonOf(junk)).toMatch(/^In the inflated data set of this deflated file: .*invalid value representation/);
+    // A data set whose element lengths lie, deflated: the bounded walk still catches it.
+    const liar = deflatedFile(ctMeta, new Uint8Array(zlib.deflateRawSync(element({ tag: 0x00081030, vr: 'UT', value: 'x', length: 1_300_000_000 }))));
+    expect(reasonOf(liar)).toMatch(/^In the inflated data set of this deflated file: Element \(0008,1030\) .* declares a length of 1300000000 bytes/);
+  });
+
+  it('never throws anything but DicomReadError on 200 random corruptions of a deflated file', () => {
+    let seed = 4242;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const dataStart = deflatedFile(ctMeta, new Uint8Array(0)).length; // flips land in the deflate stream
+    for (let i = 0; i < 200; i++) {
+      const b = ctDeflated.slice(0, dataStart + rand(ctDeflated.length - dataStart));
+      for (let k = 0; k < 1 + rand(4); k++) b[dataStart + rand(b.length - dataStart)] = rand(256);
+      try {
+        parseDicomHeader(b);
+      } catch (err) {
+        expect(err).toBeInstanceOf(DicomReadError);
+        expect((err as Error).message.length).toBeGreaterThan(10);
+      }
+    }
+  });
+
+  it('refuses a deflated file over the 256 MiB limit without reading it', () => {
+    const big = path.join(tmp, 'huge-deflated.dcm');
+    const head = deflatedFile(ctMeta, new Uint8Array(0));
+    fs.writeFileSync(big, head);
+    fs.truncateSync(big, MAX_DEFLATED_FILE_BYTES + 2); // sparse: no disk space used
+    const t0 = performance.now();
+    expect(() => readFileHeader(big)).toThrow(/deflated file is 256 MiB, larger than the 256 MiB limit for deflated files/);
+    expect(performance.now() - t0).toBeLessThan(500);
   });
 });

@@ -1,6 +1,7 @@
 // Builds small synthetic DICOM Part-10 files for malformed-input tests. Real-file behaviour is
 // tested against the corpus in ../shared/dicom; these cover what the corpus cannot (a 1.3 GB
-// length claim, garbage after the preamble, runaway nesting).
+// length claim, garbage after the preamble, runaway nesting, a deflated file).
+import zlib from 'node:zlib';
 
 const LONG = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT']);
 
@@ -120,4 +121,53 @@ export function image(o: ImageOptions = {}): Uint8Array {
     element({ tag: 0x7fe00010, vr: 'OW', value: new Uint8Array(n), length: o.pixelLength ?? n }),
   ];
   return concat(parts);
+}
+
+export const DEFLATED_TS = '1.2.840.10008.1.2.1.99';
+
+function u32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v, true);
+  return b;
+}
+
+/** The 128-byte preamble, "DICM" and the File Meta elements of a Part-10 file, and where its data set starts. */
+export function splitPart10(file: Uint8Array): { meta: El[]; dataSet: Uint8Array } {
+  if (String.fromCharCode(...file.subarray(128, 132)) !== 'DICM') throw new Error('not a Part 10 file');
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const meta: El[] = [];
+  let pos = 132;
+  while (pos + 8 <= file.length && dv.getUint16(pos, true) === 0x0002) {
+    const tag = (0x0002 << 16) | dv.getUint16(pos + 2, true);
+    const vr = String.fromCharCode(file[pos + 4]!, file[pos + 5]!);
+    const long = LONG.has(vr);
+    const len = long ? dv.getUint32(pos + 8, true) : dv.getUint16(pos + 6, true);
+    const at = pos + (long ? 12 : 8);
+    meta.push({ tag, vr, value: file.subarray(at, at + len) });
+    pos = at + len;
+  }
+  return { meta, dataSet: file.subarray(pos) };
+}
+
+/**
+ * Part-10 file under Deflated Explicit VR Little Endian: the File Meta elements of `meta` with the
+ * transfer syntax set to deflate and the group length recomputed, then `compressed` as the data
+ * set, padded with a NUL to an even length as PS3.5 A.5 asks.
+ */
+export function deflatedFile(meta: El[], compressed: Uint8Array): Uint8Array {
+  const rest = meta.filter((e) => e.tag !== 0x00020000).map((e) => (e.tag === 0x00020010 ? { ...e, value: DEFLATED_TS } : e));
+  const restBytes = concat(rest.map(element));
+  const pre = new Uint8Array(132);
+  pre.set([0x44, 0x49, 0x43, 0x4d], 128);
+  const body = compressed.length % 2 === 1 ? concat([compressed, new Uint8Array(1)]) : compressed;
+  return concat([pre, element({ tag: 0x00020000, vr: 'UL', value: u32(restBytes.length) }), restBytes, body]);
+}
+
+/** Rewrites an explicit-VR-LE Part-10 file (e.g. from the corpus) as Deflated Explicit VR Little Endian. */
+export function deflatePart10(file: Uint8Array): Uint8Array {
+  const { meta, dataSet } = splitPart10(file);
+  const ts = meta.find((e) => e.tag === 0x00020010)?.value;
+  const tsText = typeof ts === 'string' ? ts : new TextDecoder().decode(ts).replace(/[\0 ]+$/, '');
+  if (tsText !== '1.2.840.10008.1.2.1') throw new Error(`expected explicit VR little endian, got ${tsText}`);
+  return deflatedFile(meta, new Uint8Array(zlib.deflateRawSync(dataSet)));
 }
