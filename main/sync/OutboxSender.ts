@@ -288,7 +288,13 @@ export class OutboxSender {
       if (!this.running || this.loginReason !== null) return;
       const rows = this.store.due(new Date(this.clock.now()).toISOString(), this.batch);
       if (rows.length === 0) {
-        if (this.onlineFlag === null) this.setOnline(await this.hub.ping());
+        // Nothing to send: learn (or re-learn, e.g. after wake() reset the failures while the
+        // hub was down) whether the hub is reachable, and keep probing while it is not.
+        if (this.onlineFlag !== true) {
+          const up = await this.hub.ping();
+          this.setOnline(up);
+          if (!up) this.consecutiveFailures += 1;
+        }
         return;
       }
       for (const row of rows) {

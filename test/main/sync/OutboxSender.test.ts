@@ -231,6 +231,26 @@ describe('OutboxSender', () => {
     expect(online).toEqual([false, true]);
   });
 
+
+  it('with nothing to send, keeps probing an unreachable hub (also after wake or resume) and shows online when it answers', async () => {
+    const ws = workstation();
+    const sink = scriptedSink([]);
+    sink.up = false;
+    const sender = makeSender(ws, sink);
+    const online: boolean[] = [];
+    sender.events.on('online', (o) => online.push(o));
+    sender.start();
+    await until(() => sender.online === false);
+    // A log in (resume) or a signature elsewhere (wake) resets the backoff while still offline.
+    sender.resume();
+    sender.wake();
+    await new Promise((r) => setTimeout(r, 60));
+    expect(sender.online).toBe(false);
+    sink.up = true;
+    await until(() => sender.online === true);
+    expect(online).toEqual([false, true]);
+    expect(sink.calls).toHaveLength(0);
+  });
   it('raises critical-undelivered for a critical or urgent report not on the hub 60 s after signing, until the phone call is recorded', async () => {
     const clock = testClock();
     const ws = workstation({ now: () => new Date(clock.now()) });
