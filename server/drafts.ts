@@ -98,6 +98,13 @@ export async function putSnapshot(db: HubDb, user: SessionUser, reportId: string
       state.refused = takenOverError(d, rows[0]?.at ?? null);
       return null; // commit the late snapshot, then answer 409
     }
+    if (s.revision === d.revision && s.closed === true && !d.closed) {
+      // The editor closed the draft without a new revision (the usual case: its last snapshot
+      // already carried the text): mark it closed so the Unfinished list shows it.
+      await tx.query('UPDATE drafts SET closed = true, session_hash = $2, updated_at = $3 WHERE report_id = $1', [reportId, user.session_hash, at]);
+      await emitEvent(tx, { type: 'unfinished-changed', at, reportId, reason: 'snapshot', owner: user.username });
+      return { reportId, revision: d.revision, applied: true, owner: ownerOf(d) };
+    }
     if (s.revision <= d.revision) {
       return { reportId, revision: d.revision, applied: false, owner: ownerOf(d) };
     }

@@ -469,6 +469,49 @@ export function defineHubSuite(kind: DbKind): void {
       expect(moved.status).toBe(422);
     });
 
+    it('closing a draft with the same revision as its last snapshot marks it closed (once, with an event); an older closed revision is ignored', async () => {
+      const owner = await session('radiologist');
+      const colleague = await session('radiologist');
+      const id = crypto.randomUUID();
+      const study = studyFor('u-close');
+      await http(ctx.url, 'PUT', `/api/drafts/${id}`, { token: owner.token, body: snapshot(study, 3, signableContent(' three')) });
+      // An older revision, even closed, changes nothing.
+      const older = await http<DraftAck>(ctx.url, 'PUT', `/api/drafts/${id}`, { token: owner.token, body: { ...snapshot(study, 2, signableContent(' two')), closed: true } });
+      expect(older.body).toMatchObject({ applied: false, revision: 3 });
+      expect((await listFor(colleague.token)).items.find((i) => i.reportId === id)).toMatchObject({ revision: 3, closed: false });
+
+      const sse = openSse(ctx.url, colleague.token);
+      await sse.hello;
+      try {
+        const close = await http<DraftAck>(ctx.url, 'PUT', `/api/drafts/${id}`, { token: owner.token, body: { ...snapshot(study, 3, signableContent(' three')), closed: true } });
+        expect(close.status).toBe(200);
+        expect(close.body).toMatchObject({ reportId: id, revision: 3, applied: true, owner: { username: owner.u.username } });
+        await sse.waitFor((e) => e.type === 'unfinished-changed' && e.reportId === id);
+        expect((await listFor(colleague.token)).items.find((i) => i.reportId === id)).toMatchObject({ revision: 3, closed: true });
+        const d = await http<DraftWithHistory>(ctx.url, 'GET', `/api/drafts/${id}`, { token: colleague.token });
+        expect(d.body.draft).toMatchObject({ revision: 3, closed: true });
+        expect(d.body.draft.content.fields['brainParenchyma']).toContain('three');
+        expect(d.body.revisions.map((r) => r.revision)).toEqual([3]);
+        // Closing again is a no-op.
+        const again = await http<DraftAck>(ctx.url, 'PUT', `/api/drafts/${id}`, { token: owner.token, body: { ...snapshot(study, 3), closed: true } });
+        expect(again.body).toMatchObject({ applied: false, revision: 3 });
+        // Someone else cannot close it by replaying the revision: refused as not the owner.
+        const other = await http<ErrorBody>(ctx.url, 'PUT', `/api/drafts/${id}`, { token: colleague.token, body: { ...snapshot(study, 3), closed: true } });
+        expect(other.status).toBe(409);
+        expect(other.body.error.code).toBe('draft-taken-over');
+        // The next revision reopens it.
+        const next = await http<DraftAck>(ctx.url, 'PUT', `/api/drafts/${id}`, { token: owner.token, body: snapshot(study, 4) });
+        expect(next.body).toMatchObject({ applied: true, revision: 4 });
+        expect((await listFor(colleague.token)).items.find((i) => i.reportId === id)).toMatchObject({ revision: 4, closed: false });
+        // Events arrive in order: the close, then revision 4; the repeated close and the refused one added none.
+        await sse.waitFor((e) => e.type === 'unfinished-changed' && e.reportId === id && sse.events.filter((x) => x.reportId === id).length >= 2);
+        await new Promise((r) => setTimeout(r, 100));
+        expect(sse.events.filter((e) => e.reportId === id)).toHaveLength(2);
+      } finally {
+        sse.close();
+      }
+    });
+
     it('take-over moves the draft with its history, audits it, tells both, and refuses the former owner (naming the new one)', async () => {
       const locum = await session('locum', 'Dr Locum Lark');
       const colleague = await session('radiologist', 'Dr Colleague Crane');
