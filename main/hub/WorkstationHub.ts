@@ -1,6 +1,11 @@
 // The workstation's connection to its hub: the login session, the outbox sender (signed reports
 // exactly once), the draft publisher (unfinished reports visible to the team) and the hub's
 // live events, composed and turned into the contract's app events. Knows nothing of Electron.
+// The one composition of main/sync the app uses (main/services.ts builds it).
+// Online = the sender has not found the hub unreachable AND (while logged in) the live event
+// stream is connected: a dead hub shows within moments, not at the sender's next poll.
+// Log out flushes this user's queued draft snapshots (bounded) and then drops them, so nothing
+// is ever sent under the next user's token.
 import { EventEmitter } from 'node:events';
 import type { HubEvent, HubUser, UnfinishedList } from '../../common/hub.ts';
 import { ContractError, type AppEvent, type HubStatus, type SyncStatusInfo } from '../../common/contract.ts';
@@ -11,7 +16,7 @@ import { HubClient, HubError, type HubSubscription } from '../sync/HubClient.ts'
 import { OutboxSender } from '../sync/OutboxSender.ts';
 import { SqliteOutboxStore } from '../sync/OutboxStore.ts';
 import { SqlitePhoneLog } from '../sync/PhoneLog.ts';
-import { DraftPublisher } from '../sync/DraftPublisher.ts';
+import { DraftPublisher, type DraftSink } from '../sync/DraftPublisher.ts';
 
 const SESSION_KEY = 'hub.session';
 const SEQ_KEY = 'hub.lastSeq';
@@ -26,6 +31,25 @@ export interface WorkstationHubOptions {
   criticalDeadlineMs?: number;
   draftThrottleMs?: number;
   baseDelayMs?: number;
+  /** Per-request timeout of the hub client (default 10 s). */
+  timeoutMs?: number;
+  /** Live event stream reconnect backoff base / cap (defaults 500 ms / 10 s). */
+  streamBaseDelayMs?: number;
+  streamCapDelayMs?: number;
+  /** How long log out waits for queued draft snapshots to reach the hub under the old session (default 2 s). */
+  logoutFlushMs?: number;
+  /** Test seam: the fetch the hub client uses. */
+  fetch?: typeof fetch;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** An ISO time as people read it: "22 Nov 2026 08:39 UTC" (unreadable input is returned as it is). */
+export function formatHubTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
 }
 
 function messageOf(err: unknown): string {
@@ -51,11 +75,17 @@ export class WorkstationHub {
   readonly events = new EventEmitter<{ event: [AppEvent] }>();
   readonly client: HubClient;
   readonly sender: OutboxSender;
-  readonly publisher: DraftPublisher;
+  private publisherValue: DraftPublisher;
   private readonly reports: ReportStore;
   private readonly opts: WorkstationHubOptions;
   private readonly phoneLog: SqlitePhoneLog;
   private subscription: HubSubscription | null = null;
+  /** The live event stream failed or dropped (and has not come back) while subscribed. */
+  private streamDown = false;
+  /** The online flag last announced with 'hub-changed'. */
+  private announcedOnline: boolean | null = null;
+  /** Bumped at log out (and when another user logs in): a draft publisher only sends within its own session. */
+  private session = 0;
   private user: HubUser | null = null;
 
   constructor(opts: WorkstationHubOptions) {
@@ -72,7 +102,12 @@ export class WorkstationHub {
         this.reports.setSetting(SESSION_KEY, null);
       }
     }
-    this.client = new HubClient({ baseUrl: opts.baseUrl, token });
+    this.client = new HubClient({
+      baseUrl: opts.baseUrl,
+      token,
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    });
     this.phoneLog = new SqlitePhoneLog(opts.db);
     this.sender = new OutboxSender({
       store: new SqliteOutboxStore(opts.db),
@@ -82,18 +117,75 @@ export class WorkstationHub {
       ...(opts.criticalDeadlineMs !== undefined ? { criticalDeadlineMs: opts.criticalDeadlineMs } : {}),
       ...(opts.baseDelayMs !== undefined ? { baseDelayMs: opts.baseDelayMs } : {}),
     });
-    this.publisher = new DraftPublisher({ hub: this.client, ...(opts.draftThrottleMs !== undefined ? { throttleMs: opts.draftThrottleMs } : {}) });
+    this.publisherValue = this.newPublisher();
 
     const emit = (e: AppEvent): void => {
       this.events.emit('event', e);
     };
     this.sender.events.on('status', (s) => emit({ type: 'sync-changed', reportId: s.reportId }));
-    this.sender.events.on('online', (online) => emit({ type: 'hub-changed', online }));
-    this.sender.events.on('login-required', () => emit({ type: 'hub-changed', online: this.sender.online ?? false }));
+    this.sender.events.on('online', (up) => {
+      // The sender reached the hub while the live stream waits out its backoff: reconnect now.
+      if (up && this.subscription && this.streamDown) this.subscribe();
+      this.announceOnline();
+    });
+    this.sender.events.on('login-required', () => emit({ type: 'hub-changed', online: this.online() }));
     this.sender.events.on('critical-undelivered', (w) => emit({ type: 'critical-undelivered', reportId: w.reportId, alertCode: w.alertCode, message: w.message }));
     this.sender.events.on('critical-resolved', (r) => emit({ type: 'critical-resolved', reportId: r.reportId, how: r.how }));
-    this.publisher.events.on('taken-over', (t) => this.lostDraft(t.reportId, t.newOwnerName ?? 'a colleague', t.message));
-    this.publisher.events.on('published', () => emit({ type: 'unfinished-changed' }));
+  }
+
+  /** The draft publisher of the current session (a new one after each log out). */
+  get publisher(): DraftPublisher {
+    return this.publisherValue;
+  }
+
+  /** The hub's live event stream is connected. */
+  get live(): boolean {
+    return this.subscription?.connected ?? false;
+  }
+
+  /**
+   * A publisher bound to the current session: once the session ends (log out) it can send
+   * nothing more, so a snapshot queued for one user never goes out under the next user's token.
+   */
+  private newPublisher(): DraftPublisher {
+    const session = this.session;
+    const sink: DraftSink = {
+      putDraft: (reportId, snapshot) =>
+        session === this.session
+          ? this.client.putDraft(reportId, snapshot)
+          : Promise.reject(new HubError(401, 'session-ended', 'The session that queued this draft snapshot has ended.')),
+    };
+    const publisher = new DraftPublisher({ hub: sink, ...(this.opts.draftThrottleMs !== undefined ? { throttleMs: this.opts.draftThrottleMs } : {}) });
+    publisher.events.on('taken-over', (t) => this.lostDraft(t.reportId, t.newOwnerName ?? 'a colleague', t.message));
+    publisher.events.on('published', () => this.events.emit('event', { type: 'unfinished-changed' }));
+    return publisher;
+  }
+
+  /** Ends the publisher's session: it can send nothing more, and its answers change nothing here. */
+  private dropPublisher(): void {
+    this.session += 1;
+    const old = this.publisherValue;
+    old.events.removeAllListeners();
+    void old.stop().catch(() => undefined);
+    this.publisherValue = this.newPublisher();
+  }
+
+  /**
+   * Reachable: the sender has not found the hub unreachable, and (while logged in) the live event
+   * stream is not down. The stream notices a dead hub within moments; the sender only at its next
+   * attempt.
+   */
+  private online(): boolean {
+    if (this.sender.online === false) return false;
+    if (this.subscription && this.streamDown) return false;
+    return this.sender.online === true || this.live;
+  }
+
+  private announceOnline(): void {
+    const online = this.online();
+    if (online === this.announcedOnline) return;
+    this.announcedOnline = online;
+    this.events.emit('event', { type: 'hub-changed', online });
   }
 
   start(): void {
@@ -102,8 +194,7 @@ export class WorkstationHub {
   }
 
   async stop(): Promise<void> {
-    this.subscription?.close();
-    this.subscription = null;
+    this.closeSubscription();
     await Promise.allSettled([this.publisher.stop(), this.sender.stop({ drainMs: 2000 })]);
     this.events.removeAllListeners();
   }
@@ -120,7 +211,7 @@ export class WorkstationHub {
       configured: true,
       url: this.opts.baseUrl,
       embedded: this.opts.embedded,
-      online: this.sender.online ?? false,
+      online: this.online(),
       user: this.client.token ? this.user : null,
       pending,
       failed,
@@ -135,6 +226,10 @@ export class WorkstationHub {
     } catch (err) {
       throw asContractError(err);
     }
+    if (this.user && this.user.username !== res.user.username) {
+      // Someone else logs in over a session that never logged out: drop what it had queued.
+      this.dropPublisher();
+    }
     this.user = res.user;
     this.reports.setSetting(SESSION_KEY, JSON.stringify({ token: res.token, user: res.user, expiresAt: res.expiresAt }));
     // The hub's identity is the signer: name, role and registration come from the login.
@@ -142,18 +237,34 @@ export class WorkstationHub {
     this.sender.resume();
     this.sender.wake();
     this.subscribe();
-    this.events.emit('event', { type: 'hub-changed', online: true });
+    this.announcedOnline = this.online();
+    this.events.emit('event', { type: 'hub-changed', online: this.announcedOnline });
     return this.status();
   }
 
+  /**
+   * Logs out. Draft snapshots still queued are first sent under this session (for at most
+   * `logoutFlushMs`, 2 s); then the publisher and everything it held is dropped, so nothing of
+   * this user's is ever sent under the next user's token.
+   */
   async logout(): Promise<HubStatus> {
-    this.subscription?.close();
-    this.subscription = null;
+    this.closeSubscription();
+    const old = this.publisherValue;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      old.stop().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.opts.logoutFlushMs ?? 2000);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.dropPublisher();
     await this.client.logout().catch(() => undefined);
     this.client.setToken(null);
     this.user = null;
     this.reports.setSetting(SESSION_KEY, null);
-    this.events.emit('event', { type: 'hub-changed', online: this.sender.online ?? false });
+    this.announcedOnline = this.online();
+    this.events.emit('event', { type: 'hub-changed', online: this.announcedOnline });
     return this.status();
   }
 
@@ -247,26 +358,63 @@ export class WorkstationHub {
     this.events.emit('event', { type: 'draft-taken-over', reportId, newOwner, message });
   }
 
+  private closeSubscription(): void {
+    const sub = this.subscription;
+    this.subscription = null;
+    this.streamDown = false;
+    sub?.close();
+  }
+
   private subscribe(): void {
-    this.subscription?.close();
+    this.closeSubscription();
     const since = Number(this.reports.getSetting(SEQ_KEY) ?? '0') || 0;
-    this.subscription = this.client.subscribe(
+    // Callbacks of a closed subscription (its stream ending after close()) change nothing.
+    const current = (): boolean => this.subscription === sub;
+    const sub: HubSubscription = this.client.subscribe(
       {
         onEvent: (e: HubEvent) => {
+          if (!current()) return;
           this.reports.setSetting(SEQ_KEY, String(e.seq));
           this.onHubEvent(e);
         },
-        onConnection: (connected) => this.events.emit('event', { type: 'hub-changed', online: connected }),
-        onUnauthorized: () => this.events.emit('event', { type: 'hub-changed', online: this.sender.online ?? false }),
+        onConnection: (connected) => {
+          if (!current()) return;
+          this.streamDown = !connected;
+          if (connected) {
+            // Back: send what waited, and the list may have changed while we were away.
+            this.sender.wake();
+            this.events.emit('event', { type: 'unfinished-changed' });
+          }
+          this.announceOnline();
+        },
+        onError: () => {
+          // A failed (re)connect: the stream never came up. Errors on a connected stream are
+          // followed by onConnection(false) if it drops.
+          if (!current() || sub.connected) return;
+          this.streamDown = true;
+          this.announceOnline();
+        },
+        onUnauthorized: () => {
+          if (!current()) return;
+          // The stream stopped for good (session over): the sender's view alone decides.
+          this.subscription = null;
+          this.streamDown = false;
+          this.events.emit('event', { type: 'hub-changed', online: this.online() });
+        },
       },
-      since > 0 ? { since } : {},
+      {
+        ...(since > 0 ? { since } : {}),
+        baseDelayMs: this.opts.streamBaseDelayMs ?? 500,
+        capDelayMs: this.opts.streamCapDelayMs ?? 10_000,
+      },
     );
+    this.subscription = sub;
   }
 
   private onHubEvent(e: HubEvent): void {
     if (e.type === 'draft-taken-over') {
       if (this.user && e.from.username === this.user.username) {
-        this.lostDraft(e.reportId, e.to.name, `${e.to.name} took over this draft at ${e.at}. Your copy is read-only.`);
+        this.lostDraft(e.reportId, e.to.name, `${e.to.name} took over this draft at ${formatHubTime(e.at)}. Your copy is read-only.`);
       }
       this.events.emit('event', { type: 'unfinished-changed' });
     } else if (e.type === 'unfinished-changed' || e.type === 'report-signed') {
