@@ -3,8 +3,10 @@
 // `npm run hub -- user add --username u --name "Dr X" --role radiologist --registration "GMC 1" --password-stdin`
 // `npm run hub -- user list` · `npm run hub -- migrate`
 // `npm run hub -- embedded --data DIR [--port 0] [--parent-stdin]`: the single-user hub with demo
-//   users (what `npm start` runs beside the workstation); prints FAILSAFE_HUB_URL=<url>; with
-//   --parent-stdin it exits when its stdin closes (the parent process ended).
+//   users (what `npm start` runs beside the workstation: PGlite in DIR, 127.0.0.1, a free port).
+//   Prints one line `HUB_READY {"url":…,"demoUsers":[{username,password,role,name}…]}` for the
+//   parent (the login screen lists the demo users); with --parent-stdin it exits when its stdin
+//   closes, so a killed workstation never leaves an orphaned hub.
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -71,9 +73,13 @@ export async function main(argv: string[]): Promise<number> {
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new HubConfigError('--port must be 0–65535');
     const hub = await startEmbeddedHub({ dataDir: cfg.dataDir, port, policy: cfg.policy });
-    console.log(`hub: embedded, listening on ${hub.url} (PGlite in ${cfg.dataDir}; demo users ${hub.demoUsers.map((u) => u.username).join(', ')}, password "${hub.demoPassword}")`);
-    console.log(`FAILSAFE_HUB_URL=${hub.url}`);
+    const demoUsers = hub.demoUsers.map((u) => ({ username: u.username, password: hub.demoPassword, role: u.role, name: u.name }));
+    console.log(`hub: embedded, listening on ${hub.url} (PGlite in ${cfg.dataDir}; demo users ${demoUsers.map((u) => u.username).join(', ')}, password "${hub.demoPassword}")`);
+    console.log(`HUB_READY ${JSON.stringify({ url: hub.url, demoUsers })}`);
+    let closing = false;
     const stop = (): void => {
+      if (closing) return;
+      closing = true;
       hub.close().then(() => process.exit(0), () => process.exit(1));
     };
     process.once('SIGINT', stop);

@@ -163,28 +163,42 @@ describe.each([
 });
 
 describe('embedded hub (npm start default)', () => {
-  it('runs as `hub embedded --parent-stdin`, prints its URL, serves the demo users and exits when its parent goes', async () => {
+  it('runs as `hub embedded --parent-stdin`, prints HUB_READY with its URL and the demo users, serves them and exits when its parent goes', async () => {
     const dataDir = path.join(tmp, 'embedded-cli');
     const child = spawn(process.execPath, [bundle, 'embedded', '--data', dataDir, '--parent-stdin'], { env: { PATH: process.env['PATH'] ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     let out = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL: ${out}`)), 30_000);
+    const ready = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no HUB_READY: ${out}`)), 30_000);
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        const m = /^FAILSAFE_HUB_URL=(\S+)$/m.exec(out);
-        if (m) {
+        // What main/start.ts does: the first line starting with HUB_READY, the rest is JSON.
+        const line = out.split('\n').find((l) => l.startsWith('HUB_READY ') && out.includes(`${l}\n`));
+        if (line) {
           clearTimeout(timer);
-          resolve(m[1]!);
+          resolve(line.slice('HUB_READY '.length));
         }
       });
     });
+    const info = JSON.parse(ready) as { url: string; demoUsers: { username: string; password: string; role: string; name: string }[] };
+    expect(info.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(info.demoUsers.map((u) => u.role).sort()).toEqual(['locum', 'radiographer', 'radiologist', 'referrer', 'safety-lead', 'trainee', 'trainer']);
+    const locum = info.demoUsers.find((u) => u.username === 'locum')!;
+    expect(locum).toMatchObject({ password: 'demo', role: 'locum' });
+    expect(locum.name).not.toBe('');
     expect(out).toContain('demo users radiologist, locum');
-    const login = await http<LoginResponse>(url, 'POST', '/api/session', { body: { username: 'locum', password: 'demo' } });
+    const login = await http<LoginResponse>(info.url, 'POST', '/api/session', { body: { username: locum.username, password: locum.password } });
     expect(login.status).toBe(200);
-    expect(login.body.user.role).toBe('locum');
+    expect(login.body.user).toMatchObject({ role: 'locum', name: locum.name });
     child.stdin.end();
     expect(await exited).toBe(0);
+  });
+
+  it('`hub embedded` refuses a bad --port with a clear message and exit code 2', async () => {
+    const r = await run(['embedded', '--data', path.join(tmp, 'embedded-bad'), '--port', 'eighty'], {});
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^hub: .*PORT/m);
+    expect(r.out).not.toContain('HUB_READY');
   });
 
   it('creates demo users once, keeps its data in the folder across restarts', async () => {
