@@ -32,15 +32,15 @@ interface EmbeddedHubProcess {
   stop(): void;
 }
 
-/** Runs the embedded hub (dist/node/hub-embedded.mjs) as a child; it exits when we do. */
+/** Runs the embedded hub (`dist/node/hub.mjs embedded`) as a child; it exits when we do (its stdin closes). */
 function startEmbeddedHubProcess(hubDataDir: string): Promise<EmbeddedHubProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(here, 'hub-embedded.mjs'), '--data-dir', hubDataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [path.join(here, 'hub.mjs'), 'embedded', '--data', hubDataDir, '--parent-stdin'], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(`the embedded hub did not start within 60 s: ${out}`)), 60_000);
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('HUB_READY '));
+      const line = out.split('\n').slice(0, -1).find((l) => l.startsWith('HUB_READY '));
       if (!line) return;
       clearTimeout(timer);
       const info = JSON.parse(line.slice('HUB_READY '.length)) as { url: string; demoUsers: EmbeddedHubProcess['demoUsers'] };

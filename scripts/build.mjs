@@ -15,8 +15,6 @@ await Promise.all([
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } }),
   esbuild({ ...common, entryPoints: ['server/cli.ts'], outfile: 'dist/node/hub.mjs', format: 'esm',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } }),
-  esbuild({ ...common, entryPoints: ['server/embedded.ts'], outfile: 'dist/node/hub-embedded.mjs', format: 'esm',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } }),
   esbuild({ ...common, entryPoints: ['main/electron/main.ts'], outfile: 'dist/electron/main.cjs', format: 'cjs' }),
   // Sandboxed preloads cannot require anything but electron: bundle the channel list in.
   esbuild({ ...common, entryPoints: ['preload/preload.ts'], outfile: 'dist/electron/preload.cjs', format: 'cjs', external: ['electron'] }),
