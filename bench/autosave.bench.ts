@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { ReportContent } from '../common/report.ts';
 import { openDatabase } from '../main/db/database.ts';
 import { ReportStore } from '../main/reports/ReportStore.ts';
+import { signableContent } from '../test/support/reportFixtures.ts';
 
 const SAVES = 2000;
 const WARMUP = 20;
@@ -22,20 +23,7 @@ const TYPED =
 function reportAfter(n: number): ReportContent {
   let text = '';
   while (text.length < n) text += TYPED;
-  return {
-    templateId: 'ct-head',
-    fields: {
-      clinicalQuestion: '78F, fall at home, on apixaban, GCS 15, occipital haematoma. ?intracranial bleed',
-      technique: 'Non-contrast axial CT of the head with coronal and sagittal reformats.',
-      brainParenchyma: text.slice(0, n),
-      ventricles: 'Normal size and configuration.',
-      bonesSinuses: 'No skull vault or skull base fracture.',
-      conclusion: 'No acute intracranial abnormality.',
-    },
-    comparison: { kind: 'compared', text: 'CT head 14/02/2023: no interval change.' },
-    unexpected: { kind: 'none' },
-    alertCode: 'none',
-  };
+  return signableContent('', text.slice(0, n));
 }
 
 function percentile(sorted: readonly number[], p: number): number {

@@ -19,6 +19,7 @@ import { buildHub } from '../server/app.ts';
 import { createUser } from '../server/auth.ts';
 import { migrate } from '../server/db/migrations.ts';
 import { dropPgSchema, openPg } from '../server/db/pg.ts';
+import { signableContent } from '../test/support/reportFixtures.ts';
 
 const PG_URL = process.env['DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/test';
 const CONCURRENCY = 32;
@@ -53,20 +54,7 @@ const TYPED =
   'with small vessel disease. The ventricles and sulci are of normal size for age; no hydrocephalus, no midline shift. ';
 
 function content(i: number): ReportContent {
-  return {
-    templateId: 'ct-head',
-    fields: {
-      clinicalQuestion: '78F, fall at home, on apixaban, GCS 15, occipital haematoma. ?intracranial bleed',
-      technique: 'Non-contrast axial CT of the head with coronal and sagittal reformats.',
-      brainParenchyma: `${TYPED}${TYPED} Report ${i}.`,
-      ventricles: 'Normal size and configuration.',
-      bonesSinuses: 'No skull vault or skull base fracture.',
-      conclusion: 'No acute intracranial abnormality.',
-    },
-    comparison: { kind: 'compared', text: 'CT head 14/02/2023: no interval change.' },
-    unexpected: { kind: 'none' },
-    alertCode: 'none',
-  };
+  return signableContent(` Report ${i}.`, `${TYPED}${TYPED}`);
 }
 
 function payload(signer: Profile, i: number): SignedReportPayload {

@@ -1,27 +1,9 @@
 // The record that a radiologist phoned a critical or urgent finding through because the signed
 // report had not reached the hub in time. Append-only, like the audit trail.
-// NOTE for the lead: this table is created idempotently here (CREATE ... IF NOT EXISTS) because
-// main/sync owns no migration; it should become a numbered migration with the same SQL.
+// The table (sync_phone_communications, with its append-only triggers) is created by migration
+// 0030-take-over.
 import { z } from 'zod';
 import type { Db } from '../db/database.ts';
-
-export const PHONE_LOG_SQL = /* sql */ `
-CREATE TABLE IF NOT EXISTS sync_phone_communications (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  report_id TEXT NOT NULL,
-  clinician TEXT NOT NULL CHECK (length(trim(clinician)) > 0),
-  role TEXT NOT NULL CHECK (length(trim(role)) > 0),
-  time TEXT NOT NULL,
-  note TEXT NOT NULL DEFAULT '',
-  recorded_by TEXT NOT NULL,
-  recorded_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sync_phone_by_report ON sync_phone_communications (report_id, seq);
-CREATE TRIGGER IF NOT EXISTS sync_phone_no_update BEFORE UPDATE ON sync_phone_communications
-BEGIN SELECT RAISE(ABORT, 'phone communication records are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS sync_phone_no_delete BEFORE DELETE ON sync_phone_communications
-BEGIN SELECT RAISE(ABORT, 'phone communication records are append-only'); END;
-`;
 
 export const PhoneCommunication = z.object({
   clinician: z.string().trim().min(1, 'Who was phoned?').max(500),
@@ -64,7 +46,6 @@ export class SqlitePhoneLog implements PhoneLog {
   private readonly st;
 
   constructor(db: Db) {
-    db.exec(PHONE_LOG_SQL);
     this.st = {
       insert: db.prepare<[string, string, string, string, string, string, string]>(
         'INSERT INTO sync_phone_communications (report_id, clinician, role, time, note, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)',

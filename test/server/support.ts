@@ -139,23 +139,8 @@ export const sha256 = (s: string): string => crypto.createHash('sha256').update(
 
 export const studyFor = (n: string): StudyRef => ({ patientId: `PAT-${n}`.slice(0, 64), studyUid: `1.2.826.0.1.3680043.8.498.${crypto.randomInt(1e9)}` });
 
-/** A CT head report that passes every sign-off rule. */
-export function signableContent(extra = ''): ReportContent {
-  return {
-    templateId: 'ct-head',
-    fields: {
-      clinicalQuestion: 'Fall with head injury, on anticoagulants.',
-      technique: 'Non-contrast axial CT of the head.',
-      brainParenchyma: `No intracranial haemorrhage. Grey-white differentiation preserved.${extra}`,
-      ventricles: 'Normal size and configuration.',
-      bonesSinuses: 'No skull fracture.',
-      conclusion: 'No acute intracranial abnormality.',
-    },
-    comparison: { kind: 'none-available', text: '' },
-    unexpected: { kind: 'none' },
-    alertCode: 'none',
-  };
-}
+export { signableContent } from '../support/reportFixtures.ts';
+import { signableContent } from '../support/reportFixtures.ts';
 
 /** A signed report payload exactly as the workstation's ReportStore produces it. */
 export function signedReport(signer: Profile, opts: { id?: string; study?: StudyRef; content?: ReportContent; signedAt?: string } = {}): SignedReportPayload {

@@ -24,23 +24,8 @@ export function tempDb(prefix = 'reports'): { db: Db; file: string; dir: string 
   return { db: openDatabase(file), file, dir };
 }
 
-/** A CT head report that passes every sign-off rule. */
-export function signableContent(): ReportContent {
-  return {
-    templateId: 'ct-head',
-    fields: {
-      clinicalQuestion: 'Fall with head injury, on anticoagulants.',
-      technique: 'Non-contrast axial CT of the head.',
-      brainParenchyma: 'No intracranial haemorrhage. Grey-white differentiation preserved.',
-      ventricles: 'Normal size and configuration.',
-      bonesSinuses: 'No skull fracture.',
-      conclusion: 'No acute intracranial abnormality.',
-    },
-    comparison: { kind: 'none-available', text: '' },
-    unexpected: { kind: 'none' },
-    alertCode: 'none',
-  };
-}
+export { signableContent } from '../../support/reportFixtures.ts';
+import { signableContent } from '../../support/reportFixtures.ts';
 
 const FINDINGS_TEXT =
   'The brain parenchyma demonstrates normal grey-white matter differentiation. No acute infarct, haemorrhage or mass lesion. ' +
