@@ -87,6 +87,12 @@ export function App({ client }: { client: Client }) {
   const register = useCallback((c: EditorControl | null) => {
     control.current = c;
   }, []);
+  useEffect(() => {
+    window.failsafeBeforeClose = () => control.current?.flush() ?? Promise.resolve(true);
+    return () => {
+      delete window.failsafeBeforeClose;
+    };
+  }, []);
 
   const loadLibrary = useCallback(async (): Promise<PatientSummary[]> => {
     const r = await client.api['library:list']({});

@@ -9,6 +9,11 @@ declare global {
   interface Window {
     /** The Electron preload: one function per channel, plus `subscribe` for pushed events. */
     failsafe?: FailsafeApi;
+    /**
+     * Called by the Electron shell before it closes the window: saves the open draft and
+     * resolves when the save is acknowledged (true) or failed (false).
+     */
+    failsafeBeforeClose?: () => Promise<boolean>;
   }
 }
 

@@ -112,6 +112,19 @@ async function main(): Promise<void> {
   });
   services.events.on('event', (e) => win?.webContents.send(`${IPC_PREFIX}event`, e));
 
+  // Closing the window: let the renderer save the open draft first (IPC may not finish once the
+  // page is gone), at most 5 s, then close for real.
+  let flushedForClose = false;
+  win.on('close', (e) => {
+    if (flushedForClose || !win) return;
+    e.preventDefault();
+    flushedForClose = true;
+    const w = win;
+    const timeout = new Promise((resolve) => setTimeout(resolve, 5_000));
+    const flush = w.webContents.executeJavaScript('window.failsafeBeforeClose ? window.failsafeBeforeClose() : true').catch(() => false);
+    void Promise.race([flush, timeout]).finally(() => w.destroy());
+  });
+
   Menu.setApplicationMenu(
     Menu.buildFromTemplate([
       {
