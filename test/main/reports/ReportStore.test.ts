@@ -4,13 +4,12 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ContractError, type ErrorCode } from '../../../common/contract.ts';
 import { addendumSignedPayload, AddendumPayload, OutboxPayload, SignedReportPayload } from '../../../common/hubPayload.ts';
 import { SqliteOutboxStore } from '../../../main/sync/OutboxStore.ts';
 import { signedPayload, type ReportContent } from '../../../common/report.ts';
 import { openDatabase, type Db } from '../../../main/db/database.ts';
 import { ReportStore } from '../../../main/reports/ReportStore.ts';
-import { CT_HEAD, RADIOLOGIST, signableContent, STUDY_A, STUDY_B, tempDb, TRAINEE, TRAINER } from './fixtures.ts';
+import { CT_HEAD, expectCode, RADIOLOGIST, signableContent, STUDY_A, STUDY_B, tempDb, TRAINEE, TRAINER } from './fixtures.ts';
 
 const sha256 = (s: string): string => crypto.createHash('sha256').update(s, 'utf8').digest('hex');
 
@@ -37,21 +36,6 @@ afterEach(() => {
   if (db.open) db.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function expectCode(fn: () => unknown, code: ErrorCode, message?: RegExp | string): ContractError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(ContractError);
-  const e = caught as ContractError;
-  expect(e.code).toBe(code);
-  if (typeof message === 'string') expect(e.message).toBe(message);
-  else if (message) expect(e.message).toMatch(message);
-  return e;
-}
 
 const count = (table: string): number => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 const openA = () => store.open(STUDY_A, { actor: 'Dr Ada Lovelace', ...CT_HEAD });

@@ -3,6 +3,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
+import { ContractError, type ErrorCode } from '../../../common/contract.ts';
 import type { Profile, ReportContent, StudyRef } from '../../../common/report.ts';
 import { openDatabase, type Db } from '../../../main/db/database.ts';
 
@@ -40,4 +42,20 @@ export function typedContent(n: number): ReportContent {
     ...signableContent(),
     fields: { ...signableContent().fields, brainParenchyma: text.slice(0, n) },
   };
+}
+
+/** Runs `fn`, expecting a ContractError with this code (and message, if given). */
+export function expectCode(fn: () => unknown, code: ErrorCode, message?: RegExp | string): ContractError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(ContractError);
+  const e = caught as ContractError;
+  expect(e.code).toBe(code);
+  if (typeof message === 'string') expect(e.message).toBe(message);
+  else if (message) expect(e.message).toMatch(message);
+  return e;
 }

@@ -6,13 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ContractError, type ErrorCode } from '../../../common/contract.ts';
 import { SignedReportPayload } from '../../../common/hubPayload.ts';
 import { signedPayload, type ReportContent } from '../../../common/report.ts';
 import { migrate, openDatabase, type Db } from '../../../main/db/database.ts';
 import { MIGRATIONS } from '../../../main/db/migrations/index.ts';
 import { ReportStore } from '../../../main/reports/ReportStore.ts';
-import { CT_HEAD, RADIOLOGIST, signableContent, STUDY_A, STUDY_B, tempDb, tempDir, TRAINER, typedContent } from './fixtures.ts';
+import { CT_HEAD, expectCode, RADIOLOGIST, signableContent, STUDY_A, STUDY_B, tempDb, tempDir, TRAINER, typedContent } from './fixtures.ts';
 
 const sha256 = (s: string): string => crypto.createHash('sha256').update(s, 'utf8').digest('hex');
 
@@ -34,21 +33,6 @@ afterEach(() => {
   if (db.open) db.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function expectCode(fn: () => unknown, code: ErrorCode, message?: RegExp | string): ContractError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(ContractError);
-  const e = caught as ContractError;
-  expect(e.code).toBe(code);
-  if (typeof message === 'string') expect(e.message).toBe(message);
-  else if (message) expect(e.message).toMatch(message);
-  return e;
-}
 
 const count = (table: string): number => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 const ADA = RADIOLOGIST.name;
