@@ -12,7 +12,8 @@ import { ContractError, type AppEvent, type HubStatus, type SyncStatusInfo } fro
 import type { Report, ReportContent, StudyRef } from '../../common/report.ts';
 import type { Db } from '../db/database.ts';
 import type { ReportStore } from '../reports/ReportStore.ts';
-import { HubClient, HubError, type HubSubscription } from '../sync/HubClient.ts';
+import { HubClient, HubError, type HubSubscription, type SignedReportSink } from '../sync/HubClient.ts';
+import { OutboxPayload } from '../../common/hubPayload.ts';
 import { OutboxSender } from '../sync/OutboxSender.ts';
 import { SqliteOutboxStore } from '../sync/OutboxStore.ts';
 import { SqlitePhoneLog } from '../sync/PhoneLog.ts';
@@ -50,6 +51,17 @@ export function formatHubTime(iso: string): string {
   if (Number.isNaN(d.getTime())) return iso;
   const pad = (n: number): string => String(n).padStart(2, '0');
   return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
+}
+
+/** The signer named in an outbox payload (report or addendum), or null if it cannot be read. */
+function signerOf(payloadJson: string): { name: string; registration: string } | null {
+  try {
+    const p = OutboxPayload.parse(JSON.parse(payloadJson));
+    const sig = p.kind === 'report' ? p.report.signature : p.addendum.signature;
+    return { name: sig.name, registration: sig.registration };
+  } catch {
+    return null;
+  }
 }
 
 function messageOf(err: unknown): string {
@@ -111,7 +123,7 @@ export class WorkstationHub {
     this.phoneLog = new SqlitePhoneLog(opts.db);
     this.sender = new OutboxSender({
       store: new SqliteOutboxStore(opts.db),
-      hub: this.client,
+      hub: this.signerGate(),
       phoneLog: this.phoneLog,
       actor: () => this.user?.name ?? this.reports.getProfile()?.name ?? 'unidentified user',
       ...(opts.criticalDeadlineMs !== undefined ? { criticalDeadlineMs: opts.criticalDeadlineMs } : {}),
@@ -186,6 +198,27 @@ export class WorkstationHub {
     if (online === this.announcedOnline) return;
     this.announcedOnline = online;
     this.events.emit('event', { type: 'hub-changed', online });
+  }
+
+  /**
+   * The hub accepts a signed report only from its signer's session. A report signed by someone
+   * else on this workstation (who has since logged out) waits, pending, for its signer to log in
+   * again, rather than being sent under the wrong session and refused for good.
+   */
+  private signerGate(): SignedReportSink {
+    return {
+      ping: (signal) => this.client.ping(signal),
+      postSigned: async (key, payloadJson, signal) => {
+        const me = this.client.token ? this.user : null;
+        if (me) {
+          const signer = signerOf(payloadJson);
+          if (signer && (signer.registration !== me.registration || signer.name !== me.name)) {
+            return { kind: 'unavailable', status: null, message: `waiting for ${signer.name} (${signer.registration}) to log in: only the signer's session can deliver it` };
+          }
+        }
+        return this.client.postSigned(key, payloadJson, signal);
+      },
+    };
   }
 
   start(): void {

@@ -101,19 +101,22 @@ describe('WorkstationHub against the real hub', () => {
     expect(again.status().user).toMatchObject({ username: 'ada' });
   });
 
-  it('a report the hub refuses (signer is not the logged-in user) is failed with the hub reason, not retried', async () => {
-    const other = workstation({ profile: { name: 'Dr Someone Else', role: 'radiologist', registration: 'GMC 0000001' } });
+  it('a report signed by someone else waits, pending, for its signer: never sent under another session, delivered once when they log in', async () => {
+    const other = workstation({ profile: { name: GRACE.name, role: GRACE.role, registration: GRACE.registration } });
     const id = other.sign();
-    const { h } = station(other, hub.url);
+    const { h } = station(other, hub.url, { baseDelayMs: 20 });
     await h.login('ada', TRIAL_PASSWORD);
     h.start();
-    await until(() => h.syncStatus(id).state === 'failed');
-    expect(h.syncStatus(id).reason).toMatch(/^The hub refused this report \(422 signer-mismatch\)/);
-    expect(h.status()).toMatchObject({ pending: 0, failed: 1 });
-    const attempts = h.syncStatus(id).attempts;
+    await until(() => h.syncStatus(id).reason?.includes(`waiting for ${GRACE.name}`) === true);
+    expect(h.syncStatus(id).state).toBe('pending');
+    expect(h.status()).toMatchObject({ pending: 1, failed: 0 });
     await sleep(300);
-    expect(h.syncStatus(id).attempts).toBe(attempts);
     expect((await hub.counts([id])).get(id)!.reports).toBe(0);
+    await h.logout();
+    await h.login('grace', TRIAL_PASSWORD);
+    h.sender.wake();
+    await until(() => h.syncStatus(id).state === 'synced', 15_000);
+    expect((await hub.counts([id])).get(id)!.reports).toBe(1);
   });
 
   it('offline: the online flag goes false and a critical report not delivered in time raises critical-undelivered until the call is recorded', async () => {
