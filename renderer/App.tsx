@@ -17,6 +17,7 @@ import { ProfileSetup, ROLE_LABELS } from './ProfileSetup.tsx';
 import type { EditorControl } from './report/ReportEditor.tsx';
 import { SHORTCUTS, modalOpen, typingIn, useKeydown } from './shortcuts.ts';
 import { StudyScreen } from './StudyScreen.tsx';
+import { ErrorText } from './ErrorText.tsx';
 
 type View = 'library' | 'study';
 
@@ -447,11 +448,7 @@ export function App({ client }: { client: Client }) {
             <p>
               Open <strong>{studyName(pending.target)}</strong> instead?
             </p>
-            {pending.error && (
-              <p role="alert" className="error-text">
-                {pending.error}
-              </p>
-            )}
+            <ErrorText error={pending.error} />
             <div className="form-actions">
               <button type="button" className="primary" autoFocus onClick={() => setPending(null)}>
                 Stay with the current report

@@ -2,6 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import { Profile, Role } from '../common/report.ts';
 import type { Client } from './api.ts';
+import { ErrorText } from './ErrorText.tsx';
 
 export const ROLE_LABELS: Record<Role, string> = {
   radiologist: 'Radiologist',
@@ -65,11 +66,7 @@ export function ProfileSetup({ client, initial, onSaved, onCancel }: ProfileSetu
       </select>
       <label htmlFor="profile-registration">Professional registration number (e.g. GMC or HCPC)</label>
       <input id="profile-registration" value={registration} onChange={(e) => setRegistration(e.target.value)} maxLength={64} required />
-      {error && (
-        <p role="alert" className="error-text">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
       <div className="form-actions">
         <button type="submit" className="primary" disabled={busy}>
           {busy ? 'Saving…' : 'Save profile'}

@@ -8,6 +8,7 @@ import type { Client } from '../api.ts';
 import { Dialog } from '../Dialog.tsx';
 import { formatPersonName, isoToLocalInput, localInputToIso } from '../format.ts';
 import { useAppEvents } from './useAppEvents.ts';
+import { ErrorText } from '../ErrorText.tsx';
 
 interface Warning {
   reportId: string;
@@ -142,11 +143,7 @@ function PhoneForm({ client, warning, report, more, onDone }: { client: Client; 
         <label htmlFor="phone-note">Note (optional)</label>
         <textarea id="phone-note" rows={2} value={note} onChange={(e) => setNote(e.target.value)} maxLength={2000} />
       </div>
-      {error && (
-        <p role="alert" className="error-text">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
       {more > 0 && <p className="muted">{more} more report{more === 1 ? '' : 's'} also need{more === 1 ? 's' : ''} a call after this one.</p>}
       <div className="form-actions">
         <button type="submit" className="primary" disabled={busy}>

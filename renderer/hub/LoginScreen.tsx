@@ -5,6 +5,7 @@ import type { HubStatus } from '../../common/contract.ts';
 import { Role } from '../../common/report.ts';
 import type { Client } from '../api.ts';
 import { ROLE_LABELS } from '../ProfileSetup.tsx';
+import { ErrorText } from '../ErrorText.tsx';
 
 export interface LoginScreenProps {
   client: Client;
@@ -60,11 +61,7 @@ export function LoginScreen({ client, status, onLoggedIn }: LoginScreenProps) {
         <input id="login-username" autoFocus value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" maxLength={64} spellCheck={false} />
         <label htmlFor="login-password">Password</label>
         <input id="login-password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" maxLength={1024} />
-        {error && (
-          <p role="alert" className="error-text">
-            {error}
-          </p>
-        )}
+        <ErrorText error={error} />
         <div className="form-actions">
           <button type="submit" className="primary" disabled={busy}>
             {busy ? 'Logging in…' : 'Log in'}

@@ -12,6 +12,7 @@ import { ROLE_LABELS } from '../ProfileSetup.tsx';
 import { useHubStatus } from './HubContext.ts';
 import { formatDuration, may, staleText } from './hubText.ts';
 import { useAppEvents } from './useAppEvents.ts';
+import { ErrorText } from '../ErrorText.tsx';
 
 const REFRESH_MS = 30_000;
 
@@ -179,11 +180,7 @@ export function UnfinishedPanel({ client, patients, onTakenOver, onOpenStudy }: 
             {!describeStudy(confirm.item, patients).local && (
               <p className="error-text">This study's images are not in this workstation's library: open its folder first to report it here.</p>
             )}
-            {confirm.error && (
-              <p role="alert" className="error-text">
-                {confirm.error}
-              </p>
-            )}
+            <ErrorText error={confirm.error} />
             <div className="form-actions">
               <button type="button" className="primary" disabled={confirm.busy} onClick={() => void takeOver()}>
                 {confirm.busy ? 'Taking over…' : 'Take over and open it'}

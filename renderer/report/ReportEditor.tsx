@@ -16,6 +16,7 @@ import { AlertEditor, ComparisonEditor, FieldProblems, TextFieldEditor, Unexpect
 import { ReportContentView, SignedReport } from './SignedReport.tsx';
 import { AuditTrail } from './AuditTrail.tsx';
 import { useAppEvents } from '../hub/useAppEvents.ts';
+import { ErrorText } from '../ErrorText.tsx';
 
 /** What the app asks of the open report before it leaves the study. */
 export interface EditorControl {
@@ -526,11 +527,7 @@ function DraftEditor({ client, report, priors, profile, register, onSigned, onCh
             {blockedDescription}
           </span>
         </div>
-        {signError && (
-          <p role="alert" className="error-text">
-            {signError}
-          </p>
-        )}
+        <ErrorText error={signError} />
       </section>
 
       <Dialog open={conflict !== null && !lost} title="This draft was changed elsewhere" onCancel={() => undefined} role="alertdialog" testId="conflict-dialog">

@@ -11,6 +11,7 @@ import { modalOpen, paneHidden, useKeydown } from '../shortcuts.ts';
 import { AuditTrail } from './AuditTrail.tsx';
 import { SyncStatus } from '../hub/SyncStatus.tsx';
 import type { EditorControl } from './ReportEditor.tsx';
+import { ErrorText } from '../ErrorText.tsx';
 
 const MEANING_LABELS: Record<Signature['meaning'], string> = {
   'final-report': 'final report',
@@ -201,11 +202,7 @@ export function SignedReport({ client, report, register, onReport }: SignedRepor
           <div className="addendum-form">
             <label htmlFor="addendum-text">Addendum text</label>
             <textarea id="addendum-text" ref={textRef} autoFocus rows={4} value={text} onChange={(e) => setText(e.target.value)} maxLength={100_000} />
-            {error && (
-              <p role="alert" className="error-text">
-                {error}
-              </p>
-            )}
+            <ErrorText error={error} />
             <div className="form-actions">
               <button type="button" className="primary" disabled={busy} onClick={() => void submit()} aria-keyshortcuts="Control+Enter">
                 {busy ? 'Signing…' : 'Sign addendum'}
