@@ -404,7 +404,7 @@ export function App({ client }: { client: Client }) {
       <main className="main">
         <div hidden={view !== 'library'} className="view">
           <Library
-            top={<UnfinishedPanel client={client} patients={patients} onTakenOver={(r) => void openAdopted(r.study.studyUid)} onOpenStudy={requestOpen} />}
+            top={<UnfinishedPanel client={client} patients={patients} visible={view === 'library'} onTakenOver={(r) => void openAdopted(r.study.studyUid)} onOpenStudy={requestOpen} />}
             client={client}
             appInfo={appInfo}
             patients={patients}

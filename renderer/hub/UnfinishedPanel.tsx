@@ -1,7 +1,7 @@
 // Every unfinished report in the department (domain.md §6): author, patient and study, age, last
 // activity; stale ones highlighted with the reason in words. A colleague allowed to may take one
 // over: it moves here with its history and opens.
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { PatientSummary } from '../../common/contract.ts';
 import type { UnfinishedItem, UnfinishedList } from '../../common/hub.ts';
 import type { Report } from '../../common/report.ts';
@@ -15,6 +15,12 @@ import { useAppEvents } from './useAppEvents.ts';
 import { ErrorText } from '../ErrorText.tsx';
 
 const REFRESH_MS = 30_000;
+/**
+ * Load on the hub (docs/architecture.md): every workstation refetching the list on every
+ * `unfinished-changed` is what breaks first. So the list is fetched only while it is on screen
+ * (and at once when it is shown), and event-driven refetches are coalesced to one per window.
+ */
+const EVENT_REFETCH_MIN_MS = 2_000;
 
 export interface UnfinishedPanelProps {
   client: Client;
@@ -22,6 +28,8 @@ export interface UnfinishedPanelProps {
   /** A draft was taken over here: open its study. */
   onTakenOver(report: Report): void;
   onOpenStudy(studyUid: string): void;
+  /** Whether the panel is on screen (the library view is shown). */
+  visible: boolean;
 }
 
 function describeStudy(item: UnfinishedItem, patients: readonly PatientSummary[]): { patient: string; study: string; local: boolean } {
@@ -32,7 +40,7 @@ function describeStudy(item: UnfinishedItem, patients: readonly PatientSummary[]
   return { patient: `Patient ID ${item.study.patientId || 'unknown'}`, study: `Study ${item.study.studyUid} (not in this workstation's library)`, local: false };
 }
 
-export function UnfinishedPanel({ client, patients, onTakenOver, onOpenStudy }: UnfinishedPanelProps) {
+export function UnfinishedPanel({ client, patients, onTakenOver, onOpenStudy, visible }: UnfinishedPanelProps) {
   const hub = useHubStatus();
   const user = hub?.user ?? null;
   const allowed = may(user, 'unfinished:list');
@@ -51,19 +59,34 @@ export function UnfinishedPanel({ client, patients, onTakenOver, onOpenStudy }: 
     [client],
   );
 
+  const lastFetch = useRef(0);
+  const trailing = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const fetchNow = useCallback(() => {
+    if (trailing.current) clearTimeout(trailing.current);
+    trailing.current = null;
+    lastFetch.current = Date.now();
+    refresh();
+  }, [refresh]);
+
   useEffect(() => {
-    if (!allowed) return;
-    const first = setTimeout(refresh, 0);
-    const timer = setInterval(refresh, REFRESH_MS);
+    if (!allowed || !visible) return;
+    const first = setTimeout(fetchNow, 0);
+    const timer = setInterval(fetchNow, REFRESH_MS);
     return () => {
       clearTimeout(first);
       clearInterval(timer);
+      if (trailing.current) clearTimeout(trailing.current);
+      trailing.current = null;
     };
-  }, [allowed, refresh]);
+  }, [allowed, visible, fetchNow]);
 
   useAppEvents(client, (e) => {
     if (!allowed) return;
-    if (e.type === 'unfinished-changed' || e.type === 'draft-taken-over' || (e.type === 'hub-changed' && e.online)) refresh();
+    if (!(e.type === 'unfinished-changed' || e.type === 'draft-taken-over' || (e.type === 'hub-changed' && e.online))) return;
+    if (!visible) return; // fetched when shown
+    const wait = lastFetch.current + EVENT_REFETCH_MIN_MS - Date.now();
+    if (wait <= 0) fetchNow();
+    else if (!trailing.current) trailing.current = setTimeout(fetchNow, wait);
   });
 
   if (!hub?.configured || !user) return null;
