@@ -99,8 +99,3 @@ export function newReportFor(template: Template, clinicalQuestion = ''): ReportC
   }
   return content;
 }
-
-/** Where a field sits: for tying problems to sections. */
-export function sectionOfField(template: Template, fieldId: string): string | undefined {
-  return template.sections.find((s) => s.fields.some((f) => f.id === fieldId))?.id;
-}
