@@ -165,7 +165,11 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     },
     'reports:audit': ({ reportId }) => reports.audit(reportId),
     'reports:revisions': ({ reportId }) => reports.revisions(reportId),
-    'reports:close': async ({ reportId }) => ({ published: hub ? await hub.draftClosed(reports.get(reportId, actor())) : false }),
+    'reports:close': async ({ reportId }) => {
+      // Closing is not viewing: read without auditing; a signed report has nothing to publish.
+      const draft = reports.draftFor(reportId);
+      return { published: hub && draft ? await hub.draftClosed(draft) : false };
+    },
     'hub:status': () => hub?.status() ?? NO_HUB,
     'hub:login': ({ username, password }) => needHub().login(username, password),
     'hub:logout': () => needHub().logout(),

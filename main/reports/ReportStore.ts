@@ -269,6 +269,12 @@ export class ReportStore {
     return report;
   }
 
+  /** The report if it is still a draft, else null; reads nothing into the audit trail. */
+  draftFor(reportId: string): Report | null {
+    const report = this.load(reportId);
+    return report.status === 'draft' ? report : null;
+  }
+
   /** Saves a new revision of a draft. `baseRevision` must be the current revision. */
   save(reportId: string, study: StudyRef, content: ReportContent, baseRevision: number, actor: string): { revision: number; savedAt: string } {
     const ref = this.parseStudy(study);

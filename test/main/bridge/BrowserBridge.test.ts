@@ -27,13 +27,16 @@ beforeAll(async () => {
     version: 'test',
     fileAccess: () => ({ fileBaseUrl: `${bridge.origin}/files/`, fileAuthHeader: { name: TOKEN_HEADER, value: bridge.token } }),
     sampleDir: path.join(repoRoot, 'resources', 'samples', 'ct-head'),
+    // A hub that is configured but unreachable (nothing listens on port 9): the workstation must
+    // work on regardless.
+    hub: { baseUrl: 'http://127.0.0.1:9', embedded: false },
   });
   bridge = await startBridge({ handlers: services.handlers, rendererDir, filePath: services.filePath });
 });
 
 afterAll(async () => {
   await bridge.close();
-  services.close();
+  await services.close();
 });
 
 interface Raw {
@@ -164,5 +167,30 @@ describe('browser-mode bridge', () => {
     const r = await call('profile:set', profile);
     expect(r.status).toBe(200);
     expect(await profileNow()).toMatchObject(profile);
+  });
+
+  it('closing a signed report in the editor is not recorded as viewing it', async () => {
+    const value = async <T,>(channel: string, input: unknown): Promise<T> => {
+      const r = await call(channel, input);
+      expect(r.status, r.body).toBe(200);
+      return (JSON.parse(r.body) as { value: T }).value;
+    };
+    const patients = await value<{ patientId: string; studies: { studyUid: string }[] }[]>('library:list', {});
+    const study = { patientId: patients[0]!.patientId, studyUid: patients[0]!.studies[0]!.studyUid };
+    const report = await value<{ id: string; content: { fields: Record<string, string> } }>('reports:open', { study });
+    const content = {
+      ...report.content,
+      fields: { ...report.content.fields, brainParenchyma: 'Normal.', conclusion: 'Normal CT head.' },
+      comparison: { kind: 'none-available', text: '' },
+      unexpected: { kind: 'none' },
+      alertCode: 'none',
+    };
+    const saved = await value<{ revision: number }>('reports:save', { reportId: report.id, study, content, baseRevision: 0 });
+    await value('reports:sign', { reportId: report.id, study, revision: saved.revision });
+    const views = async (): Promise<number> =>
+      (await value<{ action: string }[]>('reports:audit', { reportId: report.id })).filter((a) => a.action === 'view-signed').length;
+    const before = await views();
+    expect(await value('reports:close', { reportId: report.id })).toEqual({ published: false });
+    expect(await views()).toBe(before);
   });
 });
