@@ -3,7 +3,7 @@
 // carry exactly this; main parses every input with these schemas before a handler sees it.
 import { z } from 'zod';
 import { CHANNELS, type Channel } from './channels.ts';
-import { Addendum, Profile, Report, ReportContent, StudyRef } from './report.ts';
+import { Addendum, Profile, Report, ReportContent, ReportState, StudyRef } from './report.ts';
 import { HubUser, UnfinishedList } from './hub.ts';
 
 const Empty = z.object({}).strict();
@@ -80,7 +80,7 @@ export type ImageRef = z.infer<typeof ImageRef>;
 export const ReportListItem = z.object({
   id: z.string(),
   study: StudyRef,
-  status: z.enum(['draft', 'signed']),
+  state: ReportState,
   author: z.string(),
   updatedAt: z.string(),
   patientName: z.string(),
@@ -172,6 +172,11 @@ export const contract = {
     input: z.object({ reportId: Uid, study: StudyRef.strict(), revision: z.number().int().nonnegative() }).strict(),
     output: Report,
   },
+  /** A trainer verifies a trainee's provisional report: it becomes final, signed by both. */
+  'reports:verify': {
+    input: z.object({ reportId: Uid, study: StudyRef.strict() }).strict(),
+    output: Report,
+  },
   'reports:addendum': { input: z.object({ reportId: Uid, text: z.string().trim().min(1).max(100_000) }).strict(), output: Addendum },
   'reports:audit': { input: z.object({ reportId: Uid }).strict(), output: z.array(AuditEntry) },
   'reports:revisions': { input: z.object({ reportId: Uid }).strict(), output: z.array(Revision) },
@@ -181,6 +186,8 @@ export const contract = {
   'hub:login': { input: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict(), output: HubStatus },
   'hub:logout': { input: Empty, output: HubStatus },
   'sync:status': { input: z.object({ reportId: Uid }).strict(), output: SyncStatusSchema },
+  /** The sync status of many reports in one request (one per list, not one per row). */
+  'sync:statuses': { input: z.object({ reportIds: z.array(Uid).max(5000) }).strict(), output: z.array(SyncStatusSchema) },
   /** Try a failed report again (after the cause was fixed). */
   'sync:retry': { input: z.object({ reportId: Uid }).strict(), output: SyncStatusSchema },
   /** Record that the radiologist phoned a critical/urgent finding through (the hub was unreachable). */

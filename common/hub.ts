@@ -35,7 +35,8 @@
 import { z } from 'zod';
 import { DEFAULT_ALERT_POLICY } from './alertPolicy.ts';
 import { AddendumPayload, OutboxPayload, SignedReportPayload } from './hubPayload.ts';
-import { Addendum, AlertCategory, ReportContent, Role, Signature, StudyRef, type Role as RoleT } from './report.ts';
+import { Action as HubAction } from './lifecycle.ts';
+import { Addendum, AlertCategory, ExamDetails, ReportContent, ReportState, Role, Signature, SignatureRecord, StudyRef } from './report.ts';
 
 export { AddendumPayload, OutboxPayload, SignedReportPayload };
 
@@ -61,51 +62,10 @@ export const HUB_PATHS = {
   policy: '/api/policy',
 } as const;
 
-// ---- roles and permissions (domain.md §5) ---------------------------------------------------
+// ---- roles and permissions (domain.md §5): defined once, in common/lifecycle.ts -------------
 
-export const HUB_ACTIONS = [
-  /** Submit a final signed report (POST /api/ingest kind=report). */
-  'report:sign-final',
-  /** Submit a signed addendum (POST /api/ingest kind=addendum). */
-  'report:addendum',
-  /** Read a signed report. */
-  'report:read',
-  /** Publish snapshots of one's own draft. */
-  'draft:write',
-  /** Read a draft's content and history. */
-  'draft:read',
-  /** See the department's unfinished list. */
-  'unfinished:list',
-  /** Take over a colleague's unfinished draft. */
-  'draft:take-over',
-  /** Subscribe to pushed events (draft events only with unfinished:list). */
-  'events:subscribe',
-] as const;
-export const HubAction = z.enum(HUB_ACTIONS);
-export type HubAction = z.infer<typeof HubAction>;
-
-const REPORTER: readonly HubAction[] = [
-  'report:sign-final', 'report:addendum', 'report:read', 'draft:write', 'draft:read', 'unfinished:list', 'draft:take-over', 'events:subscribe',
-];
-
-/** Who may do what. The hub enforces this on every route; the workstation uses it to hide buttons. */
-export const ROLE_PERMISSIONS: Readonly<Record<RoleT, readonly HubAction[]>> = {
-  radiologist: REPORTER,
-  radiographer: REPORTER,
-  locum: REPORTER,
-  // Drafts and provisional reports; cannot issue a final report alone or take over a colleague's work.
-  trainee: ['report:read', 'draft:write', 'draft:read', 'unfinished:list', 'events:subscribe'],
-  // Verifies (signs final), amends (addenda), takes over trainees' drafts.
-  trainer: REPORTER,
-  // Sees signed reports (and their alerts); never drafts.
-  referrer: ['report:read', 'events:subscribe'],
-  // Dashboards: the unfinished list and signed reports, not draft content.
-  'safety-lead': ['report:read', 'unfinished:list', 'events:subscribe'],
-};
-
-export function roleMay(role: RoleT, action: HubAction): boolean {
-  return ROLE_PERMISSIONS[role].includes(action);
-}
+/** Hub actions are the life-cycle actions; kept under the names the hub contract has used. */
+export { ACTIONS as HUB_ACTIONS, Action as HubAction, ROLE_PERMISSIONS, roleMay } from './lifecycle.ts';
 
 // ---- errors ---------------------------------------------------------------------------------
 
@@ -204,7 +164,7 @@ export type HubHealth = z.infer<typeof HubHealth>;
 // ---- ingest ---------------------------------------------------------------------------------
 
 export const IngestReceipt = z.object({
-  kind: z.enum(['report', 'addendum']),
+  kind: z.enum(['report', 'addendum', 'verification']),
   reportId: z.string(),
   /** Present for kind=addendum. */
   addendumId: z.string().optional(),
@@ -221,7 +181,16 @@ export const HubSignedReport = z.object({
   id: z.string(),
   study: StudyRef,
   content: ReportContent,
+  /** The first signature: the final report's, or the trainee's provisional one. */
   signature: Signature,
+  /** Life-cycle state at the hub: provisional, final or appended. */
+  state: ReportState,
+  /** Null for reports sent by workstations that did not yet record the exam. */
+  exam: ExamDetails.nullable(),
+  /** Neither a referring physician nor a requesting service is known: alerts go to the duty radiologist. */
+  requesterUnknown: z.boolean(),
+  /** Every signature record, oldest first. */
+  signatures: z.array(SignatureRecord),
   author: z.string(),
   createdAt: z.string(),
   storedAt: z.string(),

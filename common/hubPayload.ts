@@ -2,7 +2,7 @@
 // as the signature it carries. The hub parses with these schemas and recomputes the hashes with
 // `signedPayload` (common/report.ts) and `addendumSignedPayload` (below).
 import { z } from 'zod';
-import { Addendum, canonicalJson, ReportContent, Signature, StudyRef, type Profile } from './report.ts';
+import { Addendum, canonicalJson, ExamDetails, ReportContent, Signature, StudyRef, type Profile } from './report.ts';
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -11,8 +11,11 @@ export const SignedReportPayload = z.object({
   report: z.object({
     id: z.string().min(1),
     study: StudyRef,
+    /** The exam, bound into the signed payload. Absent only in outbox rows written before exams were recorded. */
+    exam: ExamDetails.optional(),
     content: ReportContent,
-    signature: Signature.extend({ meaning: z.literal('final-report') }),
+    /** A final report, or a trainee's provisional report (which awaits a `verification`). */
+    signature: Signature.extend({ meaning: z.enum(['final-report', 'provisional']) }),
     author: z.string(),
     createdAt: z.string(),
   }),
@@ -28,7 +31,18 @@ export const AddendumPayload = z.object({
 });
 export type AddendumPayload = z.infer<typeof AddendumPayload>;
 
-export const OutboxPayload = z.discriminatedUnion('kind', [SignedReportPayload, AddendumPayload]);
+/** A trainer's verification of a provisional report the hub already holds: the report becomes final. */
+export const VerificationPayload = z.object({
+  kind: z.literal('verification'),
+  reportId: z.string().min(1),
+  /** contentHash of the provisional signature being verified. */
+  provisionalHash: Sha256Hex,
+  /** Hash: signedPayload(content, study, signer, signedAt, 'verification', exam, { provisionalHash }). */
+  signature: Signature.extend({ meaning: z.literal('verification') }),
+});
+export type VerificationPayload = z.infer<typeof VerificationPayload>;
+
+export const OutboxPayload = z.discriminatedUnion('kind', [SignedReportPayload, AddendumPayload, VerificationPayload]);
 export type OutboxPayload = z.infer<typeof OutboxPayload>;
 
 /** The text an addendum's SHA-256 is taken over. */

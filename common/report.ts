@@ -1,5 +1,6 @@
 // The report model: what a reporter writes, what a signature records. Pure data + zod schemas.
 import { z } from 'zod';
+import { Role, ReportState, SignatureMeaning } from './lifecycle.ts';
 
 /** Alert categories of domain.md §2, from most to least severe. `none` means no alert. */
 export const ALERT_CATEGORIES = ['critical', 'urgent', 'cancer', 'significant', 'none'] as const;
@@ -86,16 +87,7 @@ export const StudyRef = z.object({
 });
 export type StudyRef = z.infer<typeof StudyRef>;
 
-export const Role = z.enum([
-  'radiologist',
-  'radiographer',
-  'locum',
-  'trainee',
-  'trainer',
-  'referrer',
-  'safety-lead',
-]);
-export type Role = z.infer<typeof Role>;
+export { Role, ReportState, SignatureMeaning } from './lifecycle.ts';
 
 /** The local signer profile (issue 2); the hub replaces it with a login (issue 3). */
 export const Profile = z.object({
@@ -104,9 +96,6 @@ export const Profile = z.object({
   registration: z.string().trim().min(1).max(64),
 });
 export type Profile = z.infer<typeof Profile>;
-
-/** The meaning of an electronic signature (21 CFR 11.50). */
-export const SignatureMeaning = z.enum(['final-report', 'addendum', 'provisional']);
 
 export const Signature = z.object({
   name: z.string(),
@@ -119,7 +108,49 @@ export const Signature = z.object({
 });
 export type Signature = z.infer<typeof Signature>;
 
-export const ReportStatus = z.enum(['draft', 'signed']);
+/**
+ * One electronic signature as a record of its own (stored in its own table locally and on the
+ * hub, immutable): who, when, what it means, and the SHA-256 of exactly the text that was signed
+ * (`signedPayload` for provisional / final-report / verification, `addendumSignedPayload` for an
+ * addendum), so each can be verified alone.
+ */
+export const SignatureRecord = Signature.extend({
+  id: z.string().min(1).max(64),
+  reportId: z.string().min(1).max(64),
+  /** The addendum this signature signs (meaning `addendum`), else null. */
+  addendumId: z.string().min(1).max(64).nullable(),
+});
+export type SignatureRecord = z.infer<typeof SignatureRecord>;
+
+/**
+ * The exam a report is about, as the DICOM index knows it (issue 6 line 3). Bound into every
+ * signed payload made since the life-cycle change and stored on the hub, so alerts can be
+ * addressed and HL7/FHIR/SR messages written. DICOM dates stay YYYYMMDD, times HHMMSS(.frac),
+ * names as written (PN with ^); '' when the file has none.
+ */
+export const ExamDetails = z.object({
+  patientName: z.string().max(500),
+  birthDate: z.string().max(32),
+  sex: z.string().max(16),
+  accession: z.string().max(64),
+  /** Modalities in the study, joined with '\\' (e.g. "CT" or "CT\\SR"). */
+  modality: z.string().max(200),
+  studyDescription: z.string().max(500),
+  studyDate: z.string().max(32),
+  studyTime: z.string().max(32),
+  /** Referring Physician's Name (0008,0090). */
+  referringPhysician: z.string().max(500),
+  /** Requesting Service (0032,1033), where present. */
+  requestingService: z.string().max(500),
+});
+export type ExamDetails = z.infer<typeof ExamDetails>;
+
+/** No requester to address an alert to: neither a referring physician nor a requesting service. */
+export function requesterUnknown(exam: ExamDetails | null | undefined): boolean {
+  if (!exam) return true;
+  const meaningful = (s: string): boolean => s.replace(/[\s^=]/g, '').length > 0;
+  return !meaningful(exam.referringPhysician) && !meaningful(exam.requestingService);
+}
 
 export const Addendum = z.object({
   id: z.string(),
@@ -131,13 +162,17 @@ export type Addendum = z.infer<typeof Addendum>;
 export const Report = z.object({
   id: z.string(),
   study: StudyRef,
-  status: ReportStatus,
+  /** The exam's details from the index; null only for reports signed before they were recorded. */
+  exam: ExamDetails.nullable(),
+  /** The life-cycle state (common/lifecycle.ts). */
+  state: ReportState,
   content: ReportContent,
   revision: z.number().int().nonnegative(),
   createdAt: z.string(),
   updatedAt: z.string(),
   author: z.string(),
-  signature: Signature.nullable(),
+  /** Every signature on the report, oldest first (provisional, final-report or verification, addenda). */
+  signatures: z.array(SignatureRecord),
   /** Newest first: addenda are shown above the original. */
   addenda: z.array(Addendum),
   /** Set when a colleague took this draft over: the local copy is read-only. */
@@ -158,13 +193,20 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** What a final-report signature covers: the content, the study it is bound to, the signer and time. */
+/**
+ * What a provisional, final-report or verification signature covers: the content, the study and
+ * exam it is bound to, the signer, the time and the meaning. `exam` is absent only when verifying a
+ * signature made before exams were recorded (canonicalJson drops undefined keys, so those hashes
+ * are unchanged). A verification also names the provisional signature it verifies.
+ */
 export function signedPayload(
   content: ReportContent,
   study: StudyRef,
   signer: Profile,
   signedAt: string,
-  meaning: z.infer<typeof SignatureMeaning>,
+  meaning: SignatureMeaning,
+  exam?: ExamDetails,
+  verifies?: { provisionalHash: string },
 ): string {
-  return canonicalJson({ content, study, signer, signedAt, meaning });
+  return canonicalJson({ content, study, exam, signer, signedAt, meaning, verifies });
 }
