@@ -119,6 +119,8 @@ export const HubStatus = z.object({
   /** Outbox rows not yet confirmed by the hub, and rows the hub refused. */
   pending: z.number().int(),
   failed: z.number().int(),
+  /** The site policy's floor between two fetches of the unfinished list (ms); the default without a hub. */
+  unfinishedRefetchMinMs: z.number().int().positive(),
   /** Demo accounts of the embedded hub (shown on the login screen); empty otherwise. */
   demoUsers: z.array(z.object({ username: z.string(), password: z.string(), role: z.string(), name: z.string() })),
 });

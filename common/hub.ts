@@ -387,6 +387,8 @@ const defaultDeadlines = Object.fromEntries(
 export const SitePolicy = z.object({
   /** A draft idle longer than this is highlighted as stale. */
   unfinishedIdleHours: z.number().positive().max(24 * 30).default(4),
+  /** Workstations refetch the unfinished list at most this often (large networks raise it). */
+  unfinishedRefetchMinMs: z.number().int().min(1_000).max(10 * 60_000).default(UNFINISHED_REFETCH_MIN_MS),
   alertDeadlines: z.object({
     critical: AlertDeadlineSchema.default(defaultDeadlines.critical),
     urgent: AlertDeadlineSchema.default(defaultDeadlines.urgent),
