@@ -1,0 +1,103 @@
+// Dates, times and durations as people read them: the one set of formatters for every layer
+// (renderer screens, the workstation's messages, the hub). Pure: no DOM, no node:*; the local
+// time zone is the one of the process that calls (the user's machine for the renderer and main).
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
+const DICOM_DATE = /^(\d{4})(\d{2})(\d{2})$/;
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** Which clock an ISO instant is shown on: the machine's local time, or UTC (marked " UTC"). */
+export type TimeZoneChoice = 'local' | 'utc';
+
+interface Parts {
+  year: number;
+  month: number;
+  day: number;
+  hours: number;
+  minutes: number;
+  seconds: number;
+}
+
+function partsOf(d: Date, zone: TimeZoneChoice): Parts {
+  return zone === 'utc'
+    ? { year: d.getUTCFullYear(), month: d.getUTCMonth(), day: d.getUTCDate(), hours: d.getUTCHours(), minutes: d.getUTCMinutes(), seconds: d.getUTCSeconds() }
+    : { year: d.getFullYear(), month: d.getMonth(), day: d.getDate(), hours: d.getHours(), minutes: d.getMinutes(), seconds: d.getSeconds() };
+}
+
+/** An ISO string as a Date, or null when it is not a readable instant. */
+function instant(iso: string): Date | null {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** DICOM DA (YYYYMMDD) → "12 Mar 2020"; '' → the fallback; anything else malformed → the raw text. */
+export function formatDicomDate(da: string, fallback = 'date unknown'): string {
+  const text = da.trim();
+  const m = DICOM_DATE.exec(text);
+  if (!m) return text === '' ? fallback : text;
+  const month = MONTHS[Number(m[2]) - 1];
+  const day = Number(m[3]);
+  if (!month || day < 1 || day > 31) return text;
+  return `${day} ${month} ${m[1]}`;
+}
+
+/** Whole years between two DICOM dates (birth, then the exam), or null if either is unknown or the result is implausible. */
+export function ageInYears(birthDa: string, atDa: string): number | null {
+  const b = DICOM_DATE.exec(birthDa.trim());
+  const a = DICOM_DATE.exec(atDa.trim());
+  if (!b || !a) return null;
+  let years = Number(a[1]) - Number(b[1]);
+  if (Number(a[2]) * 100 + Number(a[3]) < Number(b[2]) * 100 + Number(b[3])) years -= 1;
+  return years >= 0 && years < 150 ? years : null;
+}
+
+/** ISO date-time → "14:03:27" (local by default); unreadable input is returned as it is. */
+export function formatClock(iso: string, zone: TimeZoneChoice = 'local'): string {
+  const d = instant(iso);
+  if (!d) return iso;
+  const p = partsOf(d, zone);
+  return `${pad(p.hours)}:${pad(p.minutes)}:${pad(p.seconds)}${zone === 'utc' ? ' UTC' : ''}`;
+}
+
+/** ISO date-time → "12 Mar 2020 14:03" (local) or "12 Mar 2020 14:03 UTC"; unreadable input is returned as it is. */
+export function formatDateTime(iso: string, zone: TimeZoneChoice = 'local'): string {
+  const d = instant(iso);
+  if (!d) return iso;
+  const p = partsOf(d, zone);
+  return `${p.day} ${MONTHS[p.month]} ${p.year} ${pad(p.hours)}:${pad(p.minutes)}${zone === 'utc' ? ' UTC' : ''}`;
+}
+
+/** ISO date-time → the value of an <input type="datetime-local"> (local time, minutes); '' when absent or unreadable. */
+export function isoToLocalInput(iso: string | undefined): string {
+  if (!iso) return '';
+  const d = instant(iso);
+  if (!d) return '';
+  const p = partsOf(d, 'local');
+  return `${p.year}-${pad(p.month + 1)}-${pad(p.day)}T${pad(p.hours)}:${pad(p.minutes)}`;
+}
+
+/** The value of an <input type="datetime-local"> (local time) → ISO date-time; '' or unreadable → ''. */
+export function localInputToIso(value: string): string {
+  if (value.trim() === '') return '';
+  const d = instant(value);
+  return d ? d.toISOString() : '';
+}
+
+/** A duration in words, coarse as people say it: "under a minute", "12 min", "5 h", "3 days" (negative or not finite: "under a minute"). */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 60_000) return 'under a minute';
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h`;
+  return `${Math.floor(hours / 24)} days`;
+}
+
+/** How long ago an ISO instant was: "just now", "5 min ago", "3 h ago", "2 days ago"; '' when unreadable. A time in the future reads "just now". */
+export function formatAge(iso: string, now: Date = new Date()): string {
+  const d = instant(iso);
+  if (!d) return '';
+  const ms = now.getTime() - d.getTime();
+  return ms < 60_000 ? 'just now' : `${formatDuration(ms)} ago`;
+}
