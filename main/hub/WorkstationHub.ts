@@ -14,6 +14,7 @@ import type { Db } from '../db/database.ts';
 import type { ReportStore } from '../reports/ReportStore.ts';
 import { HubClient, HubError, type HubSubscription, type SignedReportSink } from '../sync/HubClient.ts';
 import { OutboxPayload } from '../../common/hubPayload.ts';
+import { formatDateTime } from '../../common/format.ts';
 import { OutboxSender } from '../sync/OutboxSender.ts';
 import { SqliteOutboxStore } from '../sync/OutboxStore.ts';
 import { SqlitePhoneLog } from '../sync/PhoneLog.ts';
@@ -41,16 +42,6 @@ export interface WorkstationHubOptions {
   logoutFlushMs?: number;
   /** Test seam: the fetch the hub client uses. */
   fetch?: typeof fetch;
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** An ISO time as people read it: "22 Nov 2026 08:39 UTC" (unreadable input is returned as it is). */
-export function formatHubTime(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
 }
 
 /** The signer named in an outbox payload (report or addendum), or null if it cannot be read. */
@@ -447,7 +438,7 @@ export class WorkstationHub {
   private onHubEvent(e: HubEvent): void {
     if (e.type === 'draft-taken-over') {
       if (this.user && e.from.username === this.user.username) {
-        this.lostDraft(e.reportId, e.to.name, `${e.to.name} took over this draft at ${formatHubTime(e.at)}. Your copy is read-only.`);
+        this.lostDraft(e.reportId, e.to.name, `${e.to.name} took over this draft at ${formatDateTime(e.at, 'utc')}. Your copy is read-only.`);
       }
       this.events.emit('event', { type: 'unfinished-changed' });
     } else if (e.type === 'unfinished-changed' || e.type === 'report-signed') {

@@ -37,6 +37,7 @@ describe('instants', () => {
     expect(formatDateTime(localIso(2026, 1, 5, 0, 7))).toBe('5 Jan 2026 00:07');
     expect(formatDateTime('2026-11-22T08:39:59.999Z', 'utc')).toBe('22 Nov 2026 08:39 UTC');
     expect(formatDateTime('2026-12-31T23:59:00+01:00', 'utc')).toBe('31 Dec 2026 22:59 UTC');
+    expect(formatDateTime('2026-12-31T23:59:00-02:00', 'utc')).toBe('1 Jan 2027 01:59 UTC');
   });
 
   it('shows a clock time to the second', () => {
