@@ -4,14 +4,41 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { ContractError, type ImageRef, type IndexError, type IndexResult, type PatientSummary, type SeriesSummary, type StudySummary } from '../../common/contract.ts';
-import type { StudyRef } from '../../common/report.ts';
+import { ExamDetails, type StudyRef } from '../../common/report.ts';
 import type { Db } from '../db/database.ts';
 import { MAX_FILE_BYTES, readFileHeader } from './fileSource.ts';
 import { DicomReadError, type DicomHeader } from './parseHeader.ts';
 
 /** Files parsed between database writes (one transaction each) and event-loop yields. */
 const CHUNK = 64;
+
+/**
+ * The version of what the index reads from a header (dicom_instance.header_version). Bump it when
+ * parseHeader learns a field the index stores: an unchanged file read by an older version is read
+ * again on its next indexing. 0 = before migration 0040; 1 = exam details (requester).
+ */
+const HEADER_VERSION = 1;
+
+/** Old index rows whose exam details are re-read: at most this many files of the study are tried. */
+const EXAM_REREAD_ATTEMPTS = 5;
+
+/**
+ * Study-level exam details where the files of one study may disagree. The first non-empty value
+ * indexed is kept; a file that disagrees is indexed and listed in dicom_index_warning.
+ */
+const STUDY_FIELDS = [
+  { field: 'accession', column: 'accession', label: 'Accession Number (0008,0050)' },
+  { field: 'referringPhysician', column: 'referring_physician', label: "Referring Physician's Name (0008,0090)" },
+  { field: 'requestingService', column: 'requesting_service', label: 'Requesting Service (0032,1033)' },
+] as const satisfies readonly { field: keyof DicomHeader; column: string; label: string }[];
+
+/** Equal as DICOM values: trailing empty PN components ('^', '=') and spaces do not count. */
+function sameValue(a: string, b: string): boolean {
+  const norm = (v: string): string => v.replace(/[\s^=]+$/, '');
+  return norm(a) === norm(b);
+}
 
 interface InstanceRow {
   id: number;
@@ -26,6 +53,20 @@ interface InstanceRow {
   window_width: number | null;
   image_position: string | null;
   image_orientation: string | null;
+}
+
+interface ExamRow {
+  id: number;
+  study_date: string;
+  study_time: string;
+  description: string;
+  accession: string;
+  /** NULL: indexed before migration 0040, not read yet. */
+  referring_physician: string | null;
+  requesting_service: string | null;
+  patient_name: string;
+  birth_date: string;
+  sex: string;
 }
 
 interface StudyRow {
@@ -208,7 +249,99 @@ export class DicomIndexService {
     return this.db.prepare('SELECT path, reason FROM dicom_index_error ORDER BY path').all() as IndexError[];
   }
 
+  /**
+   * The exam a report of `studyUid` is bound to (common/report.ts ExamDetails): patient name,
+   * birth date, sex, accession, the study's modalities (sorted, joined with '\\'), description, date,
+   * time, referring physician and requesting service, as the files give them ('' when absent).
+   * Null when the study is not in the index. A study indexed before the index kept the requester
+   * has it read now from one of its files; when none of them can be read this throws ContractError
+   * 'unavailable' naming each file tried and why. A value too long for ExamDetails (a file far
+   * outside DICOM's own limits) throws ContractError 'invalid-input' rather than being cut.
+   */
+  exam(studyUid: string): ExamDetails | null {
+    let row = this.examRow(studyUid);
+    if (!row) return null;
+    if (row.referring_physician === null || row.requesting_service === null) {
+      this.rereadExam(row.id, studyUid);
+      row = this.examRow(studyUid);
+      if (!row) return null;
+    }
+    const modalities = this.db
+      .prepare("SELECT DISTINCT modality FROM dicom_series WHERE study_ref = ? AND modality <> '' ORDER BY modality")
+      .pluck()
+      .all(row.id) as string[];
+    const parsed = ExamDetails.safeParse({
+      patientName: row.patient_name,
+      birthDate: row.birth_date,
+      sex: row.sex,
+      accession: row.accession,
+      modality: modalities.join('\\'),
+      studyDescription: row.description,
+      studyDate: row.study_date,
+      studyTime: row.study_time,
+      referringPhysician: row.referring_physician ?? '',
+      requestingService: row.requesting_service ?? '',
+    });
+    if (!parsed.success) {
+      throw new ContractError('invalid-input', `The exam details of study ${studyUid} cannot be bound to a report; the files hold values beyond DICOM's limits:\n${z.prettifyError(parsed.error)}`);
+    }
+    return parsed.data;
+  }
+
+  /** Files that were indexed but disagree with their study on an exam detail (the first value is kept). */
+  warnings(studyUid?: string): IndexError[] {
+    const rows = this.db
+      .prepare(`SELECT path, study_uid, field, kept, found FROM dicom_index_warning ${studyUid === undefined ? '' : 'WHERE study_uid = ?'} ORDER BY path, field`)
+      .all(...(studyUid === undefined ? [] : [studyUid])) as { path: string; study_uid: string; field: string; kept: string; found: string }[];
+    return rows.map((r) => {
+      const label = STUDY_FIELDS.find((f) => f.column === r.field)?.label ?? r.field;
+      return { path: r.path, reason: `${label} is "${r.found}" in this file but "${r.kept}" in the first file indexed for study ${r.study_uid}: the study keeps "${r.kept}". Check which is right before reporting.` };
+    });
+  }
+
   // ---- internals ----
+
+  private examRow(studyUid: string): ExamRow | undefined {
+    return this.db
+      .prepare(
+        `SELECT s.id, s.study_date, s.study_time, s.description, s.accession, s.referring_physician, s.requesting_service,
+                p.patient_name, p.birth_date, p.sex
+         FROM dicom_study s JOIN dicom_patient p ON p.id = s.patient_ref WHERE s.study_uid = ?`,
+      )
+      .get(studyUid) as ExamRow | undefined;
+  }
+
+  /** Fills a pre-0040 study's requester columns from the first of its files that still reads as the same instance. */
+  private rereadExam(studyId: number, studyUid: string): void {
+    const files = this.db
+      .prepare(
+        `SELECT i.path, i.sop_instance_uid AS sop FROM dicom_instance i JOIN dicom_series se ON se.id = i.series_ref
+         WHERE se.study_ref = ? ORDER BY i.id LIMIT ?`,
+      )
+      .all(studyId, EXAM_REREAD_ATTEMPTS) as { path: string; sop: string }[];
+    const failures: string[] = [];
+    for (const f of files) {
+      let h: DicomHeader;
+      try {
+        h = readFileHeader(f.path).header;
+      } catch (err) {
+        failures.push(`${f.path}: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
+      if (h.sopInstanceUid !== f.sop || h.studyUid !== studyUid) {
+        failures.push(`${f.path}: the file now holds another instance (${h.sopInstanceUid}, study ${h.studyUid}).`);
+        continue;
+      }
+      this.db
+        .prepare('UPDATE dicom_study SET referring_physician = coalesce(referring_physician, ?), requesting_service = coalesce(requesting_service, ?) WHERE id = ?')
+        .run(h.referringPhysician, h.requestingService, studyId);
+      return;
+    }
+    throw new ContractError(
+      'unavailable',
+      `The requester of study ${studyUid} was not in the index yet and must be read from its files, but ${files.length === 0 ? 'the study has no files' : 'none could be read'}:${failures.map((x) => `\n- ${x}`).join('')}\nOpen the folder that holds the study again.`,
+    );
+  }
 
   private studyRows(where: string, params: unknown[]): (StudyRow & { patient_ref: number })[] {
     return this.db
@@ -303,7 +436,7 @@ export class DicomIndexService {
     const unchangedStmt = this.db.prepare(
       `SELECT i.sop_instance_uid AS sop, st.study_uid AS studyUid FROM dicom_instance i
        JOIN dicom_series se ON se.id = i.series_ref JOIN dicom_study st ON st.id = se.study_ref
-       WHERE i.path = ? AND i.file_size = ? AND i.file_mtime_ms = ?`,
+       WHERE i.path = ? AND i.file_size = ? AND i.file_mtime_ms = ? AND i.header_version >= ${HEADER_VERSION}`,
     );
     for (let start = 0; start < files.length; start += CHUNK) {
       const outcomes: Outcome[] = [];
@@ -375,18 +508,31 @@ export class DicomIndexService {
          RETURNING id`,
       )
       .get(key, h.patientId, h.patientName, h.birthDate, h.sex) as { id: number };
+    // Accession and requester: the first non-empty value is kept (NULL = indexed before 0040, not
+    // read yet); a file that disagrees is indexed and listed in dicom_index_warning.
     const study = this.db
       .prepare(
-        `INSERT INTO dicom_study (study_uid, patient_ref, study_date, study_time, description, accession) VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO dicom_study (study_uid, patient_ref, study_date, study_time, description, accession, referring_physician, requesting_service)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(study_uid) DO UPDATE SET
            patient_ref = excluded.patient_ref,
            study_date = CASE WHEN excluded.study_date <> '' THEN excluded.study_date ELSE study_date END,
            study_time = CASE WHEN excluded.study_time <> '' THEN excluded.study_time ELSE study_time END,
            description = CASE WHEN excluded.description <> '' THEN excluded.description ELSE description END,
-           accession = CASE WHEN excluded.accession <> '' THEN excluded.accession ELSE accession END
-         RETURNING id`,
+           ${STUDY_FIELDS.map((f) => `${f.column} = CASE WHEN coalesce(${f.column}, '') = '' THEN excluded.${f.column} ELSE ${f.column} END`).join(',\n           ')}
+         RETURNING id, ${STUDY_FIELDS.map((f) => f.column).join(', ')}`,
       )
-      .get(h.studyUid, patient.id, h.studyDate, h.studyTime, h.studyDescription, h.accession) as { id: number };
+      .get(h.studyUid, patient.id, h.studyDate, h.studyTime, h.studyDescription, h.accession, h.referringPhysician, h.requestingService) as { id: number } & Record<string, string>;
+    this.db.prepare('DELETE FROM dicom_index_warning WHERE path = ?').run(file);
+    for (const f of STUDY_FIELDS) {
+      const kept = study[f.column] ?? '';
+      const found = h[f.field];
+      if (found !== '' && kept !== '' && !sameValue(found, kept)) {
+        this.db
+          .prepare('INSERT INTO dicom_index_warning (path, study_uid, field, kept, found, at) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(file, h.studyUid, f.column, kept, found, nowIso());
+      }
+    }
     const series = this.db
       .prepare(
         `INSERT INTO dicom_series (series_uid, study_ref, modality, series_number, description) VALUES (?, ?, ?, ?, ?)
@@ -406,9 +552,9 @@ export class DicomIndexService {
         `INSERT INTO dicom_instance (sop_instance_uid, series_ref, sop_class_uid, path, file_size, file_mtime_ms, transfer_syntax_uid,
            instance_number, has_pixel_data, rows, columns, frames, samples_per_pixel, bits_allocated, bits_stored, pixel_representation,
            photometric, image_position, image_orientation, pixel_spacing, slice_location, slice_thickness, window_center, window_width,
-           rescale_slope, rescale_intercept, indexed_at)
+           rescale_slope, rescale_intercept, indexed_at, header_version)
          VALUES (@sop, @series, @sopClass, @path, @size, @mtime, @ts, @instanceNumber, @hasPixel, @rows, @columns, @frames, @spp, @ba, @bs, @pr,
-           @photometric, @ipp, @iop, @ps, @sliceLocation, @sliceThickness, @wc, @ww, @slope, @intercept, @at)
+           @photometric, @ipp, @iop, @ps, @sliceLocation, @sliceThickness, @wc, @ww, @slope, @intercept, @at, @headerVersion)
          ON CONFLICT(sop_instance_uid) DO UPDATE SET
            series_ref = excluded.series_ref, sop_class_uid = excluded.sop_class_uid, path = excluded.path, file_size = excluded.file_size,
            file_mtime_ms = excluded.file_mtime_ms, transfer_syntax_uid = excluded.transfer_syntax_uid, instance_number = excluded.instance_number,
@@ -417,7 +563,8 @@ export class DicomIndexService {
            pixel_representation = excluded.pixel_representation, photometric = excluded.photometric, image_position = excluded.image_position,
            image_orientation = excluded.image_orientation, pixel_spacing = excluded.pixel_spacing, slice_location = excluded.slice_location,
            slice_thickness = excluded.slice_thickness, window_center = excluded.window_center, window_width = excluded.window_width,
-           rescale_slope = excluded.rescale_slope, rescale_intercept = excluded.rescale_intercept, indexed_at = excluded.indexed_at`,
+           rescale_slope = excluded.rescale_slope, rescale_intercept = excluded.rescale_intercept, indexed_at = excluded.indexed_at,
+           header_version = excluded.header_version`,
       )
       .run({
         sop: h.sopInstanceUid,
@@ -447,6 +594,7 @@ export class DicomIndexService {
         slope: h.rescaleSlope,
         intercept: h.rescaleIntercept,
         at: nowIso(),
+        headerVersion: HEADER_VERSION,
       });
   }
 
@@ -456,6 +604,7 @@ export class DicomIndexService {
       DELETE FROM dicom_series WHERE NOT EXISTS (SELECT 1 FROM dicom_instance i WHERE i.series_ref = dicom_series.id);
       DELETE FROM dicom_study WHERE NOT EXISTS (SELECT 1 FROM dicom_series se WHERE se.study_ref = dicom_study.id);
       DELETE FROM dicom_patient WHERE NOT EXISTS (SELECT 1 FROM dicom_study s WHERE s.patient_ref = dicom_patient.id);
+      DELETE FROM dicom_index_warning WHERE NOT EXISTS (SELECT 1 FROM dicom_instance i WHERE i.path = dicom_index_warning.path);
     `);
   }
 

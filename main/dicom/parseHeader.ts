@@ -27,6 +27,10 @@ export interface DicomHeader {
   studyTime: string;
   studyDescription: string;
   accession: string;
+  /** Referring Physician's Name (0008,0090), PN as written ('' when absent). */
+  referringPhysician: string;
+  /** Requesting Service (0032,1033) ('' when absent). */
+  requestingService: string;
   modality: string;
   seriesNumber: number | null;
   seriesDescription: string;
@@ -240,6 +244,8 @@ export function headerFromPrefix(prefix: Uint8Array, layout: Layout): DicomHeade
     studyTime: f.ascii('x00080030'),
     studyDescription: f.text('x00081030'),
     accession: f.text('x00080050'),
+    referringPhysician: f.text('x00080090'),
+    requestingService: f.text('x00321033'),
     modality: f.ascii('x00080060'),
     seriesNumber: f.integer('x00200011'),
     seriesDescription: f.text('x0008103e'),
