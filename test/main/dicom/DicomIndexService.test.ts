@@ -10,30 +10,8 @@ import { DicomIndexService, safeFileName } from '../../../main/dicom/DicomIndexS
 import type { IndexResult } from '../../../common/contract.ts';
 import zlib from 'node:zlib';
 import { DEFLATED_TS, deflatePart10, deflatedFile, image, splitPart10 } from './synth.ts';
+import { corpus, readManifest } from './corpus.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
-const corpus = path.resolve(repoRoot, '..', 'shared', 'dicom');
-
-/** Minimal CSV reader for manifest.csv (quoted fields may hold commas). */
-function readManifest(): Record<string, string>[] {
-  const lines = fs.readFileSync(path.join(corpus, 'manifest.csv'), 'utf8').trim().split('\n');
-  const split = (line: string): string[] => {
-    const out: string[] = [];
-    let cur = '';
-    let quoted = false;
-    for (const ch of line) {
-      if (ch === '"') quoted = !quoted;
-      else if (ch === ',' && !quoted) {
-        out.push(cur);
-        cur = '';
-      } else cur += ch;
-    }
-    out.push(cur);
-    return out;
-  };
-  const header = split(lines[0]!);
-  return lines.slice(1).map((l) => Object.fromEntries(split(l).map((v, i) => [header[i]!, v])));
-}
 
 const TS_BY_NOTE: Record<string, string> = {
   'no meta header; read as Little Endian Explicit': '1.2.840.10008.1.2.1',

@@ -82,8 +82,10 @@ export interface ImageOptions {
   instanceNumber?: number;
   position?: [number, number, number];
   orientation?: number[];
-  /** Extra elements inserted before pixel data (must keep tag order). */
+  /** Extra encoded elements (any tags below pixel data: the data set is written in tag order). */
   extra?: Uint8Array[];
+  /** Elements added to the data set, each replacing a default element with the same tag. */
+  elements?: El[];
   /** Pixel data declared length override. */
   pixelLength?: number;
   /** Bytes of pixel data actually written (default rows*cols*2*frames). */
@@ -96,31 +98,33 @@ export function image(o: ImageOptions = {}): Uint8Array {
   const cols = o.cols ?? 4;
   const frames = o.frames ?? 1;
   const n = o.pixelBytes ?? rows * cols * 2 * frames;
-  const parts = [
-    preamble(),
-    element({ tag: 0x00080016, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.7' }),
-    element({ tag: 0x00080018, vr: 'UI', value: o.sop ?? '1.2.3.4.5.6.1' }),
-    element({ tag: 0x00080020, vr: 'DA', value: '20240102' }),
-    element({ tag: 0x00080060, vr: 'CS', value: 'OT' }),
-    element({ tag: 0x00100010, vr: 'PN', value: 'Synth^Patient' }),
-    element({ tag: 0x00100020, vr: 'LO', value: o.patientId ?? 'SYN-1' }),
-    element({ tag: 0x0020000d, vr: 'UI', value: o.study ?? '1.2.3.4.5.1' }),
-    element({ tag: 0x0020000e, vr: 'UI', value: o.series ?? '1.2.3.4.5.2' }),
-    ...(o.instanceNumber !== undefined ? [element({ tag: 0x00200013, vr: 'IS', value: String(o.instanceNumber) })] : []),
-    ...(o.position ? [element({ tag: 0x00200032, vr: 'DS', value: o.position.join('\\') })] : []),
-    ...(o.orientation ? [element({ tag: 0x00200037, vr: 'DS', value: o.orientation.join('\\') })] : []),
-    element({ tag: 0x00280002, vr: 'US', value: u16(1) }),
-    element({ tag: 0x00280004, vr: 'CS', value: 'MONOCHROME2' }),
-    ...(frames > 1 ? [element({ tag: 0x00280008, vr: 'IS', value: String(frames) })] : []),
-    element({ tag: 0x00280010, vr: 'US', value: u16(rows) }),
-    element({ tag: 0x00280011, vr: 'US', value: u16(cols) }),
-    element({ tag: 0x00280100, vr: 'US', value: u16(16) }),
-    element({ tag: 0x00280101, vr: 'US', value: u16(16) }),
-    element({ tag: 0x00280103, vr: 'US', value: u16(0) }),
-    ...(o.extra ?? []),
-    element({ tag: 0x7fe00010, vr: 'OW', value: new Uint8Array(n), length: o.pixelLength ?? n }),
+  const defaults: El[] = [
+    { tag: 0x00080016, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.7' },
+    { tag: 0x00080018, vr: 'UI', value: o.sop ?? '1.2.3.4.5.6.1' },
+    { tag: 0x00080020, vr: 'DA', value: '20240102' },
+    { tag: 0x00080060, vr: 'CS', value: 'OT' },
+    { tag: 0x00100010, vr: 'PN', value: 'Synth^Patient' },
+    { tag: 0x00100020, vr: 'LO', value: o.patientId ?? 'SYN-1' },
+    { tag: 0x0020000d, vr: 'UI', value: o.study ?? '1.2.3.4.5.1' },
+    { tag: 0x0020000e, vr: 'UI', value: o.series ?? '1.2.3.4.5.2' },
+    ...(o.instanceNumber !== undefined ? [{ tag: 0x00200013, vr: 'IS', value: String(o.instanceNumber) }] : []),
+    ...(o.position ? [{ tag: 0x00200032, vr: 'DS', value: o.position.join('\\') }] : []),
+    ...(o.orientation ? [{ tag: 0x00200037, vr: 'DS', value: o.orientation.join('\\') }] : []),
+    { tag: 0x00280002, vr: 'US', value: u16(1) },
+    { tag: 0x00280004, vr: 'CS', value: 'MONOCHROME2' },
+    ...(frames > 1 ? [{ tag: 0x00280008, vr: 'IS', value: String(frames) }] : []),
+    { tag: 0x00280010, vr: 'US', value: u16(rows) },
+    { tag: 0x00280011, vr: 'US', value: u16(cols) },
+    { tag: 0x00280100, vr: 'US', value: u16(16) },
+    { tag: 0x00280101, vr: 'US', value: u16(16) },
+    { tag: 0x00280103, vr: 'US', value: u16(0) },
   ];
-  return concat(parts);
+  const added = o.elements ?? [];
+  const encoded = [...defaults.filter((d) => !added.some((e) => e.tag === d.tag)), ...added].map((e) => element(e));
+  // A data set is in ascending tag order (PS3.5 7.1); unsigned, so group 0x8000+ sorts after 0x0008.
+  const tagOf = (b: Uint8Array): number => ((b[0]! | (b[1]! << 8)) * 0x10000) + (b[2]! | (b[3]! << 8));
+  const dataSet = [...encoded, ...(o.extra ?? [])].sort((a, b) => tagOf(a) - tagOf(b));
+  return concat([preamble(), ...dataSet, element({ tag: 0x7fe00010, vr: 'OW', value: new Uint8Array(n), length: o.pixelLength ?? n })]);
 }
 
 export const DEFLATED_TS = '1.2.840.10008.1.2.1.99';
