@@ -1,19 +1,14 @@
-// The one error shape of the hub: `{ error: { code, message, details? } }` with a 4xx status for
-// anything the caller can fix and 5xx only for the hub's own failures.
+// The hub's errors are the one HubError of common/hubError.ts (the class the workstation's client
+// receives), seen from the hub's side: the hub always answers, so every error it throws has an HTTP
+// status (4xx for anything the caller can fix, 5xx only for the hub's own failures) and one of the
+// contract's codes; the compiler holds the hub to that. Same class at run time: `instanceof` and
+// `toBody()` are common/hubError.ts's.
 import type { HubErrorCode } from '../common/hub.ts';
+import { HubError as SharedHubError } from '../common/hubError.ts';
 
-export class HubError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: HubErrorCode,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-    this.name = 'HubError';
-  }
+export type HubError = SharedHubError & { readonly status: number; readonly code: HubErrorCode };
 
-  toBody(): { error: { code: string; message: string; details?: Record<string, unknown> } } {
-    return { error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) } };
-  }
-}
+export const HubError = SharedHubError as unknown as {
+  new (status: number, code: HubErrorCode, message: string, details?: Record<string, unknown>): HubError;
+  readonly prototype: HubError;
+};

@@ -9,13 +9,11 @@ import {
   DraftWithHistory,
   EventLog,
   HUB_PATHS,
-  HubErrorBody,
   HubEvent,
   HubHealth,
   HubHello,
   HubSignedReport,
   IDEMPOTENCY_HEADER,
-  isRetryableHubError,
   LoginResponse,
   REPLAYED_HEADER,
   SessionInfo,
@@ -26,6 +24,9 @@ import {
   type HubUser,
 } from '../../common/hub.ts';
 import type { z } from 'zod';
+import { HubError } from '../../common/hubError.ts';
+import { SseParser } from '../../common/sse.ts';
+import { issueText, jsonOrUndefined } from '../../common/validation.ts';
 import { fullJitterDelay, realClock, type SyncClock } from './clock.ts';
 
 /** What happened to one signed payload sent to the hub. */
@@ -46,24 +47,8 @@ export interface SignedReportSink {
   ping(signal?: AbortSignal): Promise<boolean>;
 }
 
-export class HubError extends Error {
-  constructor(
-    /** HTTP status, or null when there was no answer (network error, timeout). */
-    readonly status: number | null,
-    /** The hub's error code, or `network`, `timeout`, `invalid-response`. */
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-    this.name = 'HubError';
-  }
-
-  /** Same request, later, may succeed. */
-  get retryable(): boolean {
-    return this.status === null || isRetryableHubError(this.status, this.code);
-  }
-}
+/** Hub failures are the one HubError of common/hubError.ts (re-exported for the sync modules). */
+export { HubError };
 
 export interface HubClientOptions {
   /** e.g. http://127.0.0.1:4100 (no trailing path). */
@@ -207,10 +192,12 @@ export class HubClient implements SignedReportSink {
     if (res.status >= 200 && res.status < 300) {
       return { kind: 'accepted', status: res.status, receipt: text, replayed: res.headers.get(REPLAYED_HEADER) === 'true' };
     }
-    const { code, message } = parseError(res.status, text);
-    if (res.status === 401) return { kind: 'unauthorized', message };
-    if (isRetryableHubError(res.status, code ?? undefined)) return { kind: 'unavailable', status: res.status, message: code ? `${code}: ${message}` : message };
-    return { kind: 'rejected', status: res.status, code, message };
+    const err = HubError.fromResponse(res.status, text);
+    // The hub's own code, or null when the answer was not the hub's error body (a proxy's page).
+    const code = err.code === `http-${res.status}` ? null : err.code;
+    if (res.status === 401) return { kind: 'unauthorized', message: err.message };
+    if (err.retryable) return { kind: 'unavailable', status: res.status, message: code ? `${code}: ${err.message}` : err.message };
+    return { kind: 'rejected', status: res.status, code, message: err.message };
   }
 
   async signedReport(reportId: string): Promise<HubSignedReport> {
@@ -288,14 +275,13 @@ export class HubClient implements SignedReportSink {
           this.clock.clearTimeout(connectTimer);
         }
         if (res.status === 401) {
-          const { message } = parseError(401, await res.text().catch(() => ''));
+          const { message } = HubError.fromResponse(401, await res.text().catch(() => ''));
           closed = true;
           handlers.onUnauthorized?.(message);
           return;
         }
         if (!res.ok || !res.body) {
-          const { code, message } = parseError(res.status, await res.text().catch(() => ''));
-          throw new HubError(res.status, code ?? 'http', message);
+          throw HubError.fromResponse(res.status, await res.text().catch(() => ''));
         }
         touch();
         const parser = new SseParser();
@@ -308,7 +294,7 @@ export class HubClient implements SignedReportSink {
           for (const msg of parser.push(decoder.decode(value, { stream: true }))) {
             if (closed) return;
             if (msg.event === 'hello') {
-              const hello = HubHello.safeParse(safeJson(msg.data));
+              const hello = HubHello.safeParse(jsonOrUndefined(msg.data));
               if (hello.success) {
                 failures = 0;
                 if (!haveSince) {
@@ -321,9 +307,9 @@ export class HubClient implements SignedReportSink {
               continue;
             }
             if (msg.event !== 'message') continue;
-            const ev = HubEvent.safeParse(safeJson(msg.data));
+            const ev = HubEvent.safeParse(jsonOrUndefined(msg.data));
             if (!ev.success) {
-              handlers.onError?.(new Error(`unreadable hub event: ${ev.error.issues[0]?.message ?? 'invalid'}`));
+              handlers.onError?.(new Error(`unreadable hub event: ${issueText(ev.error, { root: '(event)', max: 3 })}`));
               continue;
             }
             if (ev.data.seq <= lastSeq) continue; // catch-up overlap
@@ -401,65 +387,13 @@ export class HubClient implements SignedReportSink {
       throw new HubError(null, 'network', `The hub is unreachable (${messageOf(err)}).`);
     }
     if (res.status < 200 || res.status >= 300) {
-      const { code, message, details } = parseError(res.status, text);
-      throw new HubError(res.status, code ?? `http-${res.status}`, message, details);
+      throw HubError.fromResponse(res.status, text);
     }
     if (schema === null) return undefined as T extends z.ZodType ? z.output<T> : void;
-    const parsed = schema.safeParse(safeJson(text));
+    const parsed = schema.safeParse(jsonOrUndefined(text));
     if (!parsed.success) {
-      throw new HubError(res.status, 'invalid-response', `The hub's answer to ${method} ${path} is not what this workstation expects: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      throw new HubError(res.status, 'invalid-response', `The hub's answer to ${method} ${path} is not what this workstation expects: ${issueText(parsed.error, { root: '(answer)', max: 3 })}`);
     }
     return parsed.data as T extends z.ZodType ? z.output<T> : void;
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function parseError(status: number, text: string): { code: string | null; message: string; details?: Record<string, unknown> } {
-  const parsed = HubErrorBody.safeParse(safeJson(text));
-  if (parsed.success) return { code: parsed.data.error.code, message: parsed.data.error.message, details: parsed.data.error.details };
-  const snippet = text.trim().slice(0, 200);
-  return { code: null, message: `HTTP ${status}${snippet ? `: ${snippet}` : ''}` };
-}
-
-/** Incremental text/event-stream parser (WHATWG HTML §9.2). */
-export class SseParser {
-  private buffer = '';
-  private data: string[] = [];
-  private event = '';
-  private id: string | null = null;
-
-  push(chunk: string): { event: string; data: string; id: string | null }[] {
-    this.buffer += chunk;
-    const out: { event: string; data: string; id: string | null }[] = [];
-    for (;;) {
-      const m = /\r\n|\r|\n/.exec(this.buffer);
-      if (!m) break;
-      // A lone \r at the end may be the first half of \r\n: wait for more.
-      if (m[0] === '\r' && m.index === this.buffer.length - 1) break;
-      const line = this.buffer.slice(0, m.index);
-      this.buffer = this.buffer.slice(m.index + m[0].length);
-      if (line === '') {
-        if (this.data.length > 0) out.push({ event: this.event || 'message', data: this.data.join('\n'), id: this.id });
-        this.data = [];
-        this.event = '';
-        continue;
-      }
-      if (line.startsWith(':')) continue;
-      const colon = line.indexOf(':');
-      const field = colon === -1 ? line : line.slice(0, colon);
-      let value = colon === -1 ? '' : line.slice(colon + 1);
-      if (value.startsWith(' ')) value = value.slice(1);
-      if (field === 'data') this.data.push(value);
-      else if (field === 'event') this.event = value;
-      else if (field === 'id' && !value.includes('\0')) this.id = value;
-    }
-    return out;
   }
 }

@@ -1,11 +1,11 @@
-// The hub client's classification of answers, its timeouts, the SSE parser, and the live-update
+// The hub client's classification of answers, its timeouts, and the live-update
 // subscription's reconnect with catch-up (against the fake hub; the real hub is exercised by the
-// exactly-once trials).
+// exactly-once trials). The event-stream parser is common/sse.ts's (test/common/sse.test.ts).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HubEvent } from '../../../common/hub.ts';
-import { HubClient, HubError, SseParser } from '../../../main/sync/HubClient.ts';
+import { HubClient, HubError } from '../../../main/sync/HubClient.ts';
 import { startFakeHub, type FakeHub } from '../../support/fakeHub.ts';
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
@@ -98,18 +98,6 @@ describe('HubClient.postSigned', () => {
     hub = await startFakeHub();
     const c = new HubClient({ baseUrl: `http://127.0.0.1:${(odd.address() as AddressInfo).port}` });
     await expect(c.health()).rejects.toMatchObject({ code: 'invalid-response' });
-  });
-});
-
-describe('SseParser', () => {
-  it('parses events split across chunks, CRLF, comments, multi-line data', () => {
-    const p = new SseParser();
-    expect(p.push(': ping\n\nevent: hel')).toEqual([]);
-    expect(p.push('lo\r\ndata: {"a":1}\r')).toEqual([]);
-    expect(p.push('\n\r\nid: 7\ndata: x\ndata: y\n\n')).toEqual([
-      { event: 'hello', data: '{"a":1}', id: null },
-      { event: 'message', data: 'x\ny', id: '7' },
-    ]);
   });
 });
 
