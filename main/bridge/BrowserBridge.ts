@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { dispatch, type AppEvent, type ErrorCode, type Handlers, type Result } from '../../common/contract.ts';
 import { CONTENT_SECURITY_POLICY, TOKEN_HEADER } from '../../common/security.ts';
+import { formatSseComment, formatSseEvent } from '../../common/sse.ts';
 
 export interface BridgeOptions {
   handlers: Handlers;
@@ -154,9 +155,9 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       return;
     }
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
-    res.write(': connected\n\n');
-    const unsubscribe = opts.subscribe((e) => res.write(`data: ${JSON.stringify(e)}\n\n`));
-    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    res.write(formatSseComment('connected'));
+    const unsubscribe = opts.subscribe((e) => res.write(formatSseEvent({ data: JSON.stringify(e) })));
+    const ping = setInterval(() => res.write(formatSseComment('ping')), 15_000);
     req.on('close', () => {
       clearInterval(ping);
       unsubscribe();

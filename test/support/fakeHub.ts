@@ -8,6 +8,8 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HubEvent, HubUser } from '../../common/hub.ts';
+import { HubError } from '../../common/hubError.ts';
+import { formatSseEvent } from '../../common/sse.ts';
 
 export interface FakeHubOptions {
   users?: { username: string; password: string; user: HubUser }[];
@@ -60,13 +62,13 @@ export async function startFakeHub(opts: FakeHubOptions = {}): Promise<FakeHub> 
     res.end(text);
   };
   const err = (res: http.ServerResponse, status: number, code: string, message: string, details?: Record<string, unknown>): void =>
-    send(res, status, { error: { code, message, ...(details ? { details } : {}) } });
+    send(res, status, new HubError(status, code, message, details).toBody());
 
   const emit = (e: Omit<HubEvent, 'seq' | 'at'>): HubEvent => {
     seq += 1;
     const ev = { ...e, seq, at: new Date().toISOString() } as HubEvent;
     events.push(ev);
-    for (const s of streams) s.write(`id: ${ev.seq}\ndata: ${JSON.stringify(ev)}\n\n`);
+    for (const s of streams) s.write(formatSseEvent({ id: ev.seq, data: JSON.stringify(ev) }));
     return ev;
   };
 
@@ -163,8 +165,8 @@ export async function startFakeHub(opts: FakeHubOptions = {}): Promise<FakeHub> 
         if (req.method === 'GET' && url.pathname === '/api/events') {
           const since = url.searchParams.has('since') ? Number(url.searchParams.get('since')) : seq;
           res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
-          res.write(`event: hello\ndata: ${JSON.stringify({ instanceId: 'fake', head: seq, since })}\n\n`);
-          for (const e of events) if (e.seq > since) res.write(`id: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`);
+          res.write(formatSseEvent({ event: 'hello', data: JSON.stringify({ instanceId: 'fake', head: seq, since }) }));
+          for (const e of events) if (e.seq > since) res.write(formatSseEvent({ id: e.seq, data: JSON.stringify(e) }));
           streams.add(res);
           res.on('close', () => streams.delete(res));
           return;
