@@ -25,14 +25,22 @@ const HEADER_VERSION = 1;
 const EXAM_REREAD_ATTEMPTS = 5;
 
 /**
- * Study-level exam details where the files of one study may disagree. The first non-empty value
- * indexed is kept; a file that disagrees is indexed and listed in dicom_index_warning.
+ * Exam details kept per study (dicom_study) where the files of one study may disagree: the first
+ * non-empty value indexed is kept, and a file that disagrees is indexed and listed in
+ * dicom_index_warning. The patient's name, birth date and sex are kept per study too (as well as
+ * per patient for the library), so a report is bound to what its own study's files say even when
+ * another study shares the Patient ID. `since0040`: NULL in rows indexed before migration 0040.
  */
 const STUDY_FIELDS = [
-  { field: 'accession', column: 'accession', label: 'Accession Number (0008,0050)' },
-  { field: 'referringPhysician', column: 'referring_physician', label: "Referring Physician's Name (0008,0090)" },
-  { field: 'requestingService', column: 'requesting_service', label: 'Requesting Service (0032,1033)' },
-] as const satisfies readonly { field: keyof DicomHeader; column: string; label: string }[];
+  { field: 'patientName', column: 'patient_name', label: "Patient's Name (0010,0010)", since0040: true },
+  { field: 'birthDate', column: 'birth_date', label: "Patient's Birth Date (0010,0030)", since0040: true },
+  { field: 'sex', column: 'sex', label: "Patient's Sex (0010,0040)", since0040: true },
+  { field: 'accession', column: 'accession', label: 'Accession Number (0008,0050)', since0040: false },
+  { field: 'referringPhysician', column: 'referring_physician', label: "Referring Physician's Name (0008,0090)", since0040: true },
+  { field: 'requestingService', column: 'requesting_service', label: 'Requesting Service (0032,1033)', since0040: true },
+] as const satisfies readonly { field: keyof DicomHeader; column: string; label: string; since0040: boolean }[];
+type StudyField = (typeof STUDY_FIELDS)[number];
+const LATE_FIELDS = STUDY_FIELDS.filter((f) => f.since0040);
 
 /** Equal as DICOM values: trailing empty PN components ('^', '=') and spaces do not count. */
 function sameValue(a: string, b: string): boolean {
@@ -55,19 +63,8 @@ interface InstanceRow {
   image_orientation: string | null;
 }
 
-interface ExamRow {
-  id: number;
-  study_date: string;
-  study_time: string;
-  description: string;
-  accession: string;
-  /** NULL: indexed before migration 0040, not read yet. */
-  referring_physician: string | null;
-  requesting_service: string | null;
-  patient_name: string;
-  birth_date: string;
-  sex: string;
-}
+/** dicom_study's exam columns; NULL: indexed before migration 0040, not read yet. */
+type ExamRow = { id: number; study_date: string; study_time: string; description: string } & Record<StudyField['column'], string | null>;
 
 interface StudyRow {
   id: number;
@@ -261,7 +258,7 @@ export class DicomIndexService {
   exam(studyUid: string): ExamDetails | null {
     let row = this.examRow(studyUid);
     if (!row) return null;
-    if (row.referring_physician === null || row.requesting_service === null) {
+    if (LATE_FIELDS.some((f) => row![f.column] === null)) {
       this.rereadExam(row.id, studyUid);
       row = this.examRow(studyUid);
       if (!row) return null;
@@ -271,16 +268,11 @@ export class DicomIndexService {
       .pluck()
       .all(row.id) as string[];
     const parsed = ExamDetails.safeParse({
-      patientName: row.patient_name,
-      birthDate: row.birth_date,
-      sex: row.sex,
-      accession: row.accession,
+      ...Object.fromEntries(STUDY_FIELDS.map((f) => [f.field, row![f.column] ?? ''])),
       modality: modalities.join('\\'),
       studyDescription: row.description,
       studyDate: row.study_date,
       studyTime: row.study_time,
-      referringPhysician: row.referring_physician ?? '',
-      requestingService: row.requesting_service ?? '',
     });
     if (!parsed.success) {
       throw new ContractError('invalid-input', `The exam details of study ${studyUid} cannot be bound to a report; the files hold values beyond DICOM's limits:\n${z.prettifyError(parsed.error)}`);
@@ -304,14 +296,12 @@ export class DicomIndexService {
   private examRow(studyUid: string): ExamRow | undefined {
     return this.db
       .prepare(
-        `SELECT s.id, s.study_date, s.study_time, s.description, s.accession, s.referring_physician, s.requesting_service,
-                p.patient_name, p.birth_date, p.sex
-         FROM dicom_study s JOIN dicom_patient p ON p.id = s.patient_ref WHERE s.study_uid = ?`,
+        `SELECT id, study_date, study_time, description, ${STUDY_FIELDS.map((f) => f.column).join(', ')} FROM dicom_study WHERE study_uid = ?`,
       )
       .get(studyUid) as ExamRow | undefined;
   }
 
-  /** Fills a pre-0040 study's requester columns from the first of its files that still reads as the same instance. */
+  /** Fills a pre-0040 study's NULL exam columns from the first of its files that still reads as the same instance. */
   private rereadExam(studyId: number, studyUid: string): void {
     const files = this.db
       .prepare(
@@ -333,13 +323,13 @@ export class DicomIndexService {
         continue;
       }
       this.db
-        .prepare('UPDATE dicom_study SET referring_physician = coalesce(referring_physician, ?), requesting_service = coalesce(requesting_service, ?) WHERE id = ?')
-        .run(h.referringPhysician, h.requestingService, studyId);
+        .prepare(`UPDATE dicom_study SET ${LATE_FIELDS.map((c) => `${c.column} = coalesce(${c.column}, ?)`).join(', ')} WHERE id = ?`)
+        .run(...LATE_FIELDS.map((c) => h[c.field]), studyId);
       return;
     }
     throw new ContractError(
       'unavailable',
-      `The requester of study ${studyUid} was not in the index yet and must be read from its files, but ${files.length === 0 ? 'the study has no files' : 'none could be read'}:${failures.map((x) => `\n- ${x}`).join('')}\nOpen the folder that holds the study again.`,
+      `The exam details of study ${studyUid} (its requester) were not in the index yet and must be read from its files, but ${files.length === 0 ? 'the study has no files' : 'none could be read'}:${failures.map((x) => `\n- ${x}`).join('')}\nOpen the folder that holds the study again.`,
     );
   }
 
@@ -508,12 +498,12 @@ export class DicomIndexService {
          RETURNING id`,
       )
       .get(key, h.patientId, h.patientName, h.birthDate, h.sex) as { id: number };
-    // Accession and requester: the first non-empty value is kept (NULL = indexed before 0040, not
-    // read yet); a file that disagrees is indexed and listed in dicom_index_warning.
+    // STUDY_FIELDS: the first non-empty value is kept (NULL = indexed before 0040, not read yet);
+    // a file that disagrees is indexed and listed in dicom_index_warning.
     const study = this.db
       .prepare(
-        `INSERT INTO dicom_study (study_uid, patient_ref, study_date, study_time, description, accession, referring_physician, requesting_service)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO dicom_study (study_uid, patient_ref, study_date, study_time, description, ${STUDY_FIELDS.map((f) => f.column).join(', ')})
+         VALUES (?, ?, ?, ?, ?, ${STUDY_FIELDS.map(() => '?').join(', ')})
          ON CONFLICT(study_uid) DO UPDATE SET
            patient_ref = excluded.patient_ref,
            study_date = CASE WHEN excluded.study_date <> '' THEN excluded.study_date ELSE study_date END,
@@ -522,7 +512,7 @@ export class DicomIndexService {
            ${STUDY_FIELDS.map((f) => `${f.column} = CASE WHEN coalesce(${f.column}, '') = '' THEN excluded.${f.column} ELSE ${f.column} END`).join(',\n           ')}
          RETURNING id, ${STUDY_FIELDS.map((f) => f.column).join(', ')}`,
       )
-      .get(h.studyUid, patient.id, h.studyDate, h.studyTime, h.studyDescription, h.accession, h.referringPhysician, h.requestingService) as { id: number } & Record<string, string>;
+      .get(h.studyUid, patient.id, h.studyDate, h.studyTime, h.studyDescription, ...STUDY_FIELDS.map((f) => h[f.field])) as { id: number } & Record<StudyField['column'], string>;
     this.db.prepare('DELETE FROM dicom_index_warning WHERE path = ?').run(file);
     for (const f of STUDY_FIELDS) {
       const kept = study[f.column] ?? '';

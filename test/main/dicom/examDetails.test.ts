@@ -245,6 +245,22 @@ describe('exam details of synthetic files (own database)', () => {
     expect(index.exam('8.1')).toMatchObject({ referringPhysician: 'Smith^Jane', accession: 'A100', requestingService: 'Renal' });
   });
 
+  it("binds each study to its own files' patient name, birth date and sex, even when another study shares the Patient ID", async () => {
+    const who = (name: string, birth: string, sex: string): El[] => [PN(PATIENT_NAME, name), { tag: 0x00100030, vr: 'DA', value: birth }, { tag: 0x00100040, vr: 'CS', value: sex }];
+    await indexFiles({
+      'p1.dcm': { sop: '8.5.1', study: '8.5', series: '8.5.9', patientId: 'REUSED', elements: who('Able^Ann', '19500101', 'F') },
+      'p2.dcm': { sop: '8.6.1', study: '8.6', series: '8.6.9', patientId: 'REUSED', elements: who('Baker^Bob', '19600202', 'M') },
+      // Within one study a file names another patient: the first is kept, the file listed.
+      'p3.dcm': { sop: '8.6.2', study: '8.6', series: '8.6.9', patientId: 'REUSED', elements: who('Carter^Cy', '19600202', 'M') },
+    });
+    expect(index.exam('8.5')).toMatchObject({ patientName: 'Able^Ann', birthDate: '19500101', sex: 'F' });
+    expect(index.exam('8.6')).toMatchObject({ patientName: 'Baker^Bob', birthDate: '19600202', sex: 'M' });
+    const w = index.warnings('8.6');
+    expect(w).toHaveLength(1);
+    expect(w[0]!.path.endsWith('p3.dcm')).toBe(true);
+    expect(w[0]!.reason).toMatch(/Patient's Name \(0010,0010\) is "Carter\^Cy" .* keeps "Baker\^Bob"/);
+  });
+
   it('fills a requester the first file lacks from a later file, without a warning', async () => {
     await indexFiles({
       'a.dcm': { sop: '8.2.1', study: '8.2', series: '8.2.9' },
@@ -342,12 +358,12 @@ describe('an index written before migration 0040', () => {
     const db = openDatabase(dbFile);
     try {
       expect(db.pragma('user_version', { simple: true })).toBe(Math.max(...MIGRATIONS.map((m) => m.version)));
-      const requester = (uid: string): unknown => db.prepare('SELECT referring_physician, requesting_service FROM dicom_study WHERE study_uid = ?').get(uid);
+      const requester = (uid: string): unknown => db.prepare('SELECT referring_physician, requesting_service, patient_name FROM dicom_study WHERE study_uid = ?').get(uid);
       // Migrated: not read yet (NULL), never a made-up ''.
-      expect(requester(ecg.study_uid!)).toEqual({ referring_physician: null, requesting_service: null });
+      expect(requester(ecg.study_uid!)).toEqual({ referring_physician: null, requesting_service: null, patient_name: null });
       const index = new DicomIndexService(db);
       for (const uid of [ecg.study_uid!, ct2.study_uid!, ctSmall.study_uid!]) expect(index.exam(uid), uid).toEqual(fresh.get(uid));
-      expect(requester(ecg.study_uid!)).toEqual({ referring_physician: '2721', requesting_service: '' });
+      expect(requester(ecg.study_uid!)).toEqual({ referring_physician: '2721', requesting_service: '', patient_name: 'Anonymous' });
       expect(requesterUnknown(index.exam(ctSmall.study_uid!))).toBe(true);
       expect(index.exam(ct2.study_uid!)!.requestingService).toBe('177');
       // The first file of the study is read: the first file's requester, as a fresh index keeps it.
