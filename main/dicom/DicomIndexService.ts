@@ -256,19 +256,19 @@ export class DicomIndexService {
    * outside DICOM's own limits) throws ContractError 'invalid-input' rather than being cut.
    */
   exam(studyUid: string): ExamDetails | null {
-    let row = this.examRow(studyUid);
-    if (!row) return null;
-    if (LATE_FIELDS.some((f) => row![f.column] === null)) {
-      this.rereadExam(row.id, studyUid);
-      row = this.examRow(studyUid);
-      if (!row) return null;
+    const stored = this.examRow(studyUid);
+    if (!stored) return null;
+    let row = stored;
+    if (LATE_FIELDS.some((f) => stored[f.column] === null)) {
+      this.rereadExam(stored.id, studyUid);
+      row = this.examRow(studyUid) ?? stored;
     }
     const modalities = this.db
       .prepare("SELECT DISTINCT modality FROM dicom_series WHERE study_ref = ? AND modality <> '' ORDER BY modality")
       .pluck()
       .all(row.id) as string[];
     const parsed = ExamDetails.safeParse({
-      ...Object.fromEntries(STUDY_FIELDS.map((f) => [f.field, row![f.column] ?? ''])),
+      ...Object.fromEntries(STUDY_FIELDS.map((f) => [f.field, row[f.column] ?? ''])),
       modality: modalities.join('\\'),
       studyDescription: row.description,
       studyDate: row.study_date,
@@ -329,7 +329,7 @@ export class DicomIndexService {
     }
     throw new ContractError(
       'unavailable',
-      `The exam details of study ${studyUid} (its requester) were not in the index yet and must be read from its files, but ${files.length === 0 ? 'the study has no files' : 'none could be read'}:${failures.map((x) => `\n- ${x}`).join('')}\nOpen the folder that holds the study again.`,
+      `The exam details of study ${studyUid} (requester, and the patient as its files name them) were indexed by an older version and must be read from its files, but ${files.length === 0 ? 'the study has no files' : `none of the ${files.length} tried could be read`}:${failures.map((x) => `\n- ${x}`).join('')}\nOpen the folder that holds the study again.`,
     );
   }
 
