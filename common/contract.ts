@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { CHANNELS, type Channel } from './channels.ts';
 import { Addendum, Profile, Report, ReportContent, ReportState, StudyRef } from './report.ts';
 import { HubUser, UnfinishedList } from './hub.ts';
+import { issueText } from './validation.ts';
 
 const Empty = z.object({}).strict();
 const Uid = z.string().min(1).max(64);
@@ -263,8 +264,7 @@ export async function dispatch(handlers: Handlers, channel: string, rawInput: un
   const c = channel as Channel;
   const parsed = contract[c].input.safeParse(rawInput ?? {});
   if (!parsed.success) {
-    const detail = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
-    return { ok: false, error: { code: 'invalid-input', message: `${channel}: ${detail}` } };
+    return { ok: false, error: { code: 'invalid-input', message: `${channel}: ${issueText(parsed.error, { max: 5 })}` } };
   }
   try {
     const handler = handlers[c] as (input: unknown) => unknown;

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { z } from 'zod';
 import { Username, type HubUser, type SitePolicy } from '../common/hub.ts';
 import { Profile, type Role as RoleT } from '../common/report.ts';
+import { issueText } from '../common/validation.ts';
 import type { HubDb, Queryable } from './db/adapter.ts';
 
 const scrypt = promisify(crypto.scrypt) as (pw: crypto.BinaryLike, salt: crypto.BinaryLike, len: number, opts: crypto.ScryptOptions) => Promise<Buffer>;
@@ -77,7 +78,7 @@ export async function createUser(
   const schema = opts.allowShortPassword ? NewUser.extend({ password: z.string().min(1).max(1024) }) : NewUser;
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    throw new Error(`invalid user: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'user'}: ${i.message}`).join('; ')}`);
+    throw new Error(`invalid user: ${issueText(parsed.error, { root: 'user' })}`);
   }
   const u = parsed.data;
   const hash = await hashPassword(u.password, opts.cost);

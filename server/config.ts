@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { SitePolicy } from '../common/hub.ts';
+import { issueText } from '../common/validation.ts';
 
 export class HubConfigError extends Error {
   override name = 'HubConfigError';
@@ -54,7 +55,7 @@ export function readPolicyFile(file: string): SitePolicy {
   }
   const r = SitePolicy.safeParse(json);
   if (!r.success) {
-    throw new HubConfigError(`site policy ${file}: ${r.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; ')}`);
+    throw new HubConfigError(`site policy ${file}: ${issueText(r.error, { root: '(file)' })}`);
   }
   return r.data;
 }
@@ -70,7 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: HubFlags
   };
   const r = Env.safeParse(merged);
   if (!r.success) {
-    throw new HubConfigError(`hub configuration: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new HubConfigError(`hub configuration: ${issueText(r.error, { root: '(environment)' })}`);
   }
   const e = r.data;
   const policyFile = e.FAILSAFE_HUB_POLICY ? path.resolve(cwd, e.FAILSAFE_HUB_POLICY) : null;
