@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { SignedReportPayload } from '../common/hubPayload.ts';
 import { signedPayload, type Profile, type ReportContent } from '../common/report.ts';
+import { SseParser } from '../common/sse.ts';
 import { buildHub } from '../server/app.ts';
 import { createUser } from '../server/auth.ts';
 import { migrate } from '../server/db/migrations.ts';
@@ -102,17 +103,14 @@ function request(url: URL, method: string, path: string, token: string, body?: s
 function sse(url: URL, token: string, onEvent: (reportId: string) => void): Promise<http.ClientRequest> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: url.hostname, port: url.port, path: '/api/events', headers: { authorization: `Bearer ${token}` }, agent: false }, (res) => {
-      let buf = '';
+      const parser = new SseParser();
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
-        buf += d;
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          if (block.startsWith('event: hello')) resolve(req);
-          const m = /"type":"report-signed".*?"reportId":"([^"]+)"|"reportId":"([^"]+)".*?"type":"report-signed"/.exec(block);
-          if (m) onEvent(m[1] ?? m[2]!);
+        for (const m of parser.push(d)) {
+          if (m.event === 'hello') resolve(req);
+          if (m.event !== 'message') continue;
+          const e = JSON.parse(m.data) as { type?: string; reportId?: string };
+          if (e.type === 'report-signed' && e.reportId) onEvent(e.reportId);
         }
       });
     });
