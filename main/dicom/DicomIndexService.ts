@@ -66,6 +66,9 @@ interface InstanceRow {
 /** dicom_study's exam columns; NULL: indexed before migration 0040, not read yet. */
 type ExamRow = { id: number; study_date: string; study_time: string; description: string } & Record<StudyField['column'], string | null>;
 
+/** False for a study indexed before migration 0040 whose new columns have not been read yet. */
+const isRead = (row: ExamRow): boolean => LATE_FIELDS.every((f) => row[f.column] !== null);
+
 interface StudyRow {
   id: number;
   study_uid: string;
@@ -250,8 +253,8 @@ export class DicomIndexService {
    * The exam a report of `studyUid` is bound to (common/report.ts ExamDetails): patient name,
    * birth date, sex, accession, the study's modalities (sorted, joined with '\\'), description, date,
    * time, referring physician and requesting service, as the files give them ('' when absent).
-   * Null when the study is not in the index. A study indexed before the index kept the requester
-   * has it read now from one of its files; when none of them can be read this throws ContractError
+   * Null when the study is not in the index. A study indexed before migration 0040 (requester and
+   * per-study patient not kept yet) has them read now from one of its files; when none of them can be read this throws ContractError
    * 'unavailable' naming each file tried and why. A value too long for ExamDetails (a file far
    * outside DICOM's own limits) throws ContractError 'invalid-input' rather than being cut.
    */
@@ -259,25 +262,27 @@ export class DicomIndexService {
     const stored = this.examRow(studyUid);
     if (!stored) return null;
     let row = stored;
-    if (LATE_FIELDS.some((f) => stored[f.column] === null)) {
+    if (!isRead(stored)) {
       this.rereadExam(stored.id, studyUid);
       row = this.examRow(studyUid) ?? stored;
     }
-    const modalities = this.db
-      .prepare("SELECT DISTINCT modality FROM dicom_series WHERE study_ref = ? AND modality <> '' ORDER BY modality")
-      .pluck()
-      .all(row.id) as string[];
-    const parsed = ExamDetails.safeParse({
-      ...Object.fromEntries(STUDY_FIELDS.map((f) => [f.field, row[f.column] ?? ''])),
-      modality: modalities.join('\\'),
-      studyDescription: row.description,
-      studyDate: row.study_date,
-      studyTime: row.study_time,
-    });
+    const parsed = this.examOf(row);
     if (!parsed.success) {
       throw new ContractError('invalid-input', `The exam details of study ${studyUid} cannot be bound to a report; the files hold values beyond DICOM's limits:\n${z.prettifyError(parsed.error)}`);
     }
     return parsed.data;
+  }
+
+  /**
+   * What the index already holds of the exam, for showing (e.g. a draft's header): never reads a
+   * file and never throws. Null when the study is not indexed, was indexed before exam details were
+   * kept and not read again yet, or holds values exam() refuses. Bind a signature with exam().
+   */
+  knownExam(studyUid: string): ExamDetails | null {
+    const row = this.examRow(studyUid);
+    if (!row || !isRead(row)) return null;
+    const parsed = this.examOf(row);
+    return parsed.success ? parsed.data : null;
   }
 
   /** Files that were indexed but disagree with their study on an exam detail (the first value is kept). */
@@ -299,6 +304,20 @@ export class DicomIndexService {
         `SELECT id, study_date, study_time, description, ${STUDY_FIELDS.map((f) => f.column).join(', ')} FROM dicom_study WHERE study_uid = ?`,
       )
       .get(studyUid) as ExamRow | undefined;
+  }
+
+  private examOf(row: ExamRow): ReturnType<typeof ExamDetails.safeParse> {
+    const modalities = this.db
+      .prepare("SELECT DISTINCT modality FROM dicom_series WHERE study_ref = ? AND modality <> '' ORDER BY modality")
+      .pluck()
+      .all(row.id) as string[];
+    return ExamDetails.safeParse({
+      ...Object.fromEntries(STUDY_FIELDS.map((f) => [f.field, row[f.column] ?? ''])),
+      modality: modalities.join('\\'),
+      studyDescription: row.description,
+      studyDate: row.study_date,
+      studyTime: row.study_time,
+    });
   }
 
   /** Fills a pre-0040 study's NULL exam columns from the first of its files that still reads as the same instance. */

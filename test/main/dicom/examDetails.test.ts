@@ -74,6 +74,7 @@ describe('exam details of real files (whole corpus, own database)', () => {
       requestingService: '',
     });
     expect(requesterUnknown(exam)).toBe(false);
+    expect(index.knownExam(m.study_uid!)).toEqual(exam);
   });
 
   it('gives the Requesting Service where a file has one (no referring physician): the requester is known', () => {
@@ -118,6 +119,7 @@ describe('exam details of real files (whole corpus, own database)', () => {
   it('answers null for a study that is not in the index', () => {
     expect(index.exam('1.2.3.999999')).toBeNull();
     expect(index.exam('')).toBeNull();
+    expect(index.knownExam('1.2.3.999999')).toBeNull();
   });
 });
 
@@ -276,6 +278,8 @@ describe('exam details of synthetic files (own database)', () => {
     const e = thrown(() => index.exam('8.3'));
     expect(e.code).toBe('invalid-input');
     expect(e.message).toMatch(/study 8\.3[\s\S]*referringPhysician/);
+    // For showing, not binding: no details rather than an error.
+    expect(index.knownExam('8.3')).toBeNull();
   });
 
   it('refuses a file whose requester element declares more bytes than the file holds', async () => {
@@ -362,7 +366,11 @@ describe('an index written before migration 0040', () => {
       // Migrated: not read yet (NULL), never a made-up ''.
       expect(requester(ecg.study_uid!)).toEqual({ referring_physician: null, requesting_service: null, patient_name: null });
       const index = new DicomIndexService(db);
+      // knownExam never reads files: nothing known yet, and still nothing read.
+      expect(index.knownExam(ecg.study_uid!)).toBeNull();
+      expect(requester(ecg.study_uid!)).toEqual({ referring_physician: null, requesting_service: null, patient_name: null });
       for (const uid of [ecg.study_uid!, ct2.study_uid!, ctSmall.study_uid!]) expect(index.exam(uid), uid).toEqual(fresh.get(uid));
+      expect(index.knownExam(ecg.study_uid!)).toEqual(fresh.get(ecg.study_uid!));
       expect(requester(ecg.study_uid!)).toEqual({ referring_physician: '2721', requesting_service: '', patient_name: 'Anonymous' });
       expect(requesterUnknown(index.exam(ctSmall.study_uid!))).toBe(true);
       expect(index.exam(ct2.study_uid!)!.requestingService).toBe('177');
@@ -411,6 +419,7 @@ describe('an index written before migration 0040', () => {
       fs.rmSync(files[2]!);
       const e = thrown(() => index.exam('9.2'));
       expect(e.code).toBe('unavailable');
+      expect(index.knownExam('9.2')).toBeNull();
       expect(e.message).toContain(`${files[0]}: The file no longer exists.`);
       expect(e.message).toContain(`${files[1]}: the file now holds another instance (9.3.1, study 9.3)`);
       expect(e.message).toContain(`${files[2]}: The file no longer exists.`);
