@@ -90,6 +90,7 @@ export const HUB_ERROR_CODES = [
   'original-not-synced', // addendum for a report the hub does not hold yet (409, retry later)
   'original-hash-mismatch', // addendum's originalHash is not the stored report's hash (422)
   'addendum-conflict', // a different addendum already exists with this id (409)
+  'invalid-transition', // the report's life-cycle state does not allow this (409): an addendum to a provisional report, a second verification
   'already-signed', // a draft snapshot / take-over for a report already signed (409)
   'draft-taken-over', // this draft now belongs to someone else (409); details.newOwner
   'already-owner', // take-over of one's own draft (409)
@@ -333,7 +334,9 @@ export const HubEvent = z.discriminatedUnion('type', [
   z.object({
     ...EventBase,
     type: z.literal('report-signed'),
-    kind: z.enum(['report', 'addendum']),
+    kind: z.enum(['report', 'addendum', 'verification']),
+    /** The report's state after this signature (a provisional report is not a report of record). Absent from hubs before issue 6. */
+    state: ReportState.optional(),
     study: StudyRef,
     signer: z.object({ name: z.string(), registration: z.string(), role: Role }),
     alertCode: AlertCategory.nullable(),

@@ -8,14 +8,15 @@ import {
   ROLE_PERMISSIONS, SitePolicy, TakeOverRequest, roleMay,
   type EventLog, type HubAction, type HubEvent, type HubHealth, type HubHello, type HubSignedReport, type LoginResponse, type SessionInfo,
 } from '../common/hub.ts';
-import type { ReportContent, Role } from '../common/report.ts';
+import type { Role } from '../common/report.ts';
 import { login, logout, lookupSession, toHubUser, type SessionUser } from './auth.ts';
 import type { HubDb } from './db/adapter.ts';
 import { migrate } from './db/migrations.ts';
 import { getDraft, listUnfinished, putSnapshot, takeOver } from './drafts.ts';
 import { HubError } from './errors.ts';
 import { EventDispatcher } from './events.ts';
-import { ingest, ReportBatcher } from './ingest.ts';
+import { ACTION_WORDS, IngestBatcher, ingest } from './ingest.ts';
+import { readSignedReport } from './reports.ts';
 
 export const HUB_VERSION = '0.1.0';
 
@@ -115,7 +116,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   if (opts.migrate !== false) await migrate(db);
   const events = new EventDispatcher(db);
   await events.start();
-  const batcher = new ReportBatcher(db);
+  const batcher = new IngestBatcher(db);
 
   const app = Fastify({
     logger: opts.logger ?? false,
@@ -232,8 +233,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     const key = IdempotencyKey.safeParse(rawKey);
     if (!key.success) throw new HubError(400, 'idempotency-key-invalid', 'The Idempotency-Key must be one value of 8–128 characters from A–Z a–z 0–9 _ . : -.');
     const payload = parse(OutboxPayload, req.body, 'signed record');
-    const action: HubAction = payload.kind === 'report' ? 'report:sign-final' : 'report:addendum';
-    if (!roleMay(user.role, action)) throw new HubError(403, 'forbidden', `A ${user.role} may not ${ACTION_WORDS[action]}.`);
+    // The role check is part of the ingest rule (server/ingest.ts): the record's transition's action.
     const result = await ingest(db, user, key.data, req.body, payload, clock(), batcher);
     if (result.replayed) void reply.header(REPLAYED_HEADER, 'true');
     else events.announce();
@@ -243,28 +243,9 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   app.get('/api/reports/:reportId', async (req): Promise<HubSignedReport> => {
     await auth(req, 'report:read');
     const { reportId } = parse(ReportIdParam, req.params, 'report id');
-    const { rows } = await db.query<{
-      id: string; patient_id: string; study_uid: string; content: ReportContent; signer_name: string; signer_role: Role;
-      signer_registration: string; signed_at: string; content_hash: string; author: string; created_at: string; stored_at: string;
-    }>('SELECT * FROM signed_reports WHERE id = $1', [reportId]);
-    const r = rows[0];
-    if (!r) throw new HubError(404, 'not-found', `The hub holds no signed report ${reportId}.`);
-    const add = await db.query<{ id: string; text: string; signer_name: string; signer_role: Role; signer_registration: string; signed_at: string; content_hash: string; stored_at: string; original_hash: string }>(
-      'SELECT * FROM addenda WHERE report_id = $1 ORDER BY signed_at DESC, stored_at DESC', [reportId],
-    );
-    return {
-      id: r.id,
-      study: { patientId: r.patient_id, studyUid: r.study_uid },
-      content: r.content,
-      signature: { name: r.signer_name, role: r.signer_role, registration: r.signer_registration, signedAt: r.signed_at, meaning: 'final-report', contentHash: r.content_hash },
-      author: r.author,
-      createdAt: r.created_at,
-      storedAt: r.stored_at,
-      addenda: add.rows.map((a) => ({
-        id: a.id, text: a.text, storedAt: a.stored_at, originalHash: a.original_hash,
-        signature: { name: a.signer_name, role: a.signer_role, registration: a.signer_registration, signedAt: a.signed_at, meaning: 'addendum' as const, contentHash: a.content_hash },
-      })),
-    };
+    const report = await readSignedReport(db, reportId);
+    if (!report) throw new HubError(404, 'not-found', `The hub holds no signed report ${reportId}.`);
+    return report;
   });
 
   app.put('/api/drafts/:reportId', async (req) => {
@@ -401,14 +382,3 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     },
   };
 }
-
-const ACTION_WORDS: Record<HubAction, string> = {
-  'report:sign-final': 'issue a final report',
-  'report:addendum': 'add an addendum to a signed report',
-  'report:read': 'read signed reports',
-  'draft:write': 'write draft reports',
-  'draft:read': 'read draft reports',
-  'unfinished:list': 'see the unfinished reports list',
-  'draft:take-over': 'take over a colleague\'s draft',
-  'events:subscribe': 'subscribe to hub events',
-};

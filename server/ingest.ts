@@ -1,18 +1,25 @@
-// Exactly-once ingest of signed reports and addenda. One transaction claims the Idempotency-Key,
-// re-validates (same sign-off rules as the workstation, recomputed content hash, signer = the
-// logged-in user, role may sign), stores the record, emits the event and saves the response for
-// replay. A crash anywhere before COMMIT leaves nothing; after COMMIT a retry replays. Concurrent
-// deliveries of one key serialise on the key's primary key: the second waits for the first to
-// commit, then replays its answer.
-import { addendumSignedPayload, type AddendumPayload, type OutboxPayload, type SignedReportPayload } from '../common/hubPayload.ts';
-import { roleMay, type IngestReceipt } from '../common/hub.ts';
-import { canonicalJson, signedPayload } from '../common/report.ts';
+// Exactly-once ingest of signed records: reports (final, or a trainee's provisional), trainers'
+// verifications and addenda. The whole rule lives here, once, and PostgreSQL and PGlite run the
+// same code: who may make which transition (common/lifecycle.ts), the signer is the logged-in
+// user, the template's sign-off rules, the recomputed content hash, then in one transaction the
+// Idempotency-Key claim, the record, its signature row, the state change, the audit row, the
+// events and the answer kept for replay. A crash before COMMIT leaves nothing; after COMMIT a
+// retry replays. Concurrent deliveries of one key serialise on the key's primary key.
+//
+// Concurrent requests are grouped (application-level group commit): a group runs the same
+// per-record code in one transaction, so N records cost one commit. If a group fails as a whole
+// (deadlock with another instance, text PostgreSQL cannot store), each of its records is run
+// again alone; nothing of the group was committed or answered.
+import crypto from 'node:crypto';
+import { addendumSignedPayload, type AddendumPayload, type OutboxPayload, type SignedReportPayload, type VerificationPayload } from '../common/hubPayload.ts';
+import { isRetryableHubError, roleMay, type HubEvent, type IngestReceipt } from '../common/hub.ts';
+import { checkTransition, TRANSITION_NAMES, TRANSITIONS, type Action, type ReportState, type SignatureMeaning, type Transition } from '../common/lifecycle.ts';
+import { canonicalJson, requesterUnknown, signedPayload, type ExamDetails, type ReportContent, type Signature } from '../common/report.ts';
 import { checkSignOff } from '../common/signoff.ts';
 import { getTemplate } from '../common/templates.ts';
 import { sha256Hex, type SessionUser } from './auth.ts';
 import type { HubDb, Queryable } from './db/adapter.ts';
 import { HubError } from './errors.ts';
-import { emitEvent } from './events.ts';
 
 export interface IngestResult {
   status: number;
@@ -21,185 +28,71 @@ export interface IngestResult {
   replayed: boolean;
 }
 
-interface StoredResponse { status: number; body: unknown }
+/** The life-cycle transition a signed record makes: the one whose signature meaning it carries. */
+export function transitionOf(payload: OutboxPayload): Transition {
+  const meaning: SignatureMeaning = payload.kind === 'report' ? payload.report.signature.meaning
+    : payload.kind === 'addendum' ? payload.addendum.signature.meaning : payload.signature.meaning;
+  const t = TRANSITION_NAMES.find((n) => TRANSITIONS[n].meaning === meaning);
+  if (!t) throw new Error(`no transition signs "${meaning}"`);
+  return t;
+}
+
+/** The action a role needs to send this record. */
+export const requiredAction = (payload: OutboxPayload): Action => TRANSITIONS[transitionOf(payload)].action;
+
+/** One record to ingest: who sent it, under which key, and what the checks that need no database found. */
+interface Item {
+  user: SessionUser;
+  key: string;
+  requestHash: string;
+  at: string;
+  payload: OutboxPayload;
+  /** The recomputed content hash (report, addendum), or the refusal the checks found. Verifications are hashed against the stored report. */
+  checked: { hash: string | null } | { refusal: HubError };
+}
+
+interface Stored { status: number; body: unknown }
 
 const isPgUniqueViolation = (err: unknown): boolean => (err as { code?: string } | null)?.code === '23505';
 
+/**
+ * Ingests one signed record. A role that may not make the record's transition is refused (403)
+ * before anything is written; every other refusal is remembered for the key like a success.
+ */
 export async function ingest(
-  db: HubDb,
-  user: SessionUser,
-  key: string,
-  rawBody: unknown,
-  payload: OutboxPayload,
-  now: number,
-  batcher?: ReportBatcher,
+  db: HubDb, user: SessionUser, key: string, rawBody: unknown, payload: OutboxPayload, now: number, batcher?: IngestBatcher,
 ): Promise<IngestResult> {
-  const requestHash = sha256Hex(canonicalJson(rawBody));
-  const at = new Date(now).toISOString();
-  if (payload.kind === 'report') {
-    const fast = await ingestReportFast(db, user, key, requestHash, payload, at, batcher);
-    if (fast) return fast;
-  }
-  return ingestGeneral(db, user, key, requestHash, payload, at);
+  const action = requiredAction(payload);
+  if (!roleMay(user.role, action)) throw new HubError(403, 'forbidden', `A ${user.role} may not ${ACTION_WORDS[action]}.`);
+  const item: Item = { user, key, requestHash: sha256Hex(canonicalJson(rawBody)), at: new Date(now).toISOString(), payload, checked: check(user, payload) };
+  return batcher ? batcher.submit(item) : runAlone(db, item);
 }
 
-/**
- * The common case (migration 2's failsafe_ingest_report): a valid report, a key never seen, no
- * take-over. Returns null when the general path must decide (invalid report, replay, existing
- * report, take-over): the fast path then wrote nothing for this item.
- */
-async function ingestReportFast(
-  db: HubDb, user: SessionUser, key: string, requestHash: string, p: SignedReportPayload, at: string, batcher?: ReportBatcher,
-): Promise<IngestResult | null> {
-  let hash: string;
+/** What each action means, for messages (a record keyed by action: every action has one). */
+export const ACTION_WORDS: Readonly<Record<Action, string>> = {
+  'report:sign-final': 'issue a final report',
+  'report:sign-provisional': 'sign a provisional report',
+  'report:verify': 'verify a trainee\'s provisional report',
+  'report:addendum': 'add an addendum to a signed report',
+  'report:read': 'read signed reports',
+  'draft:write': 'write draft reports',
+  'draft:read': 'read draft reports',
+  'unfinished:list': 'see the unfinished reports list',
+  'draft:take-over': 'take over a colleague\'s draft',
+  'events:subscribe': 'subscribe to hub events',
+};
+
+// ---- the checks that need no database ---------------------------------------------------------
+
+function check(user: SessionUser, p: OutboxPayload): Item['checked'] {
   try {
-    hash = validateReport(user, p);
+    if (p.kind === 'report') return { hash: checkReport(user, p) };
+    if (p.kind === 'addendum') return { hash: checkAddendum(user, p) };
+    checkSigner(user, p.signature, 'verification');
+    return { hash: null };
   } catch (err) {
-    if (err instanceof HubError) return null;
+    if (err instanceof HubError) return { refusal: err };
     throw err;
-  }
-  const r = p.report;
-  const sig = r.signature;
-  const receipt: IngestReceipt = { kind: 'report', reportId: r.id, contentHash: hash, storedAt: at, alreadyStored: false };
-  const bodyText = JSON.stringify(receipt);
-  const item: FastItem = {
-    key, userId: user.id, requestHash, at, response: bodyText, id: r.id, patientId: r.study.patientId, studyUid: r.study.studyUid,
-    content: r.content, signerName: sig.name, signerRole: sig.role, signerRegistration: sig.registration, signedAt: sig.signedAt,
-    contentHash: hash, author: r.author, createdAt: r.createdAt,
-    audit: auditDetail(hash, key), event: reportSignedEvent(p, at), unfinishedEvent: unfinishedSignedEvent(r.id, at, user),
-  };
-  const outcome = batcher ? await batcher.submit(item) : (await runBatch(db, [item]))[0];
-  return outcome === 'stored' ? { status: 201, bodyText, replayed: false } : null;
-}
-
-interface FastItem {
-  key: string; userId: number; requestHash: string; at: string; response: string; id: string; patientId: string; studyUid: string;
-  content: unknown; signerName: string; signerRole: string; signerRegistration: string; signedAt: string; contentHash: string;
-  author: string; createdAt: string; audit: unknown; event: unknown; unfinishedEvent: unknown;
-}
-
-async function runBatch(db: HubDb, items: readonly FastItem[]): Promise<string[]> {
-  const { rows } = await db.query<{ outcome: string }>('SELECT failsafe_ingest_reports($1::jsonb) AS outcome', [JSON.stringify(items)]);
-  return rows.map((r) => r.outcome);
-}
-
-/**
- * Groups concurrent fast-path ingests into one statement and one commit (application-level group
- * commit). A report waits only while earlier batches are in flight; when the hub is quiet each
- * report goes alone at once. Items are sorted by key so two batches lock rows in the same order.
- * If a batch fails as a whole (deadlock with another instance, connection lost), its items are
- * retried one by one; nothing was committed for them, and nothing was answered yet.
- */
-export class ReportBatcher {
-  private queue: { item: FastItem; resolve: (o: string) => void; reject: (e: unknown) => void }[] = [];
-  private inFlight = 0;
-
-  constructor(
-    private readonly db: HubDb,
-    private readonly maxInFlight = 4,
-    private readonly maxBatch = 32,
-  ) {}
-
-  submit(item: FastItem): Promise<string> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch).sort((a, b) => (a.item.key < b.item.key ? -1 : a.item.key > b.item.key ? 1 : 0));
-      this.inFlight++;
-      void this.run(batch).finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
-    }
-  }
-
-  private async run(batch: { item: FastItem; resolve: (o: string) => void; reject: (e: unknown) => void }[]): Promise<void> {
-    try {
-      const outcomes = await runBatch(this.db, batch.map((b) => b.item));
-      batch.forEach((b, i) => b.resolve(outcomes[i] ?? 'missing'));
-    } catch (err) {
-      if (batch.length === 1) {
-        batch[0]!.reject(err);
-        return;
-      }
-      for (const b of batch) {
-        try {
-          b.resolve((await runBatch(this.db, [b.item]))[0] ?? 'missing');
-        } catch (e) {
-          b.reject(e);
-        }
-      }
-    }
-  }
-}
-
-const auditDetail = (contentHash: string, idempotencyKey: string) => ({ contentHash, idempotencyKey });
-
-function reportSignedEvent(p: SignedReportPayload, at: string) {
-  const r = p.report;
-  const sig = r.signature;
-  return {
-    type: 'report-signed' as const, at, reportId: r.id, kind: 'report' as const, study: r.study,
-    signer: { name: sig.name, registration: sig.registration, role: sig.role }, alertCode: r.content.alertCode,
-  };
-}
-
-const unfinishedSignedEvent = (reportId: string, at: string, user: SessionUser) =>
-  ({ type: 'unfinished-changed' as const, at, reportId, reason: 'signed' as const, owner: user.username });
-
-/** The general path: one transaction that claims the key first and handles every outcome. */
-async function ingestGeneral(db: HubDb, user: SessionUser, key: string, requestHash: string, payload: OutboxPayload, at: string): Promise<IngestResult> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await db.transaction(async (tx) => {
-        // Claim the key. If another transaction holds it, this blocks until that one commits
-        // (then DO NOTHING) or rolls back (then the claim succeeds).
-        const claim = await tx.query(
-          `INSERT INTO idempotency (key, user_id, request_hash, status, response, created_at)
-           VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (key) DO NOTHING RETURNING key`,
-          [key, user.id, requestHash, at],
-        );
-        if (claim.rowCount === 0) {
-          const { rows } = await tx.query<{ request_hash: string; status: number; response: string }>(
-            'SELECT request_hash, status, response FROM idempotency WHERE key = $1',
-            [key],
-          );
-          const prior = rows[0];
-          if (!prior) throw new HubError(409, 'idempotency-key-in-flight', 'This Idempotency-Key is being processed; retry shortly.');
-          if (prior.request_hash !== requestHash) {
-            throw new HubError(422, 'idempotency-key-reused',
-              'This Idempotency-Key was already used for a different request body. Each signed record needs its own key; the first request is kept.');
-          }
-          return { status: prior.status, bodyText: prior.response, replayed: true };
-        }
-        let outcome: StoredResponse;
-        try {
-          outcome = payload.kind === 'report'
-            ? await storeReport(tx, user, key, payload, at)
-            : await storeAddendum(tx, user, key, payload, at);
-        } catch (err) {
-          // Deterministic refusals are remembered for the key like successes; transient ones are not.
-          if (err instanceof HubError && err.status < 500 && err.code !== 'original-not-synced') {
-            outcome = { status: err.status, body: err.toBody() };
-          } else {
-            throw err;
-          }
-        }
-        const bodyText = JSON.stringify(outcome.body);
-        await tx.query('UPDATE idempotency SET status = $2, response = $3 WHERE key = $1', [key, outcome.status, bodyText]);
-        return { status: outcome.status, bodyText, replayed: false };
-      });
-    } catch (err) {
-      // Two first deliveries of the same report under different keys raced on the report's
-      // primary key: the loser retries and then sees the stored report.
-      if (isPgUniqueViolation(err) && attempt < 3) continue;
-      throw err;
-    }
   }
 }
 
@@ -208,6 +101,205 @@ function checkSigner(user: SessionUser, sig: { name: string; registration: strin
     throw new HubError(422, 'signer-mismatch',
       `The ${what} is signed by ${sig.name} (${sig.registration}, ${sig.role}) but you are logged in as ${user.name} (${user.registration}, ${user.role}). Only the signer can submit it.`);
   }
+}
+
+const signer = (sig: Signature) => ({ name: sig.name, role: sig.role, registration: sig.registration });
+
+function expectHash(computed: string, sig: Signature, what: string): string {
+  if (computed !== sig.contentHash) {
+    throw new HubError(422, 'hash-mismatch', `The ${what}'s content hash does not match what was signed: it was altered after signing or damaged in transit.`,
+      { expected: computed, received: sig.contentHash });
+  }
+  return computed;
+}
+
+/** Signer, template, sign-off rules and content hash (bound to study and exam); returns the hash. */
+function checkReport(user: SessionUser, p: SignedReportPayload): string {
+  const r = p.report;
+  const sig = r.signature;
+  checkSigner(user, sig, 'report');
+  let template;
+  try {
+    template = getTemplate(r.content.templateId);
+  } catch {
+    throw new HubError(422, 'unknown-template', `The hub does not know the template "${r.content.templateId}".`);
+  }
+  const blocking = checkSignOff(r.content, template).filter((x) => x.severity === 'block');
+  if (blocking.length > 0) {
+    throw new HubError(422, 'signoff-problems',
+      `The report fails the sign-off rules: ${blocking.map((b) => `[${b.sectionId}] ${b.message}`).join(' ')}`,
+      { problems: blocking });
+  }
+  return expectHash(sha256Hex(signedPayload(r.content, r.study, signer(sig), sig.signedAt, sig.meaning, r.exam)), sig, 'report');
+}
+
+function checkAddendum(user: SessionUser, p: AddendumPayload): string {
+  const a = p.addendum;
+  checkSigner(user, a.signature, 'addendum');
+  if (a.text.trim() === '') throw new HubError(422, 'invalid-input', 'An addendum needs text.');
+  return expectHash(sha256Hex(addendumSignedPayload({
+    reportId: p.reportId, originalHash: p.originalHash, text: a.text, signer: signer(a.signature), signedAt: a.signature.signedAt,
+  })), a.signature, 'addendum');
+}
+
+// ---- the transaction ----------------------------------------------------------------------------
+
+/** Runs a group of records in one transaction; if it fails, each record alone. */
+async function runGroup(db: HubDb, items: readonly Item[]): Promise<IngestResult[]> {
+  return db.transaction(async (tx) => {
+    const out: IngestResult[] = [];
+    for (const it of items) out.push(await apply(tx, it));
+    return out;
+  });
+}
+
+async function runAlone(db: HubDb, item: Item): Promise<IngestResult> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return (await runGroup(db, [item]))[0]!;
+    } catch (err) {
+      // Two first deliveries of one record under different keys raced on a unique index: the
+      // loser runs again and then sees the stored record.
+      if (isPgUniqueViolation(err) && attempt < 3) continue;
+      throw err;
+    }
+  }
+}
+
+/** One record inside the caller's transaction: claim the key, then store (or refuse) and keep the answer. */
+async function apply(tx: Queryable, it: Item): Promise<IngestResult> {
+  // Claim the key. If another transaction holds it, this blocks until that one commits (then
+  // DO NOTHING) or rolls back (then the claim succeeds).
+  const claim = await tx.query(
+    `INSERT INTO idempotency (key, user_id, request_hash, status, response, created_at)
+     VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (key) DO NOTHING RETURNING key`,
+    [it.key, it.user.id, it.requestHash, it.at],
+  );
+  if (claim.rowCount === 0) return replay(tx, it);
+  let outcome: Stored;
+  try {
+    if ('refusal' in it.checked) throw it.checked.refusal;
+    const p = it.payload;
+    if (p.kind === 'report') outcome = await storeReport(tx, it, p, it.checked.hash!);
+    else if (p.kind === 'addendum') outcome = await storeAddendum(tx, it, p, it.checked.hash!);
+    else outcome = await storeVerification(tx, it, p);
+  } catch (err) {
+    if (!(err instanceof HubError) || err.status >= 500) throw err;
+    const bodyText = JSON.stringify(err.toBody());
+    // A refusal that may pass later (the original not synced yet) is not remembered for the key.
+    if (isRetryableHubError(err.status, err.code)) {
+      await tx.query('DELETE FROM idempotency WHERE key = $1', [it.key]);
+      return { status: err.status, bodyText, replayed: false };
+    }
+    outcome = { status: err.status, body: err.toBody() };
+  }
+  const bodyText = JSON.stringify(outcome.body);
+  if (!('recorded' in outcome)) {
+    await tx.query('UPDATE idempotency SET status = $2, response = $3 WHERE key = $1', [it.key, outcome.status, bodyText]);
+  }
+  return { status: outcome.status, bodyText, replayed: false };
+}
+
+/** The key was claimed before: the first answer again, or a refusal (never thrown: one record's refusal must not fail its group). */
+async function replay(tx: Queryable, it: Item): Promise<IngestResult> {
+  const { rows } = await tx.query<{ request_hash: string; status: number; response: string }>(
+    'SELECT request_hash, status, response FROM idempotency WHERE key = $1', [it.key],
+  );
+  const prior = rows[0];
+  const refuse = (e: HubError): IngestResult => ({ status: e.status, bodyText: JSON.stringify(e.toBody()), replayed: false });
+  if (!prior || prior.status === 0) return refuse(new HubError(409, 'idempotency-key-in-flight', 'This Idempotency-Key is being processed; retry shortly.'));
+  if (prior.request_hash !== it.requestHash) {
+    return refuse(new HubError(422, 'idempotency-key-reused',
+      'This Idempotency-Key was already used for a different request body. Each signed record needs its own key; the first request is kept.'));
+  }
+  return { status: prior.status, bodyText: prior.response, replayed: true };
+}
+
+/**
+ * Groups concurrent records into one transaction and one commit. A record waits only while
+ * earlier groups are in flight; when the hub is quiet each record goes alone at once. A group is
+ * sorted by key so two groups claim keys in the same order.
+ */
+export class IngestBatcher {
+  private queue: { item: Item; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly db: HubDb,
+    private readonly maxInFlight = 4,
+    private readonly maxGroup = 32,
+  ) {}
+
+  submit(item: Item): Promise<IngestResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      const group = this.queue.splice(0, this.maxGroup).sort((a, b) => (a.item.key < b.item.key ? -1 : a.item.key > b.item.key ? 1 : 0));
+      this.inFlight++;
+      void this.run(group).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async run(group: { item: Item; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[]): Promise<void> {
+    if (group.length > 1) {
+      try {
+        const results = await runGroup(this.db, group.map((g) => g.item));
+        group.forEach((g, i) => g.resolve(results[i]!));
+        return;
+      } catch {
+        // Nothing of the group was committed: each record again, alone.
+      }
+    }
+    for (const g of group) {
+      try {
+        g.resolve(await runAlone(this.db, g.item));
+      } catch (e) {
+        g.reject(e);
+      }
+    }
+  }
+}
+
+/**
+ * Records a new signature in one statement: its row in `signatures`, the draft marked signed
+ * (with an unfinished-changed event when there was one), the audit row, the report-signed event
+ * and the answer kept for the key; then the report's new state. Returns the answer (already kept).
+ */
+async function recordSignature(tx: Queryable, it: Item, s: {
+  reportId: string; meaning: SignatureMeaning; sig: Signature; hash: string; addendumId?: string; verifiesHash?: string;
+  /** The report's state before and after this signature. */
+  from: ReportState; state: ReportState; audit: { action: string; detail: Record<string, unknown> }; event: Omit<Extract<HubEvent, { type: 'report-signed' }>, 'seq'>;
+  receipt: IngestReceipt;
+}): Promise<Stored & { recorded: true }> {
+  const events: unknown[] = [s.event, { type: 'unfinished-changed', at: it.at, reportId: s.reportId, reason: 'signed', owner: it.user.username }];
+  const body = JSON.stringify(s.receipt);
+  await tx.query(
+    `WITH sig AS (
+       INSERT INTO signatures (id, report_id, meaning, signer_id, signer_name, signer_role, signer_registration, signed_at, content_hash,
+         addendum_id, verifies_hash, stored_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)),
+     au AS (INSERT INTO audit (at, actor_id, action, report_id, detail) VALUES ($12, $4, $13, $2, $14)),
+     dr AS (UPDATE drafts SET signed_at = $12, updated_at = $12 WHERE report_id = $2 AND signed_at IS NULL RETURNING report_id),
+     idem AS (UPDATE idempotency SET status = 201, response = $16 WHERE key = $17)
+     INSERT INTO events (at, type, report_id, body)
+       SELECT $12, e->>'type', $2, e FROM jsonb_array_elements($15::jsonb) WITH ORDINALITY AS x(e, n)
+        WHERE n = 1 OR EXISTS (SELECT 1 FROM dr) ORDER BY n`,
+    [crypto.randomUUID(), s.reportId, s.meaning, it.user.id, s.sig.name, s.sig.role, s.sig.registration, s.sig.signedAt, s.hash,
+      s.addendumId ?? null, s.verifiesHash ?? null, it.at, s.audit.action, JSON.stringify(s.audit.detail),
+      JSON.stringify(events), body, it.key],
+  );
+  // A new report is inserted in its state; a verification or an addendum moves it (the row's
+  // trigger allows the move only once the signature that makes it is stored: the statement above).
+  if (s.from !== s.state) await tx.query('UPDATE signed_reports SET state = $2 WHERE id = $1', [s.reportId, s.state]);
+  return { status: 201, body: s.receipt, recorded: true };
 }
 
 async function refuseIfTakenOver(tx: Queryable, user: SessionUser, reportId: string): Promise<void> {
@@ -224,46 +316,24 @@ async function refuseIfTakenOver(tx: Queryable, user: SessionUser, reportId: str
   }
 }
 
-/** Role, signer, template, sign-off rules and content hash; returns the recomputed hash or throws a 4xx. */
-function validateReport(user: SessionUser, p: SignedReportPayload): string {
-  const r = p.report;
-  const sig = r.signature;
-  if (!roleMay(user.role, 'report:sign-final')) {
-    throw new HubError(403, 'forbidden', `A ${user.role} cannot issue a final report.`);
-  }
-  checkSigner(user, sig, 'report');
-  let template;
-  try {
-    template = getTemplate(r.content.templateId);
-  } catch {
-    throw new HubError(422, 'unknown-template', `The hub does not know the template "${r.content.templateId}".`);
-  }
-  const blocking = checkSignOff(r.content, template).filter((x) => x.severity === 'block');
-  if (blocking.length > 0) {
-    throw new HubError(422, 'signoff-problems',
-      `The report fails the sign-off rules: ${blocking.map((b) => `[${b.sectionId}] ${b.message}`).join(' ')}`,
-      { problems: blocking });
-  }
-  const hash = sha256Hex(signedPayload(r.content, r.study, { name: sig.name, role: sig.role, registration: sig.registration }, sig.signedAt, 'final-report'));
-  if (hash !== sig.contentHash) {
-    throw new HubError(422, 'hash-mismatch', 'The signature\'s content hash does not match the report content: the report was altered after signing or damaged in transit.',
-      { expected: hash, received: sig.contentHash });
-  }
-  return hash;
-}
+const examColumns = (exam: ExamDetails | undefined) => [
+  exam ? JSON.stringify(exam) : null, exam?.accession ?? null, exam?.referringPhysician ?? null, exam?.requestingService ?? null,
+  exam?.modality ?? null, exam?.studyDate ?? null, requesterUnknown(exam),
+];
 
-async function storeReport(tx: Queryable, user: SessionUser, key: string, p: SignedReportPayload, at: string): Promise<StoredResponse> {
+async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload, hash: string): Promise<Stored> {
   const r = p.report;
   const sig = r.signature;
-  const hash = validateReport(user, p);
-  await refuseIfTakenOver(tx, user, r.id);
-  const ins = await tx.query<{ stored_at: string }>(
+  const t = TRANSITIONS[transitionOf(p)];
+  await refuseIfTakenOver(tx, it.user, r.id);
+  const ins = await tx.query(
     `INSERT INTO signed_reports (id, patient_id, study_uid, content, signer_name, signer_role, signer_registration, signed_at,
-       content_hash, author, created_at, stored_at, stored_by, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-     ON CONFLICT (id) DO NOTHING RETURNING stored_at`,
+       content_hash, author, created_at, stored_at, stored_by, idempotency_key, state,
+       exam, accession, referring_physician, requesting_service, modality, study_date, requester_unknown)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+     ON CONFLICT (id) DO NOTHING RETURNING id`,
     [r.id, r.study.patientId, r.study.studyUid, JSON.stringify(r.content), sig.name, sig.role, sig.registration, sig.signedAt,
-      hash, r.author, r.createdAt, at, user.id, key],
+      hash, r.author, r.createdAt, it.at, it.user.id, it.key, t.to, ...examColumns(r.exam)],
   );
   if (ins.rowCount === 0) {
     const { rows } = await tx.query<{ content_hash: string; stored_at: string }>('SELECT content_hash, stored_at FROM signed_reports WHERE id = $1', [r.id]);
@@ -276,47 +346,83 @@ async function storeReport(tx: Queryable, user: SessionUser, key: string, p: Sig
     const receipt: IngestReceipt = { kind: 'report', reportId: r.id, contentHash: hash, storedAt: existing.stored_at, alreadyStored: true };
     return { status: 200, body: receipt };
   }
-  const storedAt = ins.rows[0]!.stored_at;
-  const hadDraft = await tx.query(`UPDATE drafts SET signed_at = $2, updated_at = $2 WHERE report_id = $1 AND signed_at IS NULL`, [r.id, at]);
-  await tx.query(`INSERT INTO audit (at, actor_id, action, report_id, detail) VALUES ($1, $2, 'ingest-report', $3, $4)`,
-    [at, user.id, r.id, JSON.stringify(auditDetail(hash, key))]);
-  await emitEvent(tx, reportSignedEvent(p, at));
-  if (hadDraft.rowCount > 0) await emitEvent(tx, unfinishedSignedEvent(r.id, at, user));
-  const receipt: IngestReceipt = { kind: 'report', reportId: r.id, contentHash: hash, storedAt, alreadyStored: false };
-  return { status: 201, body: receipt };
+  return recordSignature(tx, it, {
+    reportId: r.id, meaning: sig.meaning, sig, hash, from: t.to, state: t.to,
+    audit: { action: 'ingest-report', detail: { contentHash: hash, idempotencyKey: it.key, meaning: sig.meaning } },
+    event: { type: 'report-signed', at: it.at, reportId: r.id, kind: 'report', state: t.to, study: r.study, signer: signer(sig), alertCode: r.content.alertCode },
+    receipt: { kind: 'report', reportId: r.id, contentHash: hash, storedAt: it.at, alreadyStored: false },
+  });
 }
 
-async function storeAddendum(tx: Queryable, user: SessionUser, key: string, p: AddendumPayload, at: string): Promise<StoredResponse> {
+interface LockedReport {
+  patient_id: string; study_uid: string; content: ReportContent; exam: ExamDetails | null; state: ReportState; content_hash: string;
+  stored_by: number; signer_name: string; signer_registration: string; verification_hash: string | null; verification_stored_at: string | null;
+}
+
+/** The stored report, locked until COMMIT (a verification and an addendum to one report serialise), or null. */
+async function lockReport(tx: Queryable, reportId: string): Promise<LockedReport | null> {
+  const { rows } = await tx.query<LockedReport>(
+    `SELECT r.patient_id, r.study_uid, r.content, r.exam, r.state, r.content_hash, r.stored_by, r.signer_name, r.signer_registration,
+            v.content_hash AS verification_hash, v.stored_at AS verification_stored_at
+       FROM signed_reports r LEFT JOIN signatures v ON v.report_id = r.id AND v.meaning = $2
+      WHERE r.id = $1 FOR UPDATE OF r`,
+    [reportId, TRANSITIONS.verify.meaning],
+  );
+  return rows[0] ?? null;
+}
+
+const notSynced = (reportId: string, what: string): HubError =>
+  new HubError(409, 'original-not-synced', `The hub does not hold signed report ${reportId} yet; the ${what} will be sent again after it.`);
+
+function refuseTransition(state: ReportState, t: Transition, it: Item): void {
+  const c = checkTransition(state, t, it.user.role);
+  if (!c.ok) throw new HubError(409, 'invalid-transition', c.reason, { state });
+}
+
+async function storeVerification(tx: Queryable, it: Item, p: VerificationPayload): Promise<Stored> {
+  const sig = p.signature;
+  const r = await lockReport(tx, p.reportId);
+  if (!r) throw notSynced(p.reportId, 'verification');
+  if (p.provisionalHash !== r.content_hash) {
+    throw new HubError(422, 'original-hash-mismatch',
+      `The verification refers to a version of report ${p.reportId} that the hub does not hold (hash ${p.provisionalHash.slice(0, 12)}…).`);
+  }
+  const study = { patientId: r.patient_id, studyUid: r.study_uid };
+  const hash = expectHash(sha256Hex(signedPayload(r.content, study, signer(sig), sig.signedAt, sig.meaning, r.exam ?? undefined, { provisionalHash: p.provisionalHash })), sig, 'verification');
+  if (r.verification_hash === hash) {
+    const receipt: IngestReceipt = { kind: 'verification', reportId: p.reportId, contentHash: hash, storedAt: r.verification_stored_at!, alreadyStored: true };
+    return { status: 200, body: receipt };
+  }
+  refuseTransition(r.state, 'verify', it);
+  if (r.stored_by === it.user.id || r.signer_registration === it.user.registration) {
+    throw new HubError(403, 'forbidden', `${r.signer_name} wrote this provisional report; another person must verify it.`);
+  }
+  const to = TRANSITIONS.verify.to;
+  return recordSignature(tx, it, {
+    reportId: p.reportId, meaning: sig.meaning, sig, hash, verifiesHash: p.provisionalHash, from: r.state, state: to,
+    audit: {
+      action: 'ingest-verification',
+      detail: { contentHash: hash, idempotencyKey: it.key, provisionalHash: p.provisionalHash, provisionalSigner: { name: r.signer_name, registration: r.signer_registration } },
+    },
+    event: { type: 'report-signed', at: it.at, reportId: p.reportId, kind: 'verification', state: to, study, signer: signer(sig), alertCode: r.content.alertCode },
+    receipt: { kind: 'verification', reportId: p.reportId, contentHash: hash, storedAt: it.at, alreadyStored: false },
+  });
+}
+
+async function storeAddendum(tx: Queryable, it: Item, p: AddendumPayload, hash: string): Promise<Stored> {
   const a = p.addendum;
   const sig = a.signature;
-  if (!roleMay(user.role, 'report:addendum')) {
-    throw new HubError(403, 'forbidden', `A ${user.role} cannot add an addendum to a signed report.`);
-  }
-  checkSigner(user, sig, 'addendum');
-  if (a.text.trim() === '') throw new HubError(422, 'invalid-input', 'An addendum needs text.');
-  const hash = sha256Hex(addendumSignedPayload({
-    reportId: p.reportId, originalHash: p.originalHash, text: a.text,
-    signer: { name: sig.name, role: sig.role, registration: sig.registration }, signedAt: sig.signedAt,
-  }));
-  if (hash !== sig.contentHash) {
-    throw new HubError(422, 'hash-mismatch', 'The addendum\'s content hash does not match its text: it was altered after signing or damaged in transit.',
-      { expected: hash, received: sig.contentHash });
-  }
-  const { rows: orig } = await tx.query<{ content_hash: string; patient_id: string; study_uid: string; alert: string | null }>(
-    `SELECT content_hash, patient_id, study_uid, content->>'alertCode' AS alert FROM signed_reports WHERE id = $1`, [p.reportId],
-  );
-  const original = orig[0];
-  if (!original) {
-    throw new HubError(409, 'original-not-synced', `The hub does not hold signed report ${p.reportId} yet; the addendum will be sent again after it.`);
-  }
-  if (original.content_hash !== p.originalHash) {
+  const r = await lockReport(tx, p.reportId);
+  if (!r) throw notSynced(p.reportId, 'addendum');
+  if (p.originalHash !== r.content_hash && p.originalHash !== r.verification_hash) {
     throw new HubError(422, 'original-hash-mismatch', `The addendum refers to a version of report ${p.reportId} that the hub does not hold (hash ${p.originalHash.slice(0, 12)}…).`);
   }
-  const ins = await tx.query<{ stored_at: string }>(
+  refuseTransition(r.state, 'addendum', it);
+  const ins = await tx.query(
     `INSERT INTO addenda (id, report_id, original_hash, text, signer_name, signer_role, signer_registration, signed_at, content_hash,
        stored_at, stored_by, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING RETURNING stored_at`,
-    [a.id, p.reportId, p.originalHash, a.text, sig.name, sig.role, sig.registration, sig.signedAt, hash, at, user.id, key],
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING RETURNING id`,
+    [a.id, p.reportId, p.originalHash, a.text, sig.name, sig.role, sig.registration, sig.signedAt, hash, it.at, it.user.id, it.key],
   );
   if (ins.rowCount === 0) {
     const { rows } = await tx.query<{ content_hash: string; stored_at: string; report_id: string }>('SELECT content_hash, stored_at, report_id FROM addenda WHERE id = $1', [a.id]);
@@ -327,15 +433,14 @@ async function storeAddendum(tx: Queryable, user: SessionUser, key: string, p: A
     const receipt: IngestReceipt = { kind: 'addendum', reportId: p.reportId, addendumId: a.id, contentHash: hash, storedAt: existing.stored_at, alreadyStored: true };
     return { status: 200, body: receipt };
   }
-  const storedAt = ins.rows[0]!.stored_at;
-  await tx.query(`INSERT INTO audit (at, actor_id, action, report_id, detail) VALUES ($1, $2, 'ingest-addendum', $3, $4)`,
-    [at, user.id, p.reportId, JSON.stringify({ addendumId: a.id, contentHash: hash, idempotencyKey: key })]);
-  await emitEvent(tx, {
-    type: 'report-signed', at, reportId: p.reportId, kind: 'addendum', addendumId: a.id,
-    study: { patientId: original.patient_id, studyUid: original.study_uid },
-    signer: { name: sig.name, registration: sig.registration, role: sig.role },
-    alertCode: (original.alert as SignedReportPayload['report']['content']['alertCode']) ?? null,
+  const to = TRANSITIONS.addendum.to;
+  return recordSignature(tx, it, {
+    reportId: p.reportId, meaning: sig.meaning, sig, hash, addendumId: a.id, from: r.state, state: to,
+    audit: { action: 'ingest-addendum', detail: { addendumId: a.id, contentHash: hash, idempotencyKey: it.key } },
+    event: {
+      type: 'report-signed', at: it.at, reportId: p.reportId, kind: 'addendum', addendumId: a.id, state: to,
+      study: { patientId: r.patient_id, studyUid: r.study_uid }, signer: signer(sig), alertCode: r.content.alertCode,
+    },
+    receipt: { kind: 'addendum', reportId: p.reportId, addendumId: a.id, contentHash: hash, storedAt: it.at, alreadyStored: false },
   });
-  const receipt: IngestReceipt = { kind: 'addendum', reportId: p.reportId, addendumId: a.id, contentHash: hash, storedAt, alreadyStored: false };
-  return { status: 201, body: receipt };
 }

@@ -1,6 +1,7 @@
 // Numbered migrations, the same SQL on PostgreSQL and PGlite. Applied in order inside one
 // transaction each, under an advisory lock so hub instances starting together do not race.
 // A database migrated by a newer hub is refused (the hub would not understand it).
+import { REPORT_STATES, ROLES as LIFECYCLE_ROLES, SIGNATURE_MEANINGS, SIGNED_STATES, TRANSITIONS, type ReportState } from '../../common/lifecycle.ts';
 import type { HubDb } from './adapter.ts';
 
 export interface Migration {
@@ -9,7 +10,24 @@ export interface Migration {
   sql: string;
 }
 
+// Frozen with migration 1 as shipped (a shipped migration's text never changes). Migrations from
+// 3 on generate their lists from common/lifecycle.ts (`sqlList` below).
 const ROLES = "'radiologist','radiographer','locum','trainee','trainer','referrer','safety-lead'";
+
+/** A SQL string literal. Only ever applied to constants of common/lifecycle.ts. */
+const lit = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+/** A SQL list of string literals, for CHECK (x IN (…)). */
+const sqlList = (values: readonly string[]): string => values.map(lit).join(', ');
+
+/**
+ * How a stored signed report may move: (from, to, the meaning of the signature that makes the
+ * move), for each transition that starts from a signed state and changes it.
+ */
+const signedStateMoves = (): string =>
+  Object.values(TRANSITIONS)
+    .flatMap((t) => (t.from as readonly ReportState[]).filter((f) => SIGNED_STATES.includes(f) && f !== t.to && t.meaning !== null)
+      .map((f) => `(${lit(f)}, ${lit(t.to)}, ${lit(t.meaning!)})`))
+    .join(', ');
 
 /** Rejects UPDATE, DELETE and TRUNCATE on a table: signed records and audit rows never change. */
 const immutable = (table: string, what: string): string => `
@@ -208,6 +226,85 @@ BEGIN
     RETURN NEXT failsafe_ingest_report(it);
   END LOOP;
 END $$;
+`,
+  },
+  {
+    id: 3,
+    name: 'report life cycle: state, exam details, signature records (existing signatures moved in, hashes intact); one ingest path',
+    // Lists come from common/lifecycle.ts. A signed report's row stays immutable except for its
+    // state, which may only move along the life cycle (provisional → final → appended); every
+    // signature is a row of its own in `signatures`, never changed or removed.
+    sql: `
+ALTER TABLE signed_reports
+  ADD COLUMN state text NOT NULL DEFAULT ${lit(TRANSITIONS['sign-final'].to)} CHECK (state IN (${sqlList(REPORT_STATES)})),
+  ADD COLUMN exam jsonb,
+  ADD COLUMN accession text,
+  ADD COLUMN referring_physician text,
+  ADD COLUMN requesting_service text,
+  ADD COLUMN modality text,
+  ADD COLUMN study_date text,
+  ADD COLUMN requester_unknown boolean NOT NULL DEFAULT true;
+CREATE INDEX signed_reports_accession ON signed_reports (accession);
+CREATE INDEX signed_reports_referrer ON signed_reports (referring_physician);
+CREATE INDEX signed_reports_service ON signed_reports (requesting_service);
+CREATE INDEX signed_reports_modality_date ON signed_reports (modality, study_date);
+CREATE INDEX signed_reports_requester_unknown ON signed_reports (stored_at) WHERE requester_unknown;
+
+-- Only the state of a signed report may change: forward along the life cycle, and only once the
+-- signature that makes the move (a verification, an addendum) is stored.
+CREATE FUNCTION failsafe_signed_report_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'UPDATE' OR (to_jsonb(NEW) - 'state') IS DISTINCT FROM (to_jsonb(OLD) - 'state') THEN
+    RAISE EXCEPTION 'failsafe: a signed report is immutable (% refused)', TG_OP USING ERRCODE = 'raise_exception';
+  END IF;
+  IF NEW.state IS DISTINCT FROM OLD.state AND NOT EXISTS (
+      SELECT 1 FROM signatures s WHERE s.report_id = NEW.id AND (OLD.state, NEW.state, s.meaning) IN (${signedStateMoves()})) THEN
+    RAISE EXCEPTION 'failsafe: a signed report cannot move from % to % without the signature that makes that move', OLD.state, NEW.state
+      USING ERRCODE = 'raise_exception';
+  END IF;
+  RETURN NEW;
+END $$;
+DROP TRIGGER signed_reports_no_update ON signed_reports;
+CREATE TRIGGER signed_reports_state_only BEFORE UPDATE OR DELETE ON signed_reports
+  FOR EACH ROW EXECUTE FUNCTION failsafe_signed_report_change();
+
+CREATE TABLE signatures (
+  seq bigserial UNIQUE,
+  id text PRIMARY KEY,
+  report_id text NOT NULL REFERENCES signed_reports(id),
+  meaning text NOT NULL CHECK (meaning IN (${sqlList(SIGNATURE_MEANINGS)})),
+  signer_id bigint NOT NULL REFERENCES users(id),
+  signer_name text NOT NULL,
+  signer_role text NOT NULL CHECK (signer_role IN (${sqlList(LIFECYCLE_ROLES)})),
+  signer_registration text NOT NULL,
+  signed_at text NOT NULL,
+  content_hash text NOT NULL,
+  addendum_id text REFERENCES addenda(id),
+  -- A verification's hashed payload names the provisional signature it verifies.
+  verifies_hash text,
+  stored_at timestamptz NOT NULL,
+  CHECK ((meaning = ${lit(TRANSITIONS.addendum.meaning)}) = (addendum_id IS NOT NULL)),
+  CHECK ((meaning = ${lit(TRANSITIONS.verify.meaning)}) = (verifies_hash IS NOT NULL))
+);
+CREATE INDEX signatures_report ON signatures (report_id, seq);
+-- One first signature (provisional or final) and at most one verification per report.
+CREATE UNIQUE INDEX signatures_one_first ON signatures (report_id)
+  WHERE meaning IN (${lit(TRANSITIONS['sign-provisional'].meaning)}, ${lit(TRANSITIONS['sign-final'].meaning)});
+CREATE UNIQUE INDEX signatures_one_verification ON signatures (report_id) WHERE meaning = ${lit(TRANSITIONS.verify.meaning)};
+${immutable('signatures', 'a signature record')}
+
+-- Every signature made before this migration, moved in with its hash as stored.
+INSERT INTO signatures (id, report_id, meaning, signer_id, signer_name, signer_role, signer_registration, signed_at, content_hash, stored_at)
+  SELECT gen_random_uuid()::text, id, ${lit(TRANSITIONS['sign-final'].meaning)}, stored_by, signer_name, signer_role, signer_registration, signed_at, content_hash, stored_at
+    FROM signed_reports ORDER BY stored_at, id;
+INSERT INTO signatures (id, report_id, meaning, signer_id, signer_name, signer_role, signer_registration, signed_at, content_hash, addendum_id, stored_at)
+  SELECT gen_random_uuid()::text, report_id, ${lit(TRANSITIONS.addendum.meaning)}, stored_by, signer_name, signer_role, signer_registration, signed_at, content_hash, id, stored_at
+    FROM addenda ORDER BY stored_at, id;
+UPDATE signed_reports r SET state = ${lit(TRANSITIONS.addendum.to)} WHERE EXISTS (SELECT 1 FROM addenda a WHERE a.report_id = r.id);
+
+-- Ingest is written once, in server/ingest.ts: the batched plpgsql path of migration 2 goes.
+DROP FUNCTION failsafe_ingest_reports(jsonb);
+DROP FUNCTION failsafe_ingest_report(jsonb);
 `,
   },
 ];

@@ -12,7 +12,7 @@ import {
 import { Role, type ReportContent, type StudyRef } from '../../common/report.ts';
 import type { HubDb, Queryable } from '../../server/db/adapter.ts';
 import {
-  addUser, http, loginAs, openSse, post, signableContent, signedAddendum, signedReport, startTestHub, studyFor, testDb,
+  addUser, http, loginAs, openSse, post, signableContent, signedAddendum, signedReport, startTestHub, studyFor, testDb, verificationOf,
   type DbKind, type TestHub, type TestUser,
 } from './support.ts';
 
@@ -134,6 +134,7 @@ export function defineHubSuite(kind: DbKind): void {
       const owner = await session('radiologist');
       const existing = signedReport(owner.u);
       expect((await post(ctx.url, owner.token, existing)).status).toBe(201);
+      const trainee = await session('trainee');
       const results: Record<string, Record<string, number>> = {};
       for (const role of Role.options) {
         const { u, token } = await session(role);
@@ -142,6 +143,12 @@ export function defineHubSuite(kind: DbKind): void {
         expect((await http(ctx.url, 'PUT', `/api/drafts/${draftId}`, { token: owner.token, body: snapshot(studyFor('m'), 1) })).status).toBe(200);
         const requests: Record<HubAction, () => Promise<{ status: number }>> = {
           'report:sign-final': () => post(ctx.url, token, signedReport(u)),
+          'report:sign-provisional': () => post(ctx.url, token, signedReport(u, { meaning: 'provisional' })),
+          'report:verify': async () => {
+            const provisional = signedReport(trainee.u, { meaning: 'provisional' });
+            expect((await post(ctx.url, trainee.token, provisional)).status).toBe(201);
+            return post(ctx.url, token, verificationOf(u, provisional));
+          },
           'report:addendum': () => post(ctx.url, token, signedAddendum(u, existing)),
           'report:read': () => http(ctx.url, 'GET', `/api/reports/${existing.report.id}`, { token }),
           'draft:write': () => http(ctx.url, 'PUT', `/api/drafts/${crypto.randomUUID()}`, { token, body: snapshot(studyFor('w'), 1) }),
@@ -345,28 +352,23 @@ export function defineHubSuite(kind: DbKind): void {
       let mode: 'ok' | 'fail-in-tx' | 'fail-after-commit' = 'fail-in-tx';
       const crashy: HubDb = {
         ...ctx.db,
-        query: async <T,>(sql: string, params?: readonly unknown[]) => {
-          if (sql.includes('failsafe_ingest_report')) {
-            if (mode === 'fail-in-tx') throw new Error('simulated crash before the statement');
-            const r = await ctx.db.query<T>(sql, params);
-            if (mode === 'fail-after-commit') throw new Error('simulated crash after COMMIT, before the answer');
-            return r;
-          }
-          return ctx.db.query<T>(sql, params);
+        transaction: async (fn) => {
+          const out = await ctx.db.transaction((tx) => fn({
+            ...tx,
+            // Crash after the key is claimed and the record written, before COMMIT.
+            query: async (sql, params) => {
+              if (mode === 'fail-in-tx' && sql.includes('INSERT INTO events')) throw new Error('simulated crash');
+              return tx.query(sql, params);
+            },
+            exec: (sql) => tx.exec(sql),
+          }));
+          if (mode === 'fail-after-commit') throw new Error('simulated crash after COMMIT, before the answer');
+          return out;
         },
-        transaction: (fn) => ctx.db.transaction((tx) => fn({
-          ...tx,
-          query: async (sql, params) => {
-            // General path: crash after the key is claimed and the record written, before COMMIT.
-            if (mode === 'fail-in-tx' && sql.includes('INSERT INTO events')) throw new Error('simulated crash');
-            return tx.query(sql, params);
-          },
-          exec: (sql) => tx.exec(sql),
-        })),
       };
       const t2 = await startTestHub(crashy, { migrate: false });
       try {
-        // A report (fast path) and an addendum (general path) crash inside their transactions.
+        // A report and an addendum crash inside their transactions.
         const p = signedReport(u);
         const key = crypto.randomUUID();
         const r = await post(t2.url, token, p, key);
@@ -701,6 +703,18 @@ export function defineHubSuite(kind: DbKind): void {
         strict(IngestReceiptSchema, (await post(ctx.url, b.token, p)).body);
         strict(IngestReceiptSchema, (await post(ctx.url, b.token, signedAddendum(b.u, p))).body);
         strict(HubSignedReportSchema, (await http(ctx.url, 'GET', `/api/reports/${id}`, { token: b.token })).body);
+        // A provisional report, its verification, a legacy payload without exam: every answer parses.
+        const trainee = await session('trainee');
+        const trainer = await session('trainer');
+        const provisional = signedReport(trainee.u, { meaning: 'provisional' });
+        strict(IngestReceiptSchema, (await post(ctx.url, trainee.token, provisional)).body);
+        expect(strict(HubSignedReportSchema, (await http(ctx.url, 'GET', `/api/reports/${provisional.report.id}`, { token: b.token })).body).state).toBe('provisional');
+        strict(IngestReceiptSchema, (await post(ctx.url, trainer.token, verificationOf(trainer.u, provisional))).body);
+        expect(strict(HubSignedReportSchema, (await http(ctx.url, 'GET', `/api/reports/${provisional.report.id}`, { token: b.token })).body).state).toBe('final');
+        const legacy = signedReport(b.u, { exam: null });
+        strict(IngestReceiptSchema, (await post(ctx.url, b.token, legacy)).body);
+        expect(strict(HubSignedReportSchema, (await http(ctx.url, 'GET', `/api/reports/${legacy.report.id}`, { token: b.token })).body).requesterUnknown).toBe(true);
+        strict(HubErrorBody, (await post(ctx.url, trainer.token, signedAddendum(trainer.u, signedReport(trainee.u, { meaning: 'provisional' })))).body);
         strict(EventLog, (await http(ctx.url, 'GET', '/api/events/log?since=0', { token: b.token })).body);
         strict(HubErrorBody, (await http(ctx.url, 'PUT', `/api/drafts/${id}`, { token: a.token, body: snapshot(study, 9) })).body);
         await sse.waitFor((e) => e.type === 'report-signed' && e.reportId === id && e.kind === 'addendum');

@@ -3,8 +3,8 @@
 // workstation hashes them, a JSON HTTP client and a server-sent-events client.
 import crypto from 'node:crypto';
 import type { HubEvent, HubHello, LoginResponse } from '../../common/hub.ts';
-import { addendumSignedPayload, type AddendumPayload, type SignedReportPayload } from '../../common/hubPayload.ts';
-import { signedPayload, type Profile, type ReportContent, type Role, type StudyRef } from '../../common/report.ts';
+import { addendumSignedPayload, type AddendumPayload, type SignedReportPayload, type VerificationPayload } from '../../common/hubPayload.ts';
+import { signedPayload, type ExamDetails, type Profile, type ReportContent, type Role, type StudyRef } from '../../common/report.ts';
 import { buildHub, type BuildHubOptions, type Hub } from '../../server/app.ts';
 import { createUser } from '../../server/auth.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
@@ -142,24 +142,49 @@ export const studyFor = (n: string): StudyRef => ({ patientId: `PAT-${n}`.slice(
 export { signableContent } from '../support/reportFixtures.ts';
 import { signableContent } from '../support/reportFixtures.ts';
 
-/** A signed report payload exactly as the workstation's ReportStore produces it. */
-export function signedReport(signer: Profile, opts: { id?: string; study?: StudyRef; content?: ReportContent; signedAt?: string } = {}): SignedReportPayload {
+/** The exam a workstation reads from the DICOM index; `requester` '' makes a study with no requester. */
+export function examFor(study: StudyRef, requester = 'SMITH^Jane^^Dr', service = 'Emergency Department'): ExamDetails {
+  return {
+    patientName: 'DOE^John', birthDate: '19600101', sex: 'M', accession: `ACC${study.studyUid.slice(-8)}`, modality: 'CT',
+    studyDescription: 'CT head without contrast', studyDate: '20261128', studyTime: '093000', referringPhysician: requester, requestingService: service,
+  };
+}
+
+/**
+ * A signed report payload exactly as the workstation's ReportStore produces it: a final report,
+ * or (meaning 'provisional') a trainee's; with the exam bound in unless `exam: null` (an outbox row
+ * written before exams were recorded).
+ */
+export function signedReport(signer: Profile, opts: {
+  id?: string; study?: StudyRef; content?: ReportContent; signedAt?: string; meaning?: 'final-report' | 'provisional'; exam?: ExamDetails | null;
+} = {}): SignedReportPayload {
   const id = opts.id ?? crypto.randomUUID();
   const study = opts.study ?? studyFor(id.slice(0, 8));
   const content = opts.content ?? signableContent();
   const signedAt = opts.signedAt ?? new Date().toISOString();
+  const meaning = opts.meaning ?? 'final-report';
+  const exam = opts.exam === null ? undefined : opts.exam ?? examFor(study);
   const who = { name: signer.name, role: signer.role, registration: signer.registration };
-  const contentHash = sha256(signedPayload(content, study, who, signedAt, 'final-report'));
+  const contentHash = sha256(signedPayload(content, study, who, signedAt, meaning, exam));
   return {
     kind: 'report',
-    report: { id, study, content, signature: { ...who, signedAt, meaning: 'final-report', contentHash }, author: signer.name, createdAt: signedAt },
+    report: { id, study, ...(exam ? { exam } : {}), content, signature: { ...who, signedAt, meaning, contentHash }, author: signer.name, createdAt: signedAt },
   };
 }
 
-export function signedAddendum(signer: Profile, report: SignedReportPayload, text = 'Addendum: comparison with outside CT shows no change.'): AddendumPayload {
+/** A trainer's verification of a provisional report payload, hashed as the workstation hashes it. */
+export function verificationOf(trainer: Profile, provisional: SignedReportPayload, opts: { provisionalHash?: string; signedAt?: string } = {}): VerificationPayload {
+  const r = provisional.report;
+  const who = { name: trainer.name, role: trainer.role, registration: trainer.registration };
+  const signedAt = opts.signedAt ?? new Date().toISOString();
+  const provisionalHash = opts.provisionalHash ?? r.signature.contentHash;
+  const contentHash = sha256(signedPayload(r.content, r.study, who, signedAt, 'verification', r.exam, { provisionalHash }));
+  return { kind: 'verification', reportId: r.id, provisionalHash, signature: { ...who, signedAt, meaning: 'verification', contentHash } };
+}
+
+export function signedAddendum(signer: Profile, report: SignedReportPayload, text = 'Addendum: comparison with outside CT shows no change.', originalHash = report.report.signature.contentHash): AddendumPayload {
   const who = { name: signer.name, role: signer.role, registration: signer.registration };
   const signedAt = new Date().toISOString();
-  const originalHash = report.report.signature.contentHash;
   const contentHash = sha256(addendumSignedPayload({ reportId: report.report.id, originalHash, text, signer: who, signedAt }));
   return { kind: 'addendum', reportId: report.report.id, originalHash, addendum: { id: crypto.randomUUID(), text, signature: { ...who, signedAt, meaning: 'addendum', contentHash } } };
 }
