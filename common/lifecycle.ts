@@ -8,7 +8,8 @@
 //   draft ──sign-provisional (trainee)──▶ provisional ──verify (trainer)──▶ final ──addendum──▶ appended
 //     │                                                                        ▲                  │
 //     ├──sign-final (radiologist, radiographer, locum, trainer)────────────────┘                  └─addendum─▶ appended
-//     └──take-over (a colleague)──▶ taken-over   (the previous holder's read-only local copy)
+//     └──take-over (a colleague)──▶ taken-over ──adopt (taken back)──▶ draft
+//                                   (the previous holder's read-only local copy)
 import { z } from 'zod';
 
 // ---- roles (domain.md §5) -------------------------------------------------------------------
@@ -153,21 +154,44 @@ export const TRANSITIONS = {
   verify: { from: ['provisional'], to: 'final', action: 'report:verify', meaning: 'verification' },
   addendum: { from: ['final', 'appended'], to: 'appended', action: 'report:addendum', meaning: 'addendum' },
   'take-over': { from: ['draft'], to: 'taken-over', action: 'draft:take-over', meaning: null },
+  // The holder of a taken-over copy takes the draft (back) over at the hub: the copy is live again.
+  adopt: { from: ['taken-over'], to: 'draft', action: 'draft:take-over', meaning: null },
 } as const satisfies Record<string, { from: readonly ReportState[]; to: ReportState; action: Action; meaning: SignatureMeaning | null }>;
 export type Transition = keyof typeof TRANSITIONS;
 export const TRANSITION_NAMES = Object.keys(TRANSITIONS) as Transition[];
 
+/** Each transition as the end of "A report … cannot be ___", for messages. */
+export const TRANSITION_VERBS: Readonly<Record<Transition, string>> = {
+  'sign-provisional': 'signed provisionally',
+  'sign-final': 'signed as final',
+  verify: 'verified',
+  addendum: 'given an addendum',
+  'take-over': 'taken over',
+  adopt: 'taken back',
+};
+
 export type TransitionCheck = { ok: true; to: ReportState } | { ok: false; reason: string };
+
+/**
+ * Does `transition` leave state `from`? For transitions whose actor was checked elsewhere (a
+ * take-over decided at the hub); everything a local user does goes through checkTransition.
+ */
+export function checkTransitionFrom(from: ReportState, transition: Transition): TransitionCheck {
+  const t = TRANSITIONS[transition];
+  if (!(t.from as readonly ReportState[]).includes(from)) {
+    return { ok: false, reason: `A report in state "${from}" (${STATE_LABELS[from]}) cannot be ${TRANSITION_VERBS[transition]}.` };
+  }
+  return { ok: true, to: t.to };
+}
 
 /** May `role` make `transition` on a report in state `from`? The reason is a sentence for the user. */
 export function checkTransition(from: ReportState, transition: Transition, role: Role): TransitionCheck {
   const t = TRANSITIONS[transition];
-  if (!(t.from as readonly ReportState[]).includes(from)) {
-    return { ok: false, reason: `A report that is ${STATE_LABELS[from].toLowerCase()} cannot be given a ${transition.replace('-', ' ')}.` };
-  }
+  const leaves = checkTransitionFrom(from, transition);
+  if (!leaves.ok) return leaves;
   if (!roleMay(role, t.action)) {
-    const who = rolesThatMay(t.action).map((r) => ROLE_LABELS[r].toLowerCase()).join(', ');
-    return { ok: false, reason: `A ${ROLE_LABELS[role].toLowerCase()} may not do this (${transition.replace('-', ' ')}); it needs: ${who}.` };
+    const who = rolesThatMay(t.action).map((r) => ROLE_LABELS[r].toLowerCase()).join(' or ');
+    return { ok: false, reason: `A ${ROLE_LABELS[role].toLowerCase()} may not do this: a report is ${TRANSITION_VERBS[transition]} by a ${who}.` };
   }
   return { ok: true, to: t.to };
 }

@@ -44,7 +44,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     const s = index.study(studyUid);
     return s ? { patientName: s.patientName, description: s.description } : null;
   };
-  const reports = new ReportStore(db, { studyInfo });
+  const reports = new ReportStore(db, { studyInfo, examFor: (studyUid) => index.exam(studyUid) });
   const events = new EventEmitter<{ event: [AppEvent] }>();
   const uploadsDir = path.join(opts.dataDir, 'uploads');
 
@@ -156,6 +156,12 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       hub?.signed(reportId);
       emit({ type: 'sync-changed', reportId });
       return signed;
+    },
+    'reports:verify': ({ reportId, study }) => {
+      const verified = reports.verify(reportId, study, signer());
+      hub?.signed(reportId);
+      emit({ type: 'sync-changed', reportId });
+      return verified;
     },
     'reports:addendum': ({ reportId, text }) => {
       const a = reports.addendum(reportId, text, signer());

@@ -31,12 +31,25 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
   if (current > latest) throw new DatabaseTooNewError(current, latest);
   const pending = sorted.filter((m) => m.version > current);
   if (pending.length === 0) return current;
-  db.transaction(() => {
-    for (const m of pending) {
-      m.up(db);
-      db.pragma(`user_version = ${m.version}`);
-    }
-  })();
+  // Foreign keys off while migrating (SQLite's documented way to rebuild a table: a DROP would
+  // otherwise cascade into its children), every key checked before the transaction commits.
+  const foreignKeys = db.pragma('foreign_keys', { simple: true }) === 1;
+  if (foreignKeys) db.pragma('foreign_keys = OFF');
+  try {
+    db.transaction(() => {
+      for (const m of pending) {
+        m.up(db);
+        db.pragma(`user_version = ${m.version}`);
+      }
+      const broken = db.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[];
+      if (broken.length > 0) {
+        const first = broken.slice(0, 5).map((b) => `${b.table} row ${b.rowid} → ${b.parent}`).join('; ');
+        throw new Error(`Migration stopped: ${broken.length} row(s) would point at nothing (${first}). The database was not changed.`);
+      }
+    })();
+  } finally {
+    if (foreignKeys) db.pragma('foreign_keys = ON');
+  }
   return latest;
 }
 

@@ -1,13 +1,14 @@
-// The sender's view of the outbox table (migration 0010, written by ReportStore in the same
-// transaction as a signature or addendum). Only delivery state changes here; the payload,
+// The sender's view of the outbox table (migrations 0010, 0050; written by ReportStore in the same
+// transaction as a signature, verification or addendum). Only delivery state changes here; the payload,
 // key and report id are immutable (trigger `outbox_payload_fixed`).
+import type { OutboxPayload } from '../../common/hubPayload.ts';
 import type { Db } from '../db/database.ts';
 
 export type OutboxState = 'pending' | 'synced' | 'failed';
 
 export interface OutboxEntry {
   id: number;
-  kind: 'report' | 'addendum';
+  kind: OutboxPayload['kind'];
   reportId: string;
   idempotencyKey: string;
   /** The JSON text stored at signing; sent verbatim so a retry is byte-identical. */
@@ -43,7 +44,7 @@ export interface OutboxStore {
 
 interface Row {
   id: number;
-  kind: 'report' | 'addendum';
+  kind: OutboxPayload['kind'];
   report_id: string;
   idempotency_key: string;
   payload: string;

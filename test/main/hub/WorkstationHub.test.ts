@@ -94,7 +94,7 @@ describe('WorkstationHub against the real hub', () => {
     const counts = await hub.counts([id]);
     expect(counts.get(id)).toMatchObject({ reports: 1, events: 1 });
     const stored = await h.client.signedReport(id);
-    expect(stored.signature.contentHash).toBe(ws.store.get(id, 'test').signature!.contentHash);
+    expect(stored.signature.contentHash).toBe(ws.store.get(id, 'test').signatures[0]!.contentHash);
     // The session survives a restart of the workstation.
     await h.stop();
     const again = new WorkstationHub({ baseUrl: hub.url, embedded: false, db: ws.db, reports: ws.store, timeoutMs: 2000 });

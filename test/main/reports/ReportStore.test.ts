@@ -1,6 +1,7 @@
 // The report store against a real on-disk SQLite file: drafts and revisions, the sign-off gate
 // (study binding, revision, sign-off rules, role), signature hashes the hub can recompute,
-// addenda, the audit trail and the outbox written in the signing transaction.
+// addenda, the audit trail and the outbox written in the signing transaction. The life cycle
+// (provisional, verification) is in lifecycle.test.ts.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { SqliteOutboxStore } from '../../../main/sync/OutboxStore.ts';
 import { signedPayload, type ReportContent } from '../../../common/report.ts';
 import { openDatabase, type Db } from '../../../main/db/database.ts';
 import { ReportStore } from '../../../main/reports/ReportStore.ts';
-import { CT_HEAD, expectCode, RADIOLOGIST, signableContent, STUDY_A, STUDY_B, tempDb, TRAINEE, TRAINER } from './fixtures.ts';
+import { CT_HEAD, expectCode, fixtureExam, RADIOLOGIST, signableContent, STUDY_A, STUDY_B, tempDb, TRAINEE, TRAINER } from './fixtures.ts';
 
 const sha256 = (s: string): string => crypto.createHash('sha256').update(s, 'utf8').digest('hex');
 
@@ -22,6 +23,7 @@ let clock: number;
 function makeStore(d: Db): ReportStore {
   return new ReportStore(d, {
     now: () => new Date((clock += 1000)),
+    examFor: fixtureExam,
     studyInfo: (uid) => (uid === STUDY_A.studyUid ? { patientName: 'DOE^JANE', description: 'CT HEAD' } : null),
   });
 }
@@ -71,13 +73,14 @@ describe('profile', () => {
 describe('drafts', () => {
   it('open creates one draft per study from the chosen template, then returns it', () => {
     const r = openA();
-    expect(r.status).toBe('draft');
+    expect(r.state).toBe('draft');
     expect(r.study).toEqual(STUDY_A);
+    expect(r.exam).toEqual(fixtureExam(STUDY_A.studyUid));
     expect(r.content.templateId).toBe('ct-head');
     expect(r.content.fields['technique']).toBe('Non-contrast axial CT of the head.');
     expect(r.revision).toBe(0);
     expect(r.author).toBe('Dr Ada Lovelace');
-    expect(r.signature).toBeNull();
+    expect(r.signatures).toEqual([]);
     expect(r.addenda).toEqual([]);
     const again = store.open(STUDY_A, { actor: 'someone else', ...CT_HEAD });
     expect(again.id).toBe(r.id);
@@ -195,7 +198,7 @@ describe('drafts', () => {
     expect(list[1]).toEqual({
       id: a,
       study: STUDY_A,
-      status: 'draft',
+      state: 'draft',
       author: 'Dr Ada Lovelace',
       updatedAt: store.get(a, 'x').updatedAt,
       patientName: 'DOE^JANE',
@@ -203,8 +206,9 @@ describe('drafts', () => {
     });
     expect(list[0]!.patientName).toBe('');
     store.sign(a, STUDY_A, 1, RADIOLOGIST);
-    expect(store.list({ status: 'draft' }).map((x) => x.id)).toEqual([b.id]);
-    expect(store.list({ status: 'signed' }).map((x) => x.id)).toEqual([a]);
+    expect(store.list({ states: ['draft'] }).map((x) => x.id)).toEqual([b.id]);
+    expect(store.list({ states: ['final', 'appended'] }).map((x) => x.id)).toEqual([a]);
+    expect(store.list()[0]).toMatchObject({ id: a, state: 'final' });
   });
 });
 
@@ -212,12 +216,16 @@ describe('sign', () => {
   it('records signer, time and a SHA-256 the hub recomputes from the outbox payload alone', () => {
     const id = signableDraft();
     const signed = store.sign(id, STUDY_A, 1, RADIOLOGIST);
-    expect(signed.status).toBe('signed');
-    const sig = signed.signature!;
+    expect(signed.state).toBe('final');
+    expect(signed.signatures).toHaveLength(1);
+    const { id: _sid, reportId: _rid, addendumId, ...sig } = signed.signatures[0]!;
+    expect(addendumId).toBeNull();
     expect(sig).toMatchObject({ name: RADIOLOGIST.name, role: 'radiologist', registration: RADIOLOGIST.registration, meaning: 'final-report' });
     expect(Number.isNaN(Date.parse(sig.signedAt))).toBe(false);
+    const exam = fixtureExam(STUDY_A.studyUid);
+    expect(signed.exam).toEqual(exam);
     const expected = sha256(
-      signedPayload(signableContent(), STUDY_A, { name: RADIOLOGIST.name, role: RADIOLOGIST.role, registration: RADIOLOGIST.registration }, sig.signedAt, 'final-report'),
+      signedPayload(signableContent(), STUDY_A, { name: RADIOLOGIST.name, role: RADIOLOGIST.role, registration: RADIOLOGIST.registration }, sig.signedAt, 'final-report', exam),
     );
     expect(sig.contentHash).toBe(expected);
 
@@ -227,14 +235,15 @@ describe('sign', () => {
     expect(row).toMatchObject({ kind: 'report', report_id: id, state: 'pending', attempts: 0 });
     expect(row.idempotency_key).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const payload = SignedReportPayload.parse(JSON.parse(row.payload));
-    expect(payload.report).toEqual({ id, study: STUDY_A, content: signableContent(), signature: sig, author: 'Dr Ada Lovelace', createdAt: signed.createdAt });
+    expect(payload.report).toEqual({ id, study: STUDY_A, exam, content: signableContent(), signature: sig, author: 'Dr Ada Lovelace', createdAt: signed.createdAt });
     // What the hub does: recompute from the payload.
     const p = payload.report;
     const signer = { name: p.signature.name, role: p.signature.role, registration: p.signature.registration };
-    expect(sha256(signedPayload(p.content, p.study, signer, p.signature.signedAt, 'final-report'))).toBe(p.signature.contentHash);
-    // Tampered content does not verify.
+    expect(sha256(signedPayload(p.content, p.study, signer, p.signature.signedAt, 'final-report', p.exam))).toBe(p.signature.contentHash);
+    // Tampered content does not verify; nor does the signature without the exam it was bound to.
     const tampered = { ...p.content, alertCode: 'urgent' as const };
-    expect(sha256(signedPayload(tampered, p.study, signer, p.signature.signedAt, 'final-report'))).not.toBe(p.signature.contentHash);
+    expect(sha256(signedPayload(tampered, p.study, signer, p.signature.signedAt, 'final-report', p.exam))).not.toBe(p.signature.contentHash);
+    expect(sha256(signedPayload(p.content, p.study, signer, p.signature.signedAt, 'final-report'))).not.toBe(p.signature.contentHash);
 
     const sign = store.audit(id).filter((a) => a.action === 'sign');
     expect(sign).toHaveLength(1);
@@ -255,7 +264,7 @@ describe('sign', () => {
     store.open(STUDY_A, { actor: 'a', ...CT_HEAD, templateId: 'generic' });
     const now = store.get(id, 'x');
     expect(now.content).toEqual(signed.content);
-    expect(now.signature).toEqual(signed.signature);
+    expect(now.signatures).toEqual(signed.signatures);
     expect(now.revision).toBe(1);
     expect(count('outbox')).toBe(1);
   });
@@ -265,8 +274,8 @@ describe('sign', () => {
     expectCode(() => store.sign(id, STUDY_B, 1, RADIOLOGIST), 'wrong-study', new RegExp(STUDY_B.studyUid.replace(/\./g, '\\.')));
     expectCode(() => store.sign(id, { patientId: 'PAT-9999', studyUid: STUDY_A.studyUid }, 1, RADIOLOGIST), 'wrong-study');
     const r = store.get(id, 'x');
-    expect(r.status).toBe('draft');
-    expect(r.signature).toBeNull();
+    expect(r.state).toBe('draft');
+    expect(r.signatures).toEqual([]);
     expect(count('outbox')).toBe(0);
     expect(store.audit(id).some((a) => a.action === 'sign')).toBe(false);
   });
@@ -275,7 +284,7 @@ describe('sign', () => {
     const id = signableDraft();
     store.save(id, STUDY_A, { ...signableContent(), fields: { ...signableContent().fields, conclusion: 'Changed.' } }, 1, 'other tab');
     expectCode(() => store.sign(id, STUDY_A, 1, RADIOLOGIST), 'conflict', /latest saved revision is 2/);
-    expect(store.get(id, 'x').status).toBe('draft');
+    expect(store.get(id, 'x').state).toBe('draft');
     expect(count('outbox')).toBe(0);
     expect(store.sign(id, STUDY_A, 2, RADIOLOGIST).content.fields['conclusion']).toBe('Changed.');
   });
@@ -288,7 +297,7 @@ describe('sign', () => {
     expect(e.message).toContain('no clinically significant unexpected findings');
     expect(e.message).toContain('Choose the alert code explicitly');
     expect(e.message).toContain('Write the conclusion.');
-    expect(store.get(r.id, 'x').status).toBe('draft');
+    expect(store.get(r.id, 'x').state).toBe('draft');
     expect(count('outbox')).toBe(0);
   });
 
@@ -297,30 +306,54 @@ describe('sign', () => {
     const c = signableContent();
     delete c.fields['ventricles']; // a "warn" field
     store.save(r.id, STUDY_A, c, 0, 'a');
-    expect(store.sign(r.id, STUDY_A, 1, RADIOLOGIST).status).toBe('signed');
+    expect(store.sign(r.id, STUDY_A, 1, RADIOLOGIST).state).toBe('final');
   });
 
-  it('a trainee cannot sign a final report; nor can a referrer', () => {
+  it('a referrer or a safety lead cannot sign at all, with a clear refusal; a trainer signs final', () => {
     const id = signableDraft();
-    expectCode(() => store.sign(id, STUDY_A, 1, TRAINEE), 'forbidden', /trainee/i);
-    expectCode(() => store.sign(id, STUDY_A, 1, { ...RADIOLOGIST, role: 'referrer' }), 'forbidden');
+    expectCode(() => store.sign(id, STUDY_A, 1, { ...RADIOLOGIST, role: 'referrer' }), 'forbidden', /referrer may not sign reports/i);
+    expectCode(() => store.sign(id, STUDY_A, 1, { ...RADIOLOGIST, role: 'safety-lead' }), 'forbidden', /safety lead may not sign reports/i);
     expectCode(() => store.sign(id, STUDY_A, 1, { ...RADIOLOGIST, name: '' }), 'invalid-input');
-    expect(store.get(id, 'x').status).toBe('draft');
+    expect(store.get(id, 'x').state).toBe('draft');
     expect(count('outbox')).toBe(0);
-    expect(store.sign(id, STUDY_A, 1, TRAINER).signature?.role).toBe('trainer');
+    expect(count('signatures')).toBe(0);
+    const signed = store.sign(id, STUDY_A, 1, TRAINER);
+    expect(signed.state).toBe('final');
+    expect(signed.signatures.map((s) => [s.role, s.meaning])).toEqual([['trainer', 'final-report']]);
+  });
+
+  it('is refused when the image index does not know the study: no exam, no signature', () => {
+    const blind = new ReportStore(db, { examFor: () => null });
+    const id = signableDraft();
+    expectCode(() => blind.sign(id, STUDY_A, 1, RADIOLOGIST), 'not-found', /not in this workstation's image index/);
+    expect(store.get(id, 'x').state).toBe('draft');
+    expect(count('signatures')).toBe(0);
+    expect(count('outbox')).toBe(0);
+  });
+
+  it('a study with no requester still signs; the exam carries the blanks for the hub to flag', () => {
+    const noRequester = { ...fixtureExam(STUDY_A.studyUid), referringPhysician: '', requestingService: '' };
+    const s2 = new ReportStore(db, { examFor: () => noRequester });
+    const id = signableDraft();
+    const signed = s2.sign(id, STUDY_A, 1, RADIOLOGIST);
+    expect(signed.state).toBe('final');
+    expect(signed.exam).toEqual(noRequester);
+    const payload = SignedReportPayload.parse(JSON.parse((db.prepare('SELECT payload FROM outbox').get() as { payload: string }).payload));
+    expect(payload.report.exam).toEqual(noRequester);
   });
 
   it('the outbox row commits with the signature: if either write fails, neither happens', () => {
     const id = signableDraft();
     db.exec(`CREATE TEMP TRIGGER fail_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`);
     expect(() => store.sign(id, STUDY_A, 1, RADIOLOGIST)).toThrow(/disk full/);
-    expect(store.get(id, 'x').status).toBe('draft');
+    expect(store.get(id, 'x').state).toBe('draft');
+    expect(count('signatures')).toBe(0);
     expect(store.audit(id).some((a) => a.action === 'sign')).toBe(false);
     db.exec('DROP TRIGGER temp.fail_outbox');
 
     db.exec(`CREATE TEMP TRIGGER fail_audit BEFORE INSERT ON audit WHEN NEW.action = 'sign' BEGIN SELECT RAISE(ABORT, 'audit failed (simulated)'); END`);
     expect(() => store.sign(id, STUDY_A, 1, RADIOLOGIST)).toThrow(/audit failed/);
-    expect(store.get(id, 'x').status).toBe('draft');
+    expect(store.get(id, 'x').state).toBe('draft');
     expect(count('outbox')).toBe(0);
     db.exec('DROP TRIGGER temp.fail_audit');
 
@@ -333,7 +366,7 @@ describe('addenda', () => {
   it('are signed, newest first, and never alter the original', () => {
     const id = signableDraft();
     const signed = store.sign(id, STUDY_A, 1, RADIOLOGIST);
-    const before = db.prepare('SELECT * FROM reports WHERE id = ?').get(id);
+    const before = db.prepare('SELECT * FROM reports WHERE id = ?').get(id) as Record<string, unknown>;
     const a1 = store.addendum(id, '  Small left frontal scalp haematoma, no fracture.  ', RADIOLOGIST);
     const a2 = store.addendum(id, 'Discussed with the ED registrar.', TRAINER);
     expect(a1.text).toBe('Small left frontal scalp haematoma, no fracture.');
@@ -341,17 +374,22 @@ describe('addenda', () => {
     expect(r.addenda.map((a) => a.id)).toEqual([a2.id, a1.id]);
     expect(r.addenda[0]).toEqual(a2);
     expect(r.content).toEqual(signed.content);
-    expect(r.signature).toEqual(signed.signature);
-    expect(db.prepare('SELECT * FROM reports WHERE id = ?').get(id)).toEqual(before);
+    expect(r.signatures.slice(0, 1)).toEqual(signed.signatures);
+    expect(r.signatures.map((x) => [x.meaning, x.addendumId])).toEqual([['final-report', null], ['addendum', a1.id], ['addendum', a2.id]]);
+    // The row changes only its state: final → appended.
+    expect(before['state']).toBe('final');
+    expect(db.prepare('SELECT * FROM reports WHERE id = ?').get(id)).toEqual({ ...before, state: 'appended' });
+    expect(r.state).toBe('appended');
+    const originalHash = signed.signatures[0]!.contentHash;
 
     for (const [a, who] of [[a1, RADIOLOGIST], [a2, TRAINER]] as const) {
       expect(a.signature).toMatchObject({ name: who.name, role: who.role, registration: who.registration, meaning: 'addendum' });
-      const recomputed = sha256(addendumSignedPayload({ reportId: id, originalHash: signed.signature!.contentHash, text: a.text, signer: who, signedAt: a.signature.signedAt }));
+      const recomputed = sha256(addendumSignedPayload({ reportId: id, originalHash, text: a.text, signer: who, signedAt: a.signature.signedAt }));
       expect(a.signature.contentHash).toBe(recomputed);
       expect(recomputed).toBe(
         sha256(JSON.stringify({
           meaning: 'addendum',
-          originalHash: signed.signature!.contentHash,
+          originalHash,
           reportId: id,
           signedAt: a.signature.signedAt,
           signer: { name: who.name, registration: who.registration, role: who.role },
@@ -363,14 +401,14 @@ describe('addenda', () => {
     const rows = db.prepare(`SELECT kind, payload FROM outbox ORDER BY id`).all() as { kind: string; payload: string }[];
     expect(rows.map((x) => x.kind)).toEqual(['report', 'addendum', 'addendum']);
     const p = AddendumPayload.parse(JSON.parse(rows[1]!.payload));
-    expect(p).toEqual({ kind: 'addendum', reportId: id, originalHash: signed.signature!.contentHash, addendum: a1 });
+    expect(p).toEqual({ kind: 'addendum', reportId: id, originalHash, addendum: a1 });
     expect(OutboxPayload.parse(JSON.parse(rows[2]!.payload)).kind).toBe('addendum');
     expect(store.audit(id).filter((x) => x.action === 'addendum').map((x) => x.actor)).toEqual([RADIOLOGIST.name, TRAINER.name]);
   });
 
   it('are refused on drafts, from trainees, and without text; nothing is written', () => {
     const id = signableDraft();
-    expectCode(() => store.addendum(id, 'too early', RADIOLOGIST), 'conflict');
+    expectCode(() => store.addendum(id, 'too early', RADIOLOGIST), 'conflict', /draft/i);
     store.sign(id, STUDY_A, 1, RADIOLOGIST);
     expectCode(() => store.addendum(id, 'by a trainee', TRAINEE), 'forbidden');
     expectCode(() => store.addendum(id, '   ', RADIOLOGIST), 'invalid-input');

@@ -26,7 +26,7 @@ export function tempDb(prefix = 'reports'): { db: Db; file: string; dir: string 
   return { db: openDatabase(file), file, dir };
 }
 
-export { signableContent } from '../../support/reportFixtures.ts';
+export { fixtureExam, signableContent } from '../../support/reportFixtures.ts';
 import { signableContent } from '../../support/reportFixtures.ts';
 
 const FINDINGS_TEXT =

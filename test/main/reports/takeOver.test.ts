@@ -11,7 +11,7 @@ import { signedPayload, type ReportContent } from '../../../common/report.ts';
 import { migrate, openDatabase, type Db } from '../../../main/db/database.ts';
 import { MIGRATIONS } from '../../../main/db/migrations/index.ts';
 import { ReportStore } from '../../../main/reports/ReportStore.ts';
-import { CT_HEAD, expectCode, RADIOLOGIST, signableContent, STUDY_A, STUDY_B, tempDb, tempDir, TRAINER, typedContent } from './fixtures.ts';
+import { CT_HEAD, expectCode, fixtureExam, RADIOLOGIST, signableContent, STUDY_A, STUDY_B, tempDb, tempDir, TRAINER, typedContent } from './fixtures.ts';
 
 const sha256 = (s: string): string => crypto.createHash('sha256').update(s, 'utf8').digest('hex');
 
@@ -21,7 +21,7 @@ let dir: string;
 let store: ReportStore;
 let clock: number;
 
-const makeStore = (d: Db): ReportStore => new ReportStore(d, { now: () => new Date((clock += 1000)) });
+const makeStore = (d: Db): ReportStore => new ReportStore(d, { now: () => new Date((clock += 1000)), examFor: fixtureExam });
 
 beforeEach(() => {
   ({ db, file, dir } = tempDb('takeover'));
@@ -64,7 +64,7 @@ describe('markTakenOver (the workstation that loses the draft)', () => {
     const at = '2025-03-01T10:15:00.000Z';
     const marked = store.markTakenOver(id, GRACE, at);
     expect(marked.takenOverBy).toBe(GRACE);
-    expect(marked.status).toBe('draft');
+    expect(marked.state).toBe('taken-over');
     expect(marked.revision).toBe(2);
 
     const expected = `This draft was taken over by ${GRACE} at ${at}; your changes were not saved. Copy anything you need and tell them.`;
@@ -137,7 +137,7 @@ describe('adoptTakenOver (the workstation that takes the draft over)', () => {
 
   it('creates a local draft with the hub history; saves continue from the highest revision; the new owner signs and the hash verifies', () => {
     const r = adopt();
-    expect(r).toMatchObject({ id: 'hub-r1', study: STUDY_A, status: 'draft', revision: 7, author: GRACE, takenOverBy: null });
+    expect(r).toMatchObject({ id: 'hub-r1', study: STUDY_A, state: 'draft', revision: 7, author: GRACE, takenOverBy: null });
     expect(r.content).toEqual(HUB_HISTORY[2]!.content);
     expect(r.createdAt).toBe(HUB_HISTORY[0]!.savedAt);
 
@@ -157,14 +157,15 @@ describe('adoptTakenOver (the workstation that takes the draft over)', () => {
     expect(store.revisions('hub-r1').map((x) => x.revision)).toEqual([0, 3, 7, 8]);
 
     const signed = store.sign('hub-r1', STUDY_A, 8, TRAINER);
-    const sig = signed.signature!;
+    const sig = signed.signatures[0]!;
     const signer = { name: TRAINER.name, role: TRAINER.role, registration: TRAINER.registration };
-    expect(sig.contentHash).toBe(sha256(signedPayload(signableContent(), STUDY_A, signer, sig.signedAt, 'final-report')));
+    const exam = fixtureExam(STUDY_A.studyUid);
+    expect(sig.contentHash).toBe(sha256(signedPayload(signableContent(), STUDY_A, signer, sig.signedAt, 'final-report', exam)));
     const row = db.prepare('SELECT payload FROM outbox WHERE report_id = ?').get('hub-r1') as { payload: string };
     const payload = SignedReportPayload.parse(JSON.parse(row.payload));
     expect(payload.report.author).toBe(GRACE);
     const p = payload.report;
-    expect(sha256(signedPayload(p.content, p.study, signer, p.signature.signedAt, 'final-report'))).toBe(p.signature.contentHash);
+    expect(sha256(signedPayload(p.content, p.study, signer, p.signature.signedAt, 'final-report', p.exam))).toBe(p.signature.contentHash);
     expect(store.audit('hub-r1').map((a) => a.action)).toEqual(['take-over', 'edit', 'sign']);
   });
 
@@ -308,7 +309,9 @@ describe('migration 0030', () => {
       const mig = openDatabase(f);
       expect(mig.pragma('user_version', { simple: true })).toBe(Math.max(...MIGRATIONS.map((m) => m.version)));
       expect(mig.prepare('SELECT * FROM audit ORDER BY seq').all()).toEqual(rowsBefore);
-      expect(auditTriggersSql(mig)).toEqual(triggersBefore);
+      // 0030's triggers exactly as they were, plus 0050's guard against INSERT OR REPLACE.
+      expect(auditTriggersSql(mig)).toEqual(expect.arrayContaining(triggersBefore));
+      expect(auditTriggersSql(mig)).toHaveLength(triggersBefore.length + 1);
       expect((mig.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'audit'`).get() as { seq: number }).seq).toBe(seqBefore);
       expect(mig.prepare(`SELECT count(*) AS n FROM sqlite_sequence WHERE name = 'audit_new'`).get()).toEqual({ n: 0 });
       expect(mig.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit'`).all()).toEqual([{ name: 'audit_by_report' }]);

@@ -1,0 +1,157 @@
+// Writing and reading reports: open (or create) the report for a study, crash-safe saves with the
+// full revision history, the list, revisions and the audit trail. Opening or getting a signed
+// report is audited (view-signed); reading for a close is not.
+import { ContractError, type AuditEntry, type ReportListItem } from '../../common/contract.ts';
+import { isEditable, isSigned, type ReportState } from '../../common/lifecycle.ts';
+import { ReportContent, type Report, type StudyRef } from '../../common/report.ts';
+import { chooseTemplate, getTemplate, newReportFor, TEMPLATES } from '../../common/templates.ts';
+import { parseContent, parseStudy, studyOfRow, type ReportRepository, type ReportRow } from './ReportRepository.ts';
+
+export interface StudyInfo {
+  patientName: string;
+  description: string;
+}
+
+export interface RevisionEntry {
+  revision: number;
+  savedAt: string;
+  content: ReportContent;
+}
+
+export class Drafts {
+  constructor(
+    private readonly repo: ReportRepository,
+    /** Patient name and study description for the reports list. */
+    private readonly studyInfo?: (studyUid: string) => StudyInfo | null,
+  ) {}
+
+  /**
+   * The newest report for the study, else a new draft from the template chosen for the study.
+   * `templateId` switches a draft's template (keeping what was written); it is ignored for a
+   * signed report, which never changes.
+   */
+  open(study: StudyRef, opts: { actor: string; modality: string; description: string; templateId?: string }): Report {
+    const ref = parseStudy(study);
+    if (opts.templateId !== undefined && !TEMPLATES.some((t) => t.id === opts.templateId)) {
+      throw new ContractError('invalid-input', `Unknown template ${opts.templateId}.`);
+    }
+    const repo = this.repo;
+    const id = repo.tx(() => {
+      const existing = repo.st.newestForStudy.get(ref.studyUid);
+      if (existing) {
+        if (existing.patient_id !== ref.patientId) {
+          throw new ContractError('wrong-study', `Study ${ref.studyUid} is bound to patient ${existing.patient_id}, not ${ref.patientId}.`);
+        }
+        if (isSigned(existing.state)) {
+          repo.writeAudit(opts.actor, 'view-signed', existing.id, null, '');
+        } else if (opts.templateId !== undefined && opts.templateId !== existing.template_id && isEditable(existing.state)) {
+          this.switchTemplate(existing, opts.templateId, opts.actor);
+        }
+        return existing.id;
+      }
+      const template = opts.templateId !== undefined ? getTemplate(opts.templateId) : chooseTemplate(opts.modality, opts.description);
+      const content = newReportFor(template);
+      const newId = repo.newId();
+      const at = repo.iso();
+      const json = JSON.stringify(content);
+      repo.st.insertDraft.run(newId, ref.patientId, ref.studyUid, template.id, json, 0, opts.actor, at, at);
+      repo.st.insertRevision.run(newId, 0, at, opts.actor, json);
+      repo.writeAudit(opts.actor, 'create', newId, 0, `template ${template.id}`);
+      return newId;
+    });
+    return repo.load(id);
+  }
+
+  /** A report by id; opening a signed report is audited (view-signed). */
+  get(reportId: string, actor: string): Report {
+    const report = this.repo.load(reportId);
+    if (isSigned(report.state)) this.repo.tx(() => this.repo.writeAudit(actor, 'view-signed', reportId, null, ''));
+    return report;
+  }
+
+  /** The report if it is still an editable draft, else null; reads nothing into the audit trail. */
+  draftFor(reportId: string): Report | null {
+    const report = this.repo.load(reportId);
+    return isEditable(report.state) ? report : null;
+  }
+
+  /** Saves a new revision of a draft. `baseRevision` must be the current revision. */
+  save(reportId: string, study: StudyRef, content: ReportContent, baseRevision: number, actor: string): { revision: number; savedAt: string } {
+    const ref = parseStudy(study);
+    const next = parseContent(content);
+    if (!Number.isInteger(baseRevision) || baseRevision < 0) throw new ContractError('invalid-input', 'baseRevision must be a non-negative integer.');
+    const repo = this.repo;
+    return repo.tx(() => {
+      const row = repo.row(reportId);
+      repo.checkBound(row, ref);
+      if (isSigned(row.state)) throw new ContractError('conflict', 'signed reports are immutable; add an addendum');
+      repo.refuseTakenOver(row);
+      if (row.revision !== baseRevision) {
+        throw new ContractError('conflict', `The report changed elsewhere: it is at revision ${row.revision}, this edit was based on ${baseRevision}. Reload it.`);
+      }
+      const revision = baseRevision + 1;
+      const savedAt = repo.iso();
+      const json = JSON.stringify(next);
+      const changed = repo.st.updateDraft.run(next.templateId, json, revision, savedAt, reportId, baseRevision).changes;
+      if (changed !== 1) throw new ContractError('conflict', 'The report changed while saving. Reload it.');
+      repo.st.insertRevision.run(reportId, revision, savedAt, actor, json);
+      repo.writeAudit(actor, 'edit', reportId, revision, `revision ${revision}`);
+      if (next.templateId !== row.template_id) {
+        repo.writeAudit(actor, 'template-change', reportId, revision, `${row.template_id} → ${next.templateId}`);
+      }
+      return { revision, savedAt };
+    });
+  }
+
+  /** Every report, most recently changed first; `states` keeps only reports in those states. */
+  list(filter: { states?: readonly ReportState[] } = {}): ReportListItem[] {
+    return this.repo.st.list
+      .all()
+      .filter((r) => filter.states === undefined || filter.states.includes(r.state))
+      .map((r) => {
+        const info = this.studyInfo?.(r.study_uid) ?? null;
+        return {
+          id: r.id,
+          study: studyOfRow(r),
+          state: r.state,
+          author: r.author,
+          updatedAt: r.updated_at,
+          patientName: info?.patientName ?? '',
+          studyDescription: info?.description ?? '',
+        };
+      });
+  }
+
+  /** Every saved revision, oldest first (revision 0 is the draft as created). */
+  revisions(reportId: string): RevisionEntry[] {
+    this.repo.row(reportId);
+    return this.repo.st.revisions.all(reportId).map((r) => ({
+      revision: r.revision,
+      savedAt: r.saved_at,
+      content: ReportContent.parse(JSON.parse(r.content)),
+    }));
+  }
+
+  /** The report's audit trail, oldest first. */
+  audit(reportId: string): AuditEntry[] {
+    this.repo.row(reportId);
+    return this.repo.st.audit.all(reportId).map((a) => ({ seq: a.seq, at: a.at, actor: a.actor, action: a.action, reportId: a.report_id, detail: a.detail }));
+  }
+
+  private switchTemplate(row: ReportRow, templateId: string, actor: string): void {
+    const old = ReportContent.parse(JSON.parse(row.content));
+    const fresh = newReportFor(getTemplate(templateId));
+    // Keep everything written; fill the new template's defaults only where nothing was written.
+    const fields = { ...fresh.fields };
+    for (const [k, v] of Object.entries(old.fields)) if (v.trim() !== '' || fields[k] === undefined) fields[k] = v;
+    const content: ReportContent = { ...old, templateId, fields };
+    const revision = row.revision + 1;
+    const at = this.repo.iso();
+    const json = JSON.stringify(content);
+    if (this.repo.st.updateDraft.run(templateId, json, revision, at, row.id, row.revision).changes !== 1) {
+      throw new ContractError('conflict', 'The report changed while switching template. Reload it.');
+    }
+    this.repo.st.insertRevision.run(row.id, revision, at, actor, json);
+    this.repo.writeAudit(actor, 'template-change', row.id, revision, `${row.template_id} → ${templateId}`);
+  }
+}

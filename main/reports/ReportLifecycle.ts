@@ -1,0 +1,153 @@
+// Signing on the report life cycle (common/lifecycle.ts): a reporter's final signature, a
+// trainee's provisional one, a trainer's verification and addenda. Each is one transaction: the
+// signature record, the new state, the audit entry and the outbox row for the hub commit
+// together, or none of them does. Who may do what comes only from common/lifecycle.ts.
+import { ContractError } from '../../common/contract.ts';
+import { addendumSignedPayload, type AddendumPayload, type SignedReportPayload, type VerificationPayload } from '../../common/hubPayload.ts';
+import {
+  checkTransition,
+  checkTransitionFrom,
+  isSigned,
+  ROLE_LABELS,
+  rolesThatMay,
+  signingTransitionFor,
+  STATE_LABELS,
+  TRANSITIONS,
+  type ReportState,
+  type Transition,
+} from '../../common/lifecycle.ts';
+import { ReportContent, signedPayload, type Addendum, type Profile, type Report, type StudyRef } from '../../common/report.ts';
+import { finalSignatureOf, provisionalSignatureOf } from '../../common/signatures.ts';
+import { checkSignOff } from '../../common/signoff.ts';
+import { parseSigner, parseStudy, sha256, studyOfRow, type ReportRepository, type ReportRow } from './ReportRepository.ts';
+
+/** Refuses `transition` from `state` by `role`: the state decides first ('conflict'), then the role ('forbidden'). */
+function requireTransition(state: ReportState, transition: Transition, who: Profile): ReportState {
+  const from = checkTransitionFrom(state, transition);
+  if (!from.ok) {
+    const hint = isSigned(state) && transition !== 'addendum' ? ' Add an addendum instead.' : '';
+    throw new ContractError('conflict', `${from.reason}${hint}`);
+  }
+  const may = checkTransition(state, transition, who.role);
+  if (!may.ok) throw new ContractError('forbidden', may.reason);
+  return may.to;
+}
+
+export class ReportLifecycle {
+  constructor(private readonly repo: ReportRepository) {}
+
+  /**
+   * Signs the report: final for a reporter, provisional (awaiting a trainer's verification) for a
+   * trainee; other roles are refused. The study must be the one the report is bound to, `revision`
+   * the latest saved revision and the content free of blocking sign-off problems. The exam is taken
+   * from the image index and bound into the signed payload.
+   */
+  sign(reportId: string, study: StudyRef, revision: number, signer: Profile): Report {
+    const ref = parseStudy(study);
+    const who = parseSigner(signer);
+    const transition = signingTransitionFor(who.role);
+    if (!transition) {
+      const who2 = rolesThatMay(TRANSITIONS['sign-final'].action).concat(rolesThatMay(TRANSITIONS['sign-provisional'].action));
+      throw new ContractError('forbidden', `A ${ROLE_LABELS[who.role].toLowerCase()} may not sign reports; signing needs: ${who2.map((r) => ROLE_LABELS[r].toLowerCase()).join(', ')}.`);
+    }
+    const repo = this.repo;
+    repo.tx(() => {
+      const row = repo.row(reportId);
+      repo.checkBound(row, ref);
+      repo.refuseTakenOver(row);
+      const to = requireTransition(row.state, transition, who);
+      if (row.revision !== revision) {
+        throw new ContractError('conflict', `You are signing revision ${revision} but the latest saved revision is ${row.revision}. Review the latest version and sign again.`);
+      }
+      const content = ReportContent.parse(JSON.parse(row.content));
+      const blocking = checkSignOff(content).filter((p) => p.severity === 'block');
+      if (blocking.length > 0) {
+        throw new ContractError('unsigned-problems', `The report cannot be signed yet: ${blocking.map((p) => `[${p.sectionId}] ${p.message}`).join(' ')}`);
+      }
+      const exam = repo.examToBind(row.study_uid);
+      const boundStudy = studyOfRow(row);
+      const meaning = TRANSITIONS[transition].meaning;
+      const signedAt = repo.iso();
+      const contentHash = sha256(signedPayload(content, boundStudy, who, signedAt, meaning, exam));
+      const record = repo.insertSignature(reportId, who, meaning, signedAt, contentHash);
+      const changed = repo.st.signDraft.run(to, JSON.stringify(exam), signedAt, reportId, revision).changes;
+      if (changed !== 1) throw new ContractError('conflict', 'The report changed while signing. Reload it.');
+      repo.writeAudit(who.name, 'sign', reportId, revision, `${meaning} of revision ${revision}; ${STATE_LABELS[to]}; sha256 ${contentHash}`);
+      const { id: _id, reportId: _r, addendumId: _a, ...signature } = record;
+      const payload: SignedReportPayload = {
+        kind: 'report',
+        report: { id: reportId, study: boundStudy, exam, content, signature: { ...signature, meaning }, author: row.author, createdAt: row.created_at },
+      };
+      repo.writeOutbox(payload.kind, reportId, payload, signedAt);
+    });
+    return repo.load(reportId);
+  }
+
+  /**
+   * A trainer verifies a trainee's provisional report: the report becomes final, carrying both
+   * signatures. The verification covers the same content, study and exam, and names the
+   * provisional signature's hash. Nobody verifies their own report.
+   */
+  verify(reportId: string, study: StudyRef, verifier: Profile): Report {
+    const ref = parseStudy(study);
+    const who = parseSigner(verifier);
+    const repo = this.repo;
+    repo.tx(() => {
+      const row = repo.row(reportId);
+      repo.checkBound(row, ref);
+      const to = requireTransition(row.state, 'verify', who);
+      const report = repo.toReport(row);
+      const provisional = provisionalSignatureOf(report);
+      if (!provisional) throw new ContractError('internal', `Report ${reportId} is provisional but has no provisional signature.`);
+      if (provisional.registration === who.registration) {
+        throw new ContractError('forbidden', 'A report is verified by someone other than the person who signed it provisionally.');
+      }
+      const exam = repo.storedExam(row);
+      if (!exam) throw new ContractError('internal', `Provisional report ${reportId} has no exam bound to it.`);
+      const signedAt = repo.iso();
+      const verifies = { provisionalHash: provisional.contentHash };
+      const contentHash = sha256(signedPayload(report.content, report.study, who, signedAt, 'verification', exam, verifies));
+      const record = repo.insertSignature(reportId, who, 'verification', signedAt, contentHash);
+      this.setState(row, to);
+      repo.writeAudit(who.name, 'sign', reportId, row.revision, `verification of the provisional report by ${provisional.name} (sha256 ${provisional.contentHash}); ${STATE_LABELS[to]}; sha256 ${contentHash}`);
+      const { id: _id, reportId: _r, addendumId: _a, ...signature } = record;
+      const payload: VerificationPayload = { kind: 'verification', reportId, provisionalHash: provisional.contentHash, signature: { ...signature, meaning: 'verification' } };
+      repo.writeOutbox(payload.kind, reportId, payload, signedAt);
+    });
+    return repo.load(reportId);
+  }
+
+  /** Adds a signed addendum to a final report; what was signed before is never altered. */
+  addendum(reportId: string, text: string, signer: Profile): Addendum {
+    const who = parseSigner(signer);
+    const body = typeof text === 'string' ? text.trim() : '';
+    if (body === '') throw new ContractError('invalid-input', 'An addendum needs text.');
+    if (body.length > 100_000) throw new ContractError('invalid-input', 'An addendum is limited to 100,000 characters.');
+    const repo = this.repo;
+    return repo.tx(() => {
+      const row = repo.row(reportId);
+      const to = requireTransition(row.state, 'addendum', who);
+      const original = finalSignatureOf(repo.toReport(row));
+      if (!original) throw new ContractError('internal', `Report ${reportId} is ${row.state} but has no final signature.`);
+      const originalHash = original.contentHash;
+      const signedAt = repo.iso();
+      const contentHash = sha256(addendumSignedPayload({ reportId, originalHash, text: body, signer: who, signedAt }));
+      const id = repo.newId();
+      repo.st.insertAddendum.run(id, reportId, originalHash, body, who.name, who.role, who.registration, signedAt, contentHash);
+      repo.insertSignature(reportId, who, 'addendum', signedAt, contentHash, id);
+      this.setState(row, to);
+      repo.writeAudit(who.name, 'addendum', reportId, null, `addendum ${id}; sha256 ${contentHash}`);
+      const addendum = { id, text: body, signature: { ...who, signedAt, meaning: 'addendum' as const, contentHash } };
+      const payload: AddendumPayload = { kind: 'addendum', reportId, originalHash, addendum };
+      repo.writeOutbox(payload.kind, reportId, payload, signedAt);
+      return addendum;
+    });
+  }
+
+  /** A signed report's row changes only its state (the database refuses anything else). */
+  private setState(row: ReportRow, to: ReportState): void {
+    if (row.state === to) return;
+    const changed = this.repo.st.setState.run(to, row.id, row.state).changes;
+    if (changed !== 1) throw new ContractError('conflict', 'The report changed while signing. Reload it.');
+  }
+}
