@@ -140,14 +140,22 @@ export const SyncStatusSchema = z.object({
 });
 export type SyncStatusInfo = z.infer<typeof SyncStatusSchema>;
 
-export const PhoneRecordInput = z.object({
-  reportId: Uid,
-  clinician: z.string().trim().min(1).max(200),
-  role: z.string().trim().min(1).max(200),
+/**
+ * The one phone-call record: the radiologist phoned a critical or urgent finding through because
+ * the signed report had not reached the hub in time. What the renderer sends, what the workstation
+ * validates and what its append-only log stores (main/sync/PhoneLog.ts).
+ */
+export const PhoneCall = z.object({
+  clinician: z.string().trim().min(1, 'Who was phoned?').max(200),
+  role: z.string().trim().min(1, 'What is their role?').max(200),
   /** ISO date-time of the call. */
-  time: z.string().trim().min(1).max(64),
-  note: z.string().max(2000).optional(),
-}).strict();
+  time: z.string().trim().min(1, 'When was the call?').max(64).refine((s) => !Number.isNaN(Date.parse(s)), 'time must be an ISO date-time'),
+  note: z.string().max(2000).default(''),
+});
+export type PhoneCall = z.output<typeof PhoneCall>;
+export type PhoneCallInput = z.input<typeof PhoneCall>;
+
+export const PhoneRecordInput = PhoneCall.extend({ reportId: Uid }).strict();
 
 export const contract = {
   'app:info': { input: Empty, output: AppInfo },

@@ -18,7 +18,8 @@ import type { AlertCategory } from '../../common/report.ts';
 import { fullJitterDelay, realClock, type SyncClock } from './clock.ts';
 import type { SendOutcome, SignedReportSink } from './HubClient.ts';
 import type { OutboxEntry, OutboxStore } from './OutboxStore.ts';
-import type { PhoneCommunication, PhoneLog, PhoneRecord } from './PhoneLog.ts';
+import type { PhoneCallInput } from '../../common/contract.ts';
+import type { PhoneLog, PhoneRecord } from './PhoneLog.ts';
 
 export type SyncState = 'local' | 'pending' | 'synced' | 'failed';
 
@@ -218,7 +219,7 @@ export class OutboxSender {
   }
 
   /** Records that the radiologist phoned the finding through; clears the warning. */
-  recordPhoneCommunication(reportId: string, call: PhoneCommunication & { recordedBy?: string }): PhoneRecord {
+  recordPhoneCommunication(reportId: string, call: PhoneCallInput & { recordedBy?: string }): PhoneRecord {
     if (this.store.forReport(reportId).length === 0) throw new Error(`No signed report ${reportId} to record a call for.`);
     const rec = this.phoneLog.record(reportId, call, call.recordedBy ?? this.actor(), new Date(this.clock.now()).toISOString());
     if (this.warned.delete(reportId)) this.events.emit('critical-resolved', { reportId, how: 'phoned' });

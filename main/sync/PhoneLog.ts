@@ -2,31 +2,16 @@
 // report had not reached the hub in time. Append-only, like the audit trail.
 // The table (sync_phone_communications, with its append-only triggers) is created by migration
 // 0030-take-over.
-import { z } from 'zod';
+// The record's schema is the contract's PhoneCall (common/contract.ts), the one for every layer.
+import { PhoneCall, type PhoneCallInput } from '../../common/contract.ts';
+import { issueText } from '../../common/validation.ts';
 import type { Db } from '../db/database.ts';
 
-export const PhoneCommunication = z.object({
-  clinician: z.string().trim().min(1, 'Who was phoned?').max(500),
-  role: z.string().trim().min(1, 'What is their role?').max(500),
-  /** ISO date-time of the call. */
-  time: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'time must be an ISO date-time'),
-  note: z.string().max(10_000).default(''),
-});
-export type PhoneCommunication = z.input<typeof PhoneCommunication>;
-
-export interface PhoneRecord {
-  seq: number;
-  reportId: string;
-  clinician: string;
-  role: string;
-  time: string;
-  note: string;
-  recordedBy: string;
-  recordedAt: string;
-}
+/** A stored call: the PhoneCall (time normalised to ISO UTC) and who recorded it when. */
+export type PhoneRecord = PhoneCall & { seq: number; reportId: string; recordedBy: string; recordedAt: string };
 
 export interface PhoneLog {
-  record(reportId: string, call: PhoneCommunication, recordedBy: string, recordedAtIso: string): PhoneRecord;
+  record(reportId: string, call: PhoneCallInput, recordedBy: string, recordedAtIso: string): PhoneRecord;
   has(reportId: string): boolean;
   forReport(reportId: string): PhoneRecord[];
 }
@@ -55,14 +40,12 @@ export class SqlitePhoneLog implements PhoneLog {
     };
   }
 
-  record(reportId: string, call: PhoneCommunication, recordedBy: string, recordedAtIso: string): PhoneRecord {
-    const parsed = PhoneCommunication.safeParse(call);
-    if (!parsed.success) {
-      throw new Error(`Phone communication record is not valid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ')}`);
-    }
-    const c = parsed.data;
-    const seq = Number(this.st.insert.run(reportId, c.clinician, c.role, new Date(c.time).toISOString(), c.note, recordedBy, recordedAtIso).lastInsertRowid);
-    return { seq, reportId, clinician: c.clinician, role: c.role, time: new Date(c.time).toISOString(), note: c.note, recordedBy, recordedAt: recordedAtIso };
+  record(reportId: string, call: PhoneCallInput, recordedBy: string, recordedAtIso: string): PhoneRecord {
+    const parsed = PhoneCall.safeParse(call);
+    if (!parsed.success) throw new Error(`Phone communication record is not valid: ${issueText(parsed.error, { root: '(record)' })}`);
+    const c = { ...parsed.data, time: new Date(parsed.data.time).toISOString() };
+    const seq = Number(this.st.insert.run(reportId, c.clinician, c.role, c.time, c.note, recordedBy, recordedAtIso).lastInsertRowid);
+    return { seq, reportId, ...c, recordedBy, recordedAt: recordedAtIso };
   }
 
   has(reportId: string): boolean {
