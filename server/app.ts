@@ -14,6 +14,8 @@ import type { HubDb } from './db/adapter.ts';
 import { migrate } from './db/migrations.ts';
 import { getDraft, listUnfinished, putSnapshot, takeOver } from './drafts.ts';
 import { HubError } from './errors.ts';
+import { formatSseComment, formatSseEvent } from '../common/sse.ts';
+import { issueDetails, issueText } from '../common/validation.ts';
 import { EventDispatcher } from './events.ts';
 import { ACTION_WORDS, IngestBatcher, ingest } from './ingest.ts';
 import { readSignedReport } from './reports.ts';
@@ -59,8 +61,7 @@ const SinceQuery = z.object({
 });
 
 function invalid(what: string, error: z.ZodError): HubError {
-  const detail = error.issues.slice(0, 8).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
-  return new HubError(400, 'invalid-input', `${what}: ${detail}`, { issues: error.issues.slice(0, 20).map((i) => ({ path: i.path.map(String), message: i.message })) });
+  return new HubError(400, 'invalid-input', `${what}: ${issueText(error, { root: '(body)' })}`, { issues: issueDetails(error) });
 }
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
@@ -107,7 +108,7 @@ function toHubError(err: unknown): HubError {
 
 export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const policyResult = SitePolicy.safeParse(opts.policy ?? {});
-  if (!policyResult.success) throw new Error(`invalid site policy: ${policyResult.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!policyResult.success) throw new Error(`invalid site policy: ${issueText(policyResult.error, { root: '(policy)' })}`);
   const policy = policyResult.data;
   const db = opts.db;
   const clock = opts.clock ?? (() => Date.now());
@@ -317,11 +318,11 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     const send = (e: HubEvent): void => {
       if (e.seq <= last) return;
       last = e.seq;
-      if (visible(e)) write(`id: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`);
+      if (visible(e)) write(formatSseEvent({ id: e.seq, data: JSON.stringify(e) }));
     };
     const unsubscribe = events.subscribe((e) => (live ? send(e) : buffered.push(e)));
     const hello: HubHello = { instanceId, head, since: last };
-    write(`event: hello\ndata: ${JSON.stringify(hello)}\n\n`);
+    write(formatSseEvent({ event: 'hello', data: JSON.stringify(hello) }));
     const stop = (): void => {
       if (!open) return;
       open = false;
@@ -332,12 +333,12 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     };
     streams.add(stop);
     const ping = setInterval(() => {
-      write(': ping\n\n');
+      write(formatSseComment('ping'));
       // A logged-out or expired session stops receiving events.
       void db.query<{ ok: boolean }>('SELECT (ended_at IS NULL AND expires_at > $2) AS ok FROM sessions WHERE token_hash = $1', [user.session_hash, new Date(clock()).toISOString()])
         .then((r) => {
           if (r.rows[0]?.ok !== true) {
-            write(`event: session-ended\ndata: {}\n\n`);
+            write(formatSseEvent({ event: 'session-ended', data: '{}' }));
             stop();
           }
         })
