@@ -3,6 +3,7 @@
 // workstation hashes them, a JSON HTTP client and a server-sent-events client.
 import crypto from 'node:crypto';
 import type { HubEvent, HubHello, LoginResponse } from '../../common/hub.ts';
+import { SseParser } from '../../common/sse.ts';
 import { addendumSignedPayload, type AddendumPayload, type SignedReportPayload, type VerificationPayload } from '../../common/hubPayload.ts';
 import { signedPayload, type ExamDetails, type Profile, type ReportContent, type Role, type StudyRef } from '../../common/report.ts';
 import { buildHub, type BuildHubOptions, type Hub } from '../../server/app.ts';
@@ -222,21 +223,10 @@ export function openSse(base: string, token: string, opts: { since?: number; las
         return `status ${res.status}`;
       }
       const decoder = new TextDecoder();
-      let buf = '';
+      const parser = new SseParser();
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          let name = 'message';
-          const data: string[] = [];
-          for (const line of block.split('\n')) {
-            if (line.startsWith('event: ')) name = line.slice(7);
-            else if (line.startsWith('data: ')) data.push(line.slice(6));
-          }
-          if (data.length === 0) continue;
-          const json = JSON.parse(data.join('\n')) as unknown;
+        for (const { event: name, data } of parser.push(decoder.decode(chunk, { stream: true }))) {
+          const json = JSON.parse(data) as unknown;
           if (name === 'hello') resolveHello(json as HubHello);
           else if (name === 'message') {
             const e = json as HubEvent;
