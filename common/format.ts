@@ -42,6 +42,17 @@ export function formatDicomDate(da: string, fallback = 'date unknown'): string {
   return `${day} ${month} ${m[1]}`;
 }
 
+/** DICOM TM (HHMMSS.frac, or HHMM / HH) → "14:03"; '' → the fallback; anything else malformed → the raw text. */
+export function formatDicomTime(tm: string, fallback = 'time unknown'): string {
+  const text = tm.trim();
+  const m = /^(\d{2})(\d{2})?(\d{2})?(\.\d+)?$/.exec(text);
+  if (!m) return text === '' ? fallback : text;
+  const hours = Number(m[1]);
+  const minutes = Number(m[2] ?? '0');
+  if (hours > 23 || minutes > 59) return text;
+  return `${pad(hours)}:${pad(minutes)}`;
+}
+
 /** Whole years between two DICOM dates (birth, then the exam), or null if either is unknown or the result is implausible. */
 export function ageInYears(birthDa: string, atDa: string): number | null {
   const b = DICOM_DATE.exec(birthDa.trim());

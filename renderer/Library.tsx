@@ -1,193 +1,65 @@
-// The local library: patients → studies → series, opening folders or uploading files, the files
-// that could not be indexed (with reasons), and the reports in progress.
-import { useEffect, useState, type FormEvent, type ReactNode, type RefObject } from 'react';
-import type { AppInfo, IndexError, IndexResult, PatientSummary, ReportListItem } from '../common/contract.ts';
-import type { Client } from './api.ts';
+// The local library: the department's unfinished reports (given as `top`), adding images
+// (library/AddImages), the reports on this workstation (library/ReportsTable, with every row's hub
+// delivery in one request), patients → studies → series, and the files that could not be indexed.
+import { useEffect, useRef, type ReactNode, type RefObject } from 'react';
+import type { AppInfo, PatientSummary } from '../common/contract.ts';
+import { formatDicomDate } from '../common/format.ts';
+import { isSigned } from '../common/lifecycle.ts';
+import { useQuery } from './data/useQuery.ts';
+import { formatPersonName, formatSex, seriesLabel } from './format.ts';
 import { useHubStatus } from './hub/HubContext.ts';
-import { SyncStatus } from './hub/SyncStatus.tsx';
-import { formatAge, formatDateTime, formatDicomDate, formatPersonName, formatSex, seriesLabel } from './format.ts';
+import { useSyncStatuses } from './hub/useSyncStatuses.ts';
+import { AddImages } from './library/AddImages.tsx';
+import { ReportsTable } from './library/ReportsTable.tsx';
 
 export interface LibraryProps {
-  client: Client;
   appInfo: AppInfo;
   patients: PatientSummary[];
   currentStudyUid: string | null;
   folderInputRef: RefObject<HTMLInputElement | null>;
+  /** Bumped by the app when reports changed (signed, opened, taken over). */
   refreshKey: number;
+  /** Whether the library is on screen (hidden, it fetches nothing). */
+  visible: boolean;
   onOpenStudy(studyUid: string): void;
   onLibraryChanged(): void;
   /** Shown first (the department's unfinished reports). */
   top?: ReactNode;
 }
 
-/** Batches for `library:importFiles`: the bridge takes at most 128 MiB per request. */
-const BATCH_BYTES = 48 * 1024 * 1024;
-const BATCH_FILES = 400;
-
-function readBase64(file: File): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onerror = () => reject(reader.error ?? new Error(`Could not read ${file.name}`));
-    reader.onload = () => {
-      const url = String(reader.result);
-      resolve(url.slice(url.indexOf(',') + 1));
-    };
-    reader.readAsDataURL(file);
-  });
-}
-
-function summarise(r: IndexResult): string {
-  const studies = r.studyUids.length;
-  return `Read ${r.scanned} file${r.scanned === 1 ? '' : 's'}: ${r.indexed} image${r.indexed === 1 ? '' : 's'} indexed in ${studies} stud${studies === 1 ? 'y' : 'ies'}${
-    r.errors.length ? `, ${r.errors.length} could not be indexed (see below)` : ''
-  }.`;
-}
-
-export function Library({ client, appInfo, patients, currentStudyUid, folderInputRef, refreshKey, onOpenStudy, onLibraryChanged, top }: LibraryProps) {
-  const [folder, setFolder] = useState('');
-  const [busy, setBusy] = useState<string | null>(null);
-  const [message, setMessage] = useState<{ kind: 'info' | 'error'; text: string } | null>(null);
-  const [localKey, setLocalKey] = useState(0);
-  const [lists, setLists] = useState<{ key: string; errors: IndexError[]; reports: ReportListItem[] | null; loadError: string | null }>({
-    key: '',
-    errors: [],
-    reports: null,
-    loadError: null,
-  });
-
-  // Reloaded when the app says reports changed (refreshKey) or after indexing here (localKey).
-  useEffect(() => {
-    let live = true;
-    const key = `${refreshKey}:${localKey}`;
-    void Promise.all([client.api['library:errors']({}), client.api['reports:list']({})]).then(([e, r]) => {
-      if (!live) return;
-      const failed = [e, r].find((x) => !x.ok);
-      setLists((prev) => ({
-        key,
-        errors: e.ok ? e.value : prev.errors,
-        reports: r.ok ? r.value : prev.reports,
-        loadError: failed && !failed.ok ? failed.error.message : null,
-      }));
-    });
-    return () => {
-      live = false;
-    };
-  }, [client, refreshKey, localKey]);
-  const { errors, reports, loadError } = lists;
-
-  const afterIndex = (r: IndexResult) => {
-    setMessage({ kind: r.indexed === 0 && r.errors.length > 0 ? 'error' : 'info', text: summarise(r) });
-    onLibraryChanged();
-    setLocalKey((k) => k + 1);
-  };
-
-  const openFolder = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!folder.trim()) {
-      setMessage({ kind: 'error', text: 'Type the path of a folder of DICOM files.' });
-      folderInputRef.current?.focus();
-      return;
-    }
-    setBusy('Indexing folder…');
-    setMessage(null);
-    const r = await client.api['library:openFolder']({ path: folder.trim() });
-    setBusy(null);
-    if (!r.ok) setMessage({ kind: 'error', text: `Could not open the folder: ${r.error.message}` });
-    else afterIndex(r.value);
-  };
-
-  const pickFolder = async () => {
-    setBusy('Indexing folder…');
-    setMessage(null);
-    const r = await client.api['library:pickFolder']({});
-    setBusy(null);
-    if (!r.ok) setMessage({ kind: 'error', text: r.error.message });
-    else if (r.value) afterIndex(r.value);
-  };
-
-  const importFiles = async (list: FileList | null) => {
-    const files = Array.from(list ?? []);
-    if (files.length === 0) return;
-    setMessage(null);
-    const total: IndexResult = { scanned: 0, indexed: 0, errors: [], studyUids: [] };
-    let batch: { name: string; dataBase64: string }[] = [];
-    let batchBytes = 0;
-    const send = async (): Promise<boolean> => {
-      if (batch.length === 0) return true;
-      const r = await client.api['library:importFiles']({ files: batch });
-      batch = [];
-      batchBytes = 0;
-      if (!r.ok) {
-        setMessage({ kind: 'error', text: `Import failed: ${r.error.message}` });
-        return false;
-      }
-      total.scanned += r.value.scanned;
-      total.indexed += r.value.indexed;
-      total.errors.push(...r.value.errors);
-      for (const uid of r.value.studyUids) if (!total.studyUids.includes(uid)) total.studyUids.push(uid);
-      return true;
-    };
-    try {
-      for (const [i, file] of files.entries()) {
-        setBusy(`Reading file ${i + 1} of ${files.length}…`);
-        if (file.size > 64 * 1024 * 1024) {
-          total.scanned += 1;
-          total.errors.push({ path: file.webkitRelativePath || file.name, reason: 'File over 64 MiB: open its folder instead.' });
-          continue;
-        }
-        const dataBase64 = await readBase64(file);
-        if (batchBytes + dataBase64.length > BATCH_BYTES || batch.length >= BATCH_FILES) {
-          if (!(await send())) return;
-        }
-        batch.push({ name: (file.webkitRelativePath || file.name).slice(-255), dataBase64 });
-        batchBytes += dataBase64.length;
-      }
-      if (!(await send())) return;
-      afterIndex(total);
-    } catch (err) {
-      setMessage({ kind: 'error', text: `Import failed: ${err instanceof Error ? err.message : String(err)}` });
-    } finally {
-      setBusy(null);
-    }
-  };
-
+export function Library({ appInfo, patients, currentStudyUid, folderInputRef, refreshKey, visible, onOpenStudy, onLibraryChanged, top }: LibraryProps) {
   const hub = useHubStatus();
-  const drafts = (reports ?? []).filter((r) => r.status === 'draft');
-  const signed = (reports ?? []).filter((r) => r.status === 'signed');
+  const reportsQ = useQuery('reports:list', (api) => api['reports:list']({}), { enabled: visible });
+  const errorsQ = useQuery('library:errors', (api) => api['library:errors']({}), { enabled: visible });
+  const { reload: reloadReports } = reportsQ;
+  const { reload: reloadErrors } = errorsQ;
+  // Reloaded when the app says reports changed (the first render's load is the query's own).
+  const seen = useRef(refreshKey);
+  useEffect(() => {
+    if (seen.current === refreshKey) return;
+    seen.current = refreshKey;
+    reloadReports();
+    reloadErrors();
+  }, [refreshKey, reloadReports, reloadErrors]);
+
+  const reports = reportsQ.data ?? null;
+  const errors = errorsQ.data ?? [];
+  const loadError = reportsQ.error ?? errorsQ.error;
+  const signedIds = (reports ?? []).filter((r) => isSigned(r.state)).map((r) => r.id);
+  const statuses = useSyncStatuses(signedIds, visible);
 
   return (
     <div className="library">
       {top}
-      <section className="panel" aria-labelledby="lib-add">
-        <h2 id="lib-add">Add images</h2>
-        <form className="inline-form" onSubmit={(e) => void openFolder(e)}>
-          <label htmlFor="folder-path">Folder path</label>
-          <input
-            id="folder-path"
-            ref={folderInputRef}
-            value={folder}
-            onChange={(e) => setFolder(e.target.value)}
-            placeholder="/path/to/dicom/folder"
-            spellCheck={false}
-            aria-keyshortcuts="Control+O"
-          />
-          <button type="submit" disabled={busy !== null}>
-            Open folder
-          </button>
-          {appInfo.mode === 'electron' && (
-            <button type="button" onClick={() => void pickFolder()} disabled={busy !== null}>
-              Choose folder…
-            </button>
-          )}
-        </form>
-        <div className="inline-form">
-          <label htmlFor="import-files">Import DICOM files</label>
-          <input id="import-files" type="file" multiple onChange={(e) => void importFiles(e.target.files).then(() => (e.target.value = ''))} disabled={busy !== null} />
-        </div>
-        <p aria-live="polite" className={message?.kind === 'error' ? 'error-text' : 'info-text'}>
-          {busy ?? message?.text ?? ''}
-        </p>
-      </section>
+      <AddImages
+        appInfo={appInfo}
+        folderInputRef={folderInputRef}
+        onIndexed={() => {
+          onLibraryChanged();
+          reloadErrors();
+          reloadReports();
+        }}
+      />
 
       <section className="panel" aria-labelledby="lib-reports">
         <h2 id="lib-reports">Reports in progress and signed</h2>
@@ -197,43 +69,7 @@ export function Library({ client, appInfo, patients, currentStudyUid, folderInpu
         ) : reports.length === 0 ? (
           <p>No reports yet.</p>
         ) : (
-          <table className="data-table">
-            <caption className="sr-only">Reports: {drafts.length} unsigned drafts, {signed.length} signed</caption>
-            <thead>
-              <tr>
-                <th scope="col">Patient</th>
-                <th scope="col">Study</th>
-                <th scope="col">Status</th>
-                {hub?.configured && <th scope="col">Hub</th>}
-                <th scope="col">Author</th>
-                <th scope="col">Last change</th>
-                <th scope="col">
-                  <span className="sr-only">Action</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...drafts, ...signed].map((r) => (
-                <tr key={r.id} className={r.study.studyUid === currentStudyUid ? 'current-row' : undefined}>
-                  <td>
-                    {formatPersonName(r.patientName)} <span className="muted">({r.study.patientId})</span>
-                  </td>
-                  <td>{r.studyDescription || r.study.studyUid}</td>
-                  <td>{r.status === 'signed' ? <span className="status-final">FINAL</span> : <span className="status-draft">Draft</span>}</td>
-                  {hub?.configured && <td>{r.status === 'signed' ? <SyncStatus client={client} reportId={r.id} compact /> : <span className="muted">Unsigned</span>}</td>}
-                  <td>{r.author}</td>
-                  <td>
-                    <time dateTime={r.updatedAt}>{formatDateTime(r.updatedAt)}</time> <span className="muted">({formatAge(r.updatedAt)})</span>
-                  </td>
-                  <td>
-                    <button type="button" onClick={() => onOpenStudy(r.study.studyUid)} aria-label={`Open report: ${formatPersonName(r.patientName)}, ${r.studyDescription}`}>
-                      Open
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <ReportsTable reports={reports} currentStudyUid={currentStudyUid} statuses={hub?.configured ? statuses : null} onOpenStudy={onOpenStudy} />
         )}
       </section>
 

@@ -1,14 +1,18 @@
 // Whose study is being reported, always on screen above the images and the report.
 import type { PatientSummary, StudySummary } from '../common/contract.ts';
-import { ageInYears, formatDicomDate, formatPersonName, formatSex } from './format.ts';
+import type { ReportState } from '../common/lifecycle.ts';
+import { stateClass, stateLabel } from './report/reportActions.ts';
+import { Facts } from './Layout.tsx';
+import { ageInYears, formatDicomDate } from '../common/format.ts';
+import { formatPersonName, formatSex } from './format.ts';
 
 export interface PatientBannerProps {
   patient: PatientSummary | null;
   study: StudySummary;
-  reportStatus: 'draft' | 'signed' | null;
+  reportState: ReportState | null;
 }
 
-export function PatientBanner({ patient, study, reportStatus }: PatientBannerProps) {
+export function PatientBanner({ patient, study, reportState }: PatientBannerProps) {
   const birthDate = patient?.birthDate ?? '';
   const age = ageInYears(birthDate, study.studyDate);
   const missing = [study.patientId.trim() ? null : 'patient ID', study.patientName.trim() ? null : 'patient name'].filter(Boolean);
@@ -21,46 +25,24 @@ export function PatientBanner({ patient, study, reportStatus }: PatientBannerPro
       )}
       <div className="banner-patient">
         <span className="banner-name">{formatPersonName(study.patientName)}</span>
-        <dl className="banner-facts">
-          <div>
-            <dt>Patient ID</dt>
-            <dd>{study.patientId || 'unknown'}</dd>
-          </div>
-          <div>
-            <dt>Born</dt>
-            <dd>
-              {formatDicomDate(birthDate, 'unknown')}
-              {age !== null ? ` (${age} y at study)` : ''}
-            </dd>
-          </div>
-          <div>
-            <dt>Sex</dt>
-            <dd>{formatSex(patient?.sex ?? '')}</dd>
-          </div>
-        </dl>
+        <Facts
+          facts={[
+            { label: 'Patient ID', value: study.patientId || 'unknown' },
+            { label: 'Born', value: `${formatDicomDate(birthDate, 'unknown')}${age !== null ? ` (${age} y at study)` : ''}` },
+            { label: 'Sex', value: formatSex(patient?.sex ?? '') },
+          ]}
+        />
       </div>
       <div className="banner-study">
         <span className="banner-description">{study.description || 'No study description'}</span>
-        <dl className="banner-facts">
-          <div>
-            <dt>Study date</dt>
-            <dd>{formatDicomDate(study.studyDate)}</dd>
-          </div>
-          <div>
-            <dt>Accession</dt>
-            <dd>{study.accession || 'none'}</dd>
-          </div>
-          <div>
-            <dt>Modality</dt>
-            <dd>{study.modalities.join(', ') || 'unknown'}</dd>
-          </div>
-          {reportStatus && (
-            <div>
-              <dt>Report</dt>
-              <dd className={reportStatus === 'signed' ? 'status-final' : 'status-draft'}>{reportStatus === 'signed' ? 'FINAL' : 'Draft (unsigned)'}</dd>
-            </div>
-          )}
-        </dl>
+        <Facts
+          facts={[
+            { label: 'Study date', value: formatDicomDate(study.studyDate) },
+            { label: 'Accession', value: study.accession || 'none' },
+            { label: 'Modality', value: study.modalities.join(', ') || 'unknown' },
+            reportState !== null && { label: 'Report', value: stateLabel(reportState), className: stateClass(reportState), testId: 'banner-report-state' },
+          ]}
+        />
       </div>
     </section>
   );

@@ -1,15 +1,17 @@
 // One study being reported: whose it is (banner), its images and priors, and its report.
-import { useEffect, useId, useState } from 'react';
-import type { AppInfo, ImageRef, PatientSummary, SeriesSummary, StudySummary } from '../common/contract.ts';
+import { useId, useState } from 'react';
+import type { AppInfo, PatientSummary, SeriesSummary, StudySummary } from '../common/contract.ts';
+import type { ReportState } from '../common/lifecycle.ts';
 import type { Profile } from '../common/report.ts';
-import type { Client } from './api.ts';
-import { formatDicomDate, seriesLabel } from './format.ts';
+import { formatDicomDate } from '../common/format.ts';
+import { seriesLabel } from './format.ts';
 import { PatientBanner } from './PatientBanner.tsx';
-import { ReportEditor, type EditorControl } from './report/ReportEditor.tsx';
+import { useQuery } from './data/useQuery.ts';
+import type { EditorControl } from './report/editorControl.ts';
+import { ReportEditor } from './report/ReportEditor.tsx';
 import { Viewer } from './viewer/index.ts';
 
 export interface StudyScreenProps {
-  client: Client;
   appInfo: AppInfo;
   study: StudySummary;
   patient: PatientSummary | null;
@@ -29,22 +31,6 @@ export function defaultSeries(series: readonly SeriesSummary[], like?: SeriesSum
   return best;
 }
 
-function useSeriesImages(client: Client, seriesUid: string | null): { images: ImageRef[] | null; error: string | null } {
-  const [state, setState] = useState<{ uid: string | null; images: ImageRef[] | null; error: string | null }>({ uid: null, images: null, error: null });
-  useEffect(() => {
-    if (!seriesUid) return;
-    let live = true;
-    void client.api['series:images']({ seriesUid }).then((r) => {
-      if (!live) return;
-      setState(r.ok ? { uid: seriesUid, images: r.value, error: null } : { uid: seriesUid, images: null, error: r.error.message });
-    });
-    return () => {
-      live = false;
-    };
-  }, [client, seriesUid]);
-  if (state.uid !== seriesUid) return { images: null, error: null };
-  return { images: state.images, error: state.error };
-}
 
 function SeriesPicker({ series, value, onChange, label }: { series: readonly SeriesSummary[]; value: string | null; onChange(uid: string): void; label: string }) {
   const id = useId();
@@ -62,8 +48,10 @@ function SeriesPicker({ series, value, onChange, label }: { series: readonly Ser
   );
 }
 
-function StudyViewer({ client, appInfo, study, seriesUid, label, testId }: { client: Client; appInfo: AppInfo; study: StudySummary; seriesUid: string | null; label: string; testId: string }) {
-  const { images, error } = useSeriesImages(client, seriesUid);
+function StudyViewer({ appInfo, study, seriesUid, label, testId }: { appInfo: AppInfo; study: StudySummary; seriesUid: string | null; label: string; testId: string }) {
+  const q = useQuery(`series:images:${seriesUid ?? ''}`, (api) => api['series:images']({ seriesUid: seriesUid ?? '' }), { enabled: seriesUid !== null });
+  const images = q.data ?? null;
+  const error = images ? null : q.error;
   const series = study.series.find((s) => s.seriesUid === seriesUid);
   if (!seriesUid) return <p className="viewer-message">This study has no series.</p>;
   if (error) return <p className="viewer-message error-text">Could not load the images: {error}</p>;
@@ -73,32 +61,21 @@ function StudyViewer({ client, appInfo, study, seriesUid, label, testId }: { cli
       images={images}
       fileBaseUrl={appInfo.fileBaseUrl}
       fileAuthHeader={appInfo.fileAuthHeader}
-      overlay={{ patientName: study.patientName, patientId: study.patientId, studyDate: formatDicomDate(study.studyDate), seriesDescription: series?.description ?? '' }}
+      overlay={{ patientName: study.patientName, patientId: study.patientId, studyDate: study.studyDate, seriesDescription: series?.description ?? '' }}
       label={label}
       testId={testId}
     />
   );
 }
 
-export function StudyScreen({ client, appInfo, study, patient, profile, register, onReportsChanged }: StudyScreenProps) {
+export function StudyScreen({ appInfo, study, patient, profile, register, onReportsChanged }: StudyScreenProps) {
   const [seriesUid, setSeriesUid] = useState<string | null>(() => defaultSeries(study.series)?.seriesUid ?? null);
-  const [priors, setPriors] = useState<StudySummary[] | null>(null);
-  const [priorsError, setPriorsError] = useState<string | null>(null);
+  const priorsQuery = useQuery(`study:priors:${study.studyUid}`, (api) => api['study:priors']({ patientId: study.patientId, studyUid: study.studyUid }));
+  const priors = priorsQuery.data?.filter((p) => p.studyUid !== study.studyUid) ?? null;
+  const priorsError = priors ? null : priorsQuery.error;
   const [prior, setPrior] = useState<StudySummary | null>(null);
   const [priorSeriesUid, setPriorSeriesUid] = useState<string | null>(null);
-  const [status, setStatus] = useState<'draft' | 'signed' | null>(null);
-
-  useEffect(() => {
-    let live = true;
-    void client.api['study:priors']({ patientId: study.patientId, studyUid: study.studyUid }).then((r) => {
-      if (!live) return;
-      if (r.ok) setPriors(r.value.filter((p) => p.studyUid !== study.studyUid));
-      else setPriorsError(r.error.message);
-    });
-    return () => {
-      live = false;
-    };
-  }, [client, study.patientId, study.studyUid]);
+  const [state, setState] = useState<ReportState | null>(null);
 
   const showPrior = (p: StudySummary | null) => {
     setPrior(p);
@@ -111,7 +88,7 @@ export function StudyScreen({ client, appInfo, study, patient, profile, register
 
   return (
     <div className="study-screen">
-      <PatientBanner patient={patient} study={study} reportStatus={status} />
+      <PatientBanner patient={patient} study={study} reportState={state} />
       <div className="study-layout">
         <section className="images-pane" aria-label="Images" id="images-pane" tabIndex={-1}>
           <div className="images-toolbar">
@@ -121,14 +98,14 @@ export function StudyScreen({ client, appInfo, study, patient, profile, register
           <div className={prior ? 'viewers viewers-two' : 'viewers'}>
             <figure className="viewer-frame">
               <figcaption className="viewer-caption">{currentLabel}</figcaption>
-              <StudyViewer client={client} appInfo={appInfo} study={study} seriesUid={seriesUid} label={currentLabel} testId="viewer-current" />
+              <StudyViewer appInfo={appInfo} study={study} seriesUid={seriesUid} label={currentLabel} testId="viewer-current" />
             </figure>
             {prior && (
               <figure className="viewer-frame prior-frame">
                 <figcaption className="viewer-caption prior-caption">
                   PRIOR {formatDicomDate(prior.studyDate)}: {prior.description}
                 </figcaption>
-                <StudyViewer client={client} appInfo={appInfo} study={prior} seriesUid={priorSeriesUid} label={priorLabel} testId="viewer-prior" />
+                <StudyViewer appInfo={appInfo} study={prior} seriesUid={priorSeriesUid} label={priorLabel} testId="viewer-prior" />
               </figure>
             )}
           </div>
@@ -158,12 +135,11 @@ export function StudyScreen({ client, appInfo, study, patient, profile, register
           </div>
         </section>
         <ReportEditor
-          client={client}
           study={study}
           priors={priors ?? []}
           profile={profile}
           register={register}
-          onStatus={setStatus}
+          onState={setState}
           onReportsChanged={onReportsChanged}
         />
       </div>

@@ -1,8 +1,10 @@
-// Entry point: builds the API client (Electron preload or the browser-mode HTTP bridge) and mounts the app.
+// Entry point: builds the API client (Electron preload or the browser-mode HTTP bridge), gives it to
+// every component through ClientContext, and mounts the app.
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { createClient } from './api.ts';
 import { App } from './App.tsx';
+import { ClientContext } from './data/client.ts';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html lacks #root');
@@ -10,7 +12,9 @@ const made = createClient();
 createRoot(root).render(
   <StrictMode>
     {made.ok ? (
-      <App client={made.client} />
+      <ClientContext value={made.client}>
+        <App />
+      </ClientContext>
     ) : (
       <main className="boot-message" role="alert">
         <h1>Failsafe</h1>

@@ -4,11 +4,17 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { HubStatus, ReportListItem } from '../../common/contract.ts';
 import { ALERT_LABELS } from '../../common/report.ts';
-import type { Client } from '../api.ts';
+import { isSigned } from '../../common/lifecycle.ts';
+import { useClient } from '../data/client.ts';
+import { useAppEvents } from '../data/useAppEvents.ts';
+import { fetchStatuses } from './useSyncStatuses.ts';
 import { Dialog } from '../Dialog.tsx';
-import { formatPersonName, isoToLocalInput, localInputToIso } from '../format.ts';
-import { useAppEvents } from './useAppEvents.ts';
+import { isoToLocalInput, localInputToIso } from '../../common/format.ts';
+import { formatPersonName } from '../format.ts';
 import { ErrorText } from '../ErrorText.tsx';
+import { missingMessage } from '../formErrors.ts';
+import { useFormAction } from '../useFormAction.ts';
+import { SubmitActions } from '../Layout.tsx';
 
 interface Warning {
   reportId: string;
@@ -17,13 +23,13 @@ interface Warning {
 }
 
 export interface CriticalDialogProps {
-  client: Client;
   hub: HubStatus | null;
   /** Called after a call is recorded (lists may show it). */
   onRecorded(reportId: string): void;
 }
 
-export function CriticalDialog({ client, hub, onRecorded }: CriticalDialogProps) {
+export function CriticalDialog({ hub, onRecorded }: CriticalDialogProps) {
+  const client = useClient();
   const [warnings, setWarnings] = useState<Warning[]>([]);
   const [reports, setReports] = useState<ReportListItem[]>([]);
   const configured = hub?.configured === true;
@@ -41,16 +47,15 @@ export function CriticalDialog({ client, hub, onRecorded }: CriticalDialogProps)
       const list = await client.api['reports:list']({});
       if (!live || !list.ok) return;
       setReports(list.value);
-      for (const r of list.value.filter((x) => x.status === 'signed')) {
-        const s = await client.api['sync:status']({ reportId: r.id });
-        if (!live) return;
-        if (s.ok && s.value.criticalUndelivered) {
-          add({
-            reportId: r.id,
-            alertCode: null,
-            message: 'This report has not reached the hub. Phone the finding to a responsible clinician now, then record the call.',
-          });
-        }
+      // One request for all of them (not one per report).
+      const statuses = await fetchStatuses(client.api, list.value.filter((x) => isSigned(x.state)).map((x) => x.id));
+      if (!live || !statuses.ok) return;
+      for (const s of statuses.value.filter((x) => x.criticalUndelivered)) {
+        add({
+          reportId: s.reportId,
+          alertCode: null,
+          message: 'This report has not reached the hub. Phone the finding to a responsible clinician now, then record the call.',
+        });
       }
     })();
     return () => {
@@ -58,7 +63,7 @@ export function CriticalDialog({ client, hub, onRecorded }: CriticalDialogProps)
     };
   }, [client, configured, add]);
 
-  useAppEvents(client, (e) => {
+  useAppEvents((e) => {
     if (e.type === 'critical-undelivered') {
       add({ reportId: e.reportId, alertCode: e.alertCode, message: e.message });
       void client.api['reports:list']({}).then((r) => r.ok && setReports(r.value));
@@ -71,7 +76,6 @@ export function CriticalDialog({ client, hub, onRecorded }: CriticalDialogProps)
       {current && (
         <PhoneForm
           key={current.reportId}
-          client={client}
           warning={current}
           report={reports.find((r) => r.id === current.reportId) ?? null}
           more={warnings.length - 1}
@@ -85,31 +89,24 @@ export function CriticalDialog({ client, hub, onRecorded }: CriticalDialogProps)
   );
 }
 
-function PhoneForm({ client, warning, report, more, onDone }: { client: Client; warning: Warning; report: ReportListItem | null; more: number; onDone(): void }) {
+function PhoneForm({ warning, report, more, onDone }: { warning: Warning; report: ReportListItem | null; more: number; onDone(): void }) {
   const [clinician, setClinician] = useState('');
   const [role, setRole] = useState('');
   const [time, setTime] = useState(() => isoToLocalInput(new Date().toISOString()));
   const [note, setNote] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useFormAction();
+  const client = useClient();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const iso = localInputToIso(time);
-    const missing = [clinician.trim() ? null : 'the clinician you spoke to', role.trim() ? null : 'their role', iso ? null : 'the time of the call'].filter(Boolean);
-    if (missing.length > 0) {
-      setError(`Please give ${missing.join(', ')}.`);
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    const r = await client.api['sync:recordPhone']({ reportId: warning.reportId, clinician: clinician.trim(), role: role.trim(), time: iso, ...(note.trim() ? { note: note.trim() } : {}) });
-    setBusy(false);
-    if (!r.ok) {
-      setError(`The call was not recorded: ${r.error.message}`);
-      return;
-    }
-    onDone();
+    const missing = missingMessage([
+      [clinician.trim() !== '', 'the clinician you spoke to'],
+      [role.trim() !== '', 'their role'],
+      [iso !== '', 'the time of the call'],
+    ]);
+    const input = { reportId: warning.reportId, clinician: clinician.trim(), role: role.trim(), time: iso, ...(note.trim() ? { note: note.trim() } : {}) };
+    if (await run(missing, () => client.api['sync:recordPhone'](input), 'The call was not recorded: ')) onDone();
   };
 
   return (
@@ -145,11 +142,7 @@ function PhoneForm({ client, warning, report, more, onDone }: { client: Client; 
       </div>
       <ErrorText error={error} />
       {more > 0 && <p className="muted">{more} more report{more === 1 ? '' : 's'} also need{more === 1 ? 's' : ''} a call after this one.</p>}
-      <div className="form-actions">
-        <button type="submit" className="primary" disabled={busy}>
-          {busy ? 'Recording…' : 'I phoned it through: record the call'}
-        </button>
-      </div>
+      <SubmitActions busy={busy} label="I phoned it through: record the call" busyLabel="Recording…" />
     </form>
   );
 }

@@ -2,13 +2,14 @@
 // from it). The embedded hub of a single-user install lists its demo accounts to start at once.
 import { useState, type FormEvent } from 'react';
 import type { HubStatus } from '../../common/contract.ts';
-import { Role } from '../../common/report.ts';
-import type { Client } from '../api.ts';
-import { ROLE_LABELS } from '../ProfileSetup.tsx';
+import { ROLE_LABELS, Role } from '../../common/lifecycle.ts';
+import { useClient } from '../data/client.ts';
+import { missingMessage } from '../formErrors.ts';
+import { useFormAction } from '../useFormAction.ts';
+import { SubmitActions } from '../Layout.tsx';
 import { ErrorText } from '../ErrorText.tsx';
 
 export interface LoginScreenProps {
-  client: Client;
   status: HubStatus;
   onLoggedIn(status: HubStatus): void;
 }
@@ -18,28 +19,20 @@ function roleLabel(role: string): string {
   return r.success ? ROLE_LABELS[r.data] : role;
 }
 
-export function LoginScreen({ client, status, onLoggedIn }: LoginScreenProps) {
+export function LoginScreen({ status, onLoggedIn }: LoginScreenProps) {
+  const client = useClient();
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useFormAction();
 
   const login = async (u: string, p: string) => {
-    const missing = [u.trim() ? null : 'your user name', p ? null : 'your password'].filter(Boolean);
-    if (missing.length > 0) {
-      setError(`Please give ${missing.join(' and ')}.`);
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    const r = await client.api['hub:login']({ username: u.trim(), password: p });
-    setBusy(false);
-    if (!r.ok) {
-      setError(`Not logged in: ${r.error.message}`);
-      setPassword('');
-      return;
-    }
-    onLoggedIn(r.value);
+    const missing = missingMessage([
+      [u.trim() !== '', 'your user name'],
+      [p !== '', 'your password'],
+    ]);
+    const done = await run(missing, () => client.api['hub:login']({ username: u.trim(), password: p }), 'Not logged in: ');
+    if (done) onLoggedIn(done.value);
+    else if (!missing) setPassword('');
   };
 
   const submit = (e: FormEvent) => {
@@ -62,11 +55,7 @@ export function LoginScreen({ client, status, onLoggedIn }: LoginScreenProps) {
         <label htmlFor="login-password">Password</label>
         <input id="login-password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" maxLength={1024} />
         <ErrorText error={error} />
-        <div className="form-actions">
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Logging in…' : 'Log in'}
-          </button>
-        </div>
+        <SubmitActions busy={busy} label="Log in" busyLabel="Logging in…" />
       </form>
       {status.demoUsers.length > 0 && (
         <section className="demo-users" aria-labelledby="demo-title">

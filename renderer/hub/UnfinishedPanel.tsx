@@ -1,29 +1,25 @@
 // Every unfinished report in the department (domain.md §6): author, patient and study, age, last
 // activity; stale ones highlighted with the reason in words. A colleague allowed to may take one
 // over: it moves here with its history and opens.
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useState } from 'react';
 import type { PatientSummary } from '../../common/contract.ts';
-import type { UnfinishedItem, UnfinishedList } from '../../common/hub.ts';
+import type { UnfinishedItem } from '../../common/hub.ts';
+import { ROLE_LABELS } from '../../common/lifecycle.ts';
 import type { Report } from '../../common/report.ts';
-import type { Client } from '../api.ts';
+import { useClient } from '../data/client.ts';
+import { useQuery } from '../data/useQuery.ts';
 import { Dialog } from '../Dialog.tsx';
-import { formatDateTime, formatDicomDate, formatPersonName } from '../format.ts';
-import { ROLE_LABELS } from '../ProfileSetup.tsx';
+import { TableHead } from '../Layout.tsx';
+import { formatDateTime, formatDicomDate, formatDuration } from '../../common/format.ts';
+import { formatPersonName } from '../format.ts';
 import { useHubStatus } from './HubContext.ts';
-import { formatDuration, may, staleText } from './hubText.ts';
-import { useAppEvents } from './useAppEvents.ts';
+import { may, staleText } from './hubText.ts';
 import { ErrorText } from '../ErrorText.tsx';
 
+/** The list is re-read this often while on screen, and never more often than the site's floor. */
 const REFRESH_MS = 30_000;
-/**
- * Load on the hub (docs/architecture.md): every workstation refetching the list on every
- * `unfinished-changed` is what breaks first. So the list is fetched only while it is on screen
- * (and at once when it is shown), and event-driven refetches are coalesced to one per window.
- */
-const EVENT_REFETCH_MIN_MS = 2_000;
 
 export interface UnfinishedPanelProps {
-  client: Client;
   patients: readonly PatientSummary[];
   /** A draft was taken over here: open its study. */
   onTakenOver(report: Report): void;
@@ -40,54 +36,26 @@ function describeStudy(item: UnfinishedItem, patients: readonly PatientSummary[]
   return { patient: `Patient ID ${item.study.patientId || 'unknown'}`, study: `Study ${item.study.studyUid} (not in this workstation's library)`, local: false };
 }
 
-export function UnfinishedPanel({ client, patients, onTakenOver, onOpenStudy, visible }: UnfinishedPanelProps) {
+export function UnfinishedPanel({ patients, onTakenOver, onOpenStudy, visible }: UnfinishedPanelProps) {
+  const client = useClient();
   const hub = useHubStatus();
   const user = hub?.user ?? null;
   const allowed = may(user, 'unfinished:list');
-  const [list, setList] = useState<UnfinishedList | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const [confirm, setConfirm] = useState<{ item: UnfinishedItem; error?: string; busy?: boolean } | null>(null);
-
-  const refresh = useCallback(
-    () =>
-      void client.api['unfinished:list']({}).then((r) => {
-        if (r.ok) {
-          setList(r.value);
-          setError(null);
-        } else setError(r.error.message);
-      }),
-    [client],
-  );
-
-  const lastFetch = useRef(0);
-  const trailing = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const fetchNow = useCallback(() => {
-    if (trailing.current) clearTimeout(trailing.current);
-    trailing.current = null;
-    lastFetch.current = Date.now();
-    refresh();
-  }, [refresh]);
-
-  useEffect(() => {
-    if (!allowed || !visible) return;
-    const first = setTimeout(fetchNow, 0);
-    const timer = setInterval(fetchNow, REFRESH_MS);
-    return () => {
-      clearTimeout(first);
-      clearInterval(timer);
-      if (trailing.current) clearTimeout(trailing.current);
-      trailing.current = null;
-    };
-  }, [allowed, visible, fetchNow]);
-
-  useAppEvents(client, (e) => {
-    if (!allowed) return;
-    if (!(e.type === 'unfinished-changed' || e.type === 'draft-taken-over' || (e.type === 'hub-changed' && e.online))) return;
-    if (!visible) return; // fetched when shown
-    const wait = lastFetch.current + EVENT_REFETCH_MIN_MS - Date.now();
-    if (wait <= 0) fetchNow();
-    else if (!trailing.current) trailing.current = setTimeout(fetchNow, wait);
+  // Load on the hub (docs/architecture.md): every workstation refetching the list on every
+  // `unfinished-changed` is what breaks first. So the list is fetched only while it is on screen
+  // (and when it is shown), and every refetch but a person's Refresh honours the site policy's
+  // floor (HubStatus.unfinishedRefetchMinMs): events within it are coalesced into one.
+  const floor = hub?.unfinishedRefetchMinMs ?? REFRESH_MS;
+  const q = useQuery('unfinished:list', (api) => api['unfinished:list']({}), {
+    enabled: allowed && visible,
+    minIntervalMs: floor,
+    pollMs: Math.max(REFRESH_MS, floor),
+    refetchOn: (e) => e.type === 'unfinished-changed' || e.type === 'draft-taken-over' || (e.type === 'hub-changed' && e.online),
   });
+  const list = q.data ?? null;
+  const error = q.error;
+  const refresh = q.reload;
 
   if (!hub?.configured || !user) return null;
   if (!allowed) return null;
@@ -134,18 +102,7 @@ export function UnfinishedPanel({ client, patients, onTakenOver, onOpenStudy, vi
       ) : (
         <table className="list-table">
           <caption className="sr-only">Unfinished reports: {items.length}, of which {staleCount} stale</caption>
-          <thead>
-            <tr>
-              <th scope="col">Author</th>
-              <th scope="col">Patient and study</th>
-              <th scope="col">Age</th>
-              <th scope="col">Last activity</th>
-              <th scope="col">State</th>
-              <th scope="col">
-                <span className="sr-only">Action</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Author', 'Patient and study', 'Age', 'Last activity', 'State', null]} />
           <tbody>
             {items.map((item) => {
               const mine = item.owner.username === user.username;

@@ -1,17 +1,8 @@
-// Words for the hub's state: durations, stale reasons, sync states, who may do what. Pure
+// Words for the hub's state: stale reasons, sync states, who may do what. Pure
 // functions (unit-tested in test/renderer/hubText.test.ts).
 import type { SyncStatusInfo } from '../../common/contract.ts';
+import { formatDuration } from '../../common/format.ts';
 import { roleMay, type HubAction, type HubUser, type UnfinishedItem } from '../../common/hub.ts';
-
-/** A duration in words, coarse as people say it: "under a minute", "12 min", "5 h", "3 days". */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 60_000) return 'under a minute';
-  const minutes = Math.floor(ms / 60_000);
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours} h`;
-  return `${Math.floor(hours / 24)} days`;
-}
 
 /** Why a draft is highlighted, in words: "idle 5 h", "author's session ended". */
 export function staleText(item: Pick<UnfinishedItem, 'stale' | 'staleReasons' | 'idleMs'>): string {

@@ -1,11 +1,11 @@
 // The append-only audit trail of one report, in a dialog.
-import { useEffect, useState } from 'react';
 import type { AuditEntry } from '../../common/contract.ts';
-import type { Client } from '../api.ts';
+import { useQuery } from '../data/useQuery.ts';
 import { Dialog } from '../Dialog.tsx';
-import { formatDateTime } from '../format.ts';
+import { CloseAction, TableHead } from '../Layout.tsx';
+import { formatDateTime } from '../../common/format.ts';
 
-const ACTION_LABELS: Record<AuditEntry['action'], string> = {
+const ACTION_LABELS: Partial<Record<AuditEntry['action'], string>> = {
   create: 'Created',
   edit: 'Edited',
   sign: 'Signed',
@@ -17,20 +17,10 @@ const ACTION_LABELS: Record<AuditEntry['action'], string> = {
 };
 
 /** Mount it when it should show: it loads the trail once, on mount. */
-export function AuditTrail({ client, reportId, onClose }: { client: Client; reportId: string; onClose(): void }) {
-  const [entries, setEntries] = useState<AuditEntry[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let live = true;
-    void client.api['reports:audit']({ reportId }).then((r) => {
-      if (!live) return;
-      if (r.ok) setEntries(r.value);
-      else setError(r.error.message);
-    });
-    return () => {
-      live = false;
-    };
-  }, [client, reportId]);
+export function AuditTrail({ reportId, onClose }: { reportId: string; onClose(): void }) {
+  const q = useQuery(`reports:audit:${reportId}`, (api) => api['reports:audit']({ reportId }));
+  const entries = q.data ?? null;
+  const error = entries ? null : q.error;
 
   return (
     <Dialog open title="Audit trail" onCancel={onClose} wide testId="audit-dialog">
@@ -41,15 +31,7 @@ export function AuditTrail({ client, reportId, onClose }: { client: Client; repo
         <div className="table-scroll">
           <table className="data-table">
             <caption className="sr-only">Audit trail, oldest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">Time</th>
-                <th scope="col">Who</th>
-                <th scope="col">What</th>
-                <th scope="col">Detail</th>
-              </tr>
-            </thead>
+            <TableHead columns={['#', 'Time', 'Who', 'What', 'Detail']} />
             <tbody>
               {entries.map((e) => (
                 <tr key={e.seq}>
@@ -66,11 +48,7 @@ export function AuditTrail({ client, reportId, onClose }: { client: Client; repo
           </table>
         </div>
       )}
-      <div className="form-actions">
-        <button type="button" autoFocus onClick={onClose}>
-          Close
-        </button>
-      </div>
+      <CloseAction onClose={onClose} />
     </Dialog>
   );
 }

@@ -1,7 +1,16 @@
 // Whether a draft holds the reporter's own work (so leaving it deserves a question), and the
 // helpers the editor uses to edit content immutably. Pure: unit-tested.
 import type { ReportContent, UnexpectedFinding } from '../../common/report.ts';
-import type { Template } from '../../common/templates.ts';
+import { getTemplate, type Template } from '../../common/templates.ts';
+
+/** The template of a report, or null when this build does not know it. */
+export function templateOf(id: string): Template | null {
+  try {
+    return getTemplate(id);
+  } catch {
+    return null;
+  }
+}
 
 /**
  * True when the reporter has written or chosen anything beyond the template's defaults and the

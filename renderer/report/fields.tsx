@@ -7,7 +7,7 @@ import { ALERT_CATEGORIES, ALERT_LABELS, FindingCategory, type AlertCategory, ty
 import type { SignOffProblem } from '../../common/signoff.ts';
 import type { TemplateField } from '../../common/templates.ts';
 import { describeAlertPolicy } from '../../common/alertPolicy.ts';
-import { formatDicomDate, isoToLocalInput, localInputToIso } from '../format.ts';
+import { formatDicomDate, isoToLocalInput, localInputToIso } from '../../common/format.ts';
 import { addPriorToComparison, emptyFinding } from './draftState.ts';
 
 export type Update = (fn: (c: ReportContent) => ReportContent) => void;

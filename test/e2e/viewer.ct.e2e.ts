@@ -55,9 +55,9 @@ describe('viewer: 108-slice CT', () => {
 
     // Overlay: patient, ID, date, series.
     const overlayAll = (await page.locator('[data-testid="viewer"]').textContent()) ?? '';
-    expect(overlayAll).toContain('TEST PATIENT');
+    expect(overlayAll).toContain('TEST, PATIENT');
     expect(overlayAll).toContain('ID P1');
-    expect(overlayAll).toContain('2024-03-15');
+    expect(overlayAll).toContain('15 Mar 2024');
     expect(overlayAll).toContain('CT head');
 
     // W/L drag with the left button.

@@ -1,25 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, may, staleText, syncText, waitingText } from '../../renderer/hub/hubText.ts';
+import { may, staleText, syncText, waitingText } from '../../renderer/hub/hubText.ts';
 import type { HubUser } from '../../common/hub.ts';
 
 const user = (role: HubUser['role']): HubUser => ({ username: 'u', name: 'Dr U', role, registration: 'GMC 1' });
-
-describe('formatDuration', () => {
-  it('says durations as people do', () => {
-    expect(formatDuration(0)).toBe('under a minute');
-    expect(formatDuration(59_999)).toBe('under a minute');
-    expect(formatDuration(60_000)).toBe('1 min');
-    expect(formatDuration(59 * 60_000)).toBe('59 min');
-    expect(formatDuration(5 * 3_600_000 + 10 * 60_000)).toBe('5 h');
-    expect(formatDuration(47 * 3_600_000)).toBe('47 h');
-    expect(formatDuration(60 * 24 * 3_600_000)).toBe('60 days');
-  });
-  it('treats nonsense (negative, NaN, Infinity) as under a minute rather than inventing an age', () => {
-    expect(formatDuration(-5)).toBe('under a minute');
-    expect(formatDuration(Number.NaN)).toBe('under a minute');
-    expect(formatDuration(Number.POSITIVE_INFINITY)).toBe('under a minute');
-  });
-});
 
 describe('staleText', () => {
   it('gives the reasons in words', () => {

@@ -2,9 +2,10 @@
 // subscription is made once per client).
 import { useEffect, useEffectEvent } from 'react';
 import type { AppEvent } from '../../common/contract.ts';
-import type { Client } from '../api.ts';
+import { useClient } from './client.ts';
 
-export function useAppEvents(client: Client, handler: (e: AppEvent) => void): void {
+export function useAppEvents(handler: (e: AppEvent) => void): void {
+  const client = useClient();
   const onEvent = useEffectEvent(handler);
   useEffect(() => {
     if (!client.events) return;
