@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { contract, PhoneCall, PhoneRecordInput } from '../../../common/contract.ts';
 import { openDatabase, type Db } from '../../../main/db/database.ts';
 import { SqlitePhoneLog } from '../../../main/sync/PhoneLog.ts';
+import { issueText } from '../../../common/validation.ts';
 
 const CALL = { clinician: 'Dr Rose Tyler', role: 'ED consultant', time: '2026-11-28T10:15:00+01:00', note: 'read back' };
 
@@ -32,7 +33,7 @@ describe('the phone-call record', () => {
   it('refuses what a careless or hostile caller might send, saying which field and why', () => {
     const bad = (over: Record<string, unknown>): string => {
       const r = PhoneCall.safeParse({ ...CALL, ...over });
-      return r.success ? 'accepted' : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      return r.success ? 'accepted' : issueText(r.error);
     };
     expect(bad({ clinician: '   ' })).toBe('clinician: Who was phoned?');
     expect(bad({ role: '' })).toBe('role: What is their role?');
