@@ -1,7 +1,7 @@
 // The editable parts of a draft: free-text fields, comparison, unexpected findings, alert code.
 // Every control has a label; every sign-off problem is shown beside the control it concerns and
 // linked to it with aria-describedby.
-import { useRef } from 'react';
+import { useRef, type ReactNode } from 'react';
 import type { StudySummary } from '../../common/contract.ts';
 import { ALERT_CATEGORIES, ALERT_LABELS, FindingCategory, type AlertCategory, type ReportContent, type UnexpectedFinding } from '../../common/report.ts';
 import type { SignOffProblem } from '../../common/signoff.ts';
@@ -37,6 +37,16 @@ export function ariaFor(fieldId: string, all: readonly SignOffProblem[]): { 'ari
     ...(mine.some(({ p }) => p.severity === 'block') ? { 'aria-invalid': true as const } : {}),
     'aria-describedby': mine.map(({ p, i }) => problemDomId(p, i)).join(' '),
   };
+}
+
+/** A labelled control (the label names the control with `id`). */
+function Field({ id, label, children }: { id: string; label: string; children: ReactNode }) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      {children}
+    </div>
+  );
 }
 
 export function TextFieldEditor({ field, content, update, problems }: { field: TemplateField; content: ReportContent; update: Update; problems: readonly SignOffProblem[] }) {
@@ -94,8 +104,7 @@ export function ComparisonEditor({ content, update, problems, priors }: { conten
         <label htmlFor="comparison-none">No prior imaging available</label>
       </div>
       {c.kind === 'compared' && (
-        <div className="field">
-          <label htmlFor="comparison-text">Prior studies compared</label>
+        <Field id="comparison-text" label="Prior studies compared">
           <textarea
             id="comparison-text"
             className="text-field"
@@ -107,7 +116,7 @@ export function ComparisonEditor({ content, update, problems, priors }: { conten
             }}
             {...ariaFor('comparison', problems)}
           />
-        </div>
+        </Field>
       )}
       {priors.length > 0 && (
         <div className="quick-fill" role="group" aria-label="Insert a prior study">
@@ -346,8 +355,7 @@ export function AlertEditor({ content, update, problems }: { content: ReportCont
         </fieldset>
       )}
       {content.alertCode === 'cancer' && (
-        <div className="field">
-          <label htmlFor="field-cancerPrimarySite">Suspected primary site</label>
+        <Field id="field-cancerPrimarySite" label="Suspected primary site">
           <input
             id="field-cancerPrimarySite"
             value={content.cancerPrimarySite ?? ''}
@@ -359,7 +367,7 @@ export function AlertEditor({ content, update, problems }: { content: ReportCont
             {...ariaFor('cancerPrimarySite', problems)}
           />
           <FieldProblems fieldId="cancerPrimarySite" all={problems} />
-        </div>
+        </Field>
       )}
     </fieldset>
   );
