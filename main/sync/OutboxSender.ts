@@ -239,12 +239,17 @@ export class OutboxSender {
   // ---- the loop -----------------------------------------------------------------------------
 
   private schedule(ms: number): void {
-    this.clearTimer('timer');
+    this.arm('timer', ms, () => this.runLoop());
+  }
+
+  /** (Re)arms one of the sender's two timers: the old one cleared, nothing armed while stopped. */
+  private arm(which: 'timer' | 'criticalTimer', ms: number, fire: () => void): void {
+    this.clearTimer(which);
     if (!this.running) return;
-    this.timer = {
+    this[which] = {
       handle: this.clock.setTimeout(() => {
-        this.timer = null;
-        this.runLoop();
+        this[which] = null;
+        fire();
       }, Math.max(0, ms)),
     };
   }
@@ -385,19 +390,14 @@ export class OutboxSender {
   // ---- critical / urgent delivery deadline -----------------------------------------------------
 
   private scheduleCritical(ms: number): void {
-    this.clearTimer('criticalTimer');
-    if (!this.running) return;
-    this.criticalTimer = {
-      handle: this.clock.setTimeout(() => {
-        this.criticalTimer = null;
-        try {
-          this.checkCritical();
-        } catch (err) {
-          this.events.emit('sender-error', err instanceof Error ? err : new Error(String(err)));
-        }
-        this.scheduleCritical(this.criticalCheckMs);
-      }, ms),
-    };
+    this.arm('criticalTimer', ms, () => {
+      try {
+        this.checkCritical();
+      } catch (err) {
+        this.events.emit('sender-error', err instanceof Error ? err : new Error(String(err)));
+      }
+      this.scheduleCritical(this.criticalCheckMs);
+    });
   }
 
   /** Emits `critical-undelivered` once per report when its deadline passes (public for tests). */
