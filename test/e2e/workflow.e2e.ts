@@ -7,6 +7,7 @@
 // unsigned draft for another study asks first, and typed text survives a reload.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { TOKEN_HEADER } from '../../common/security.ts';
 import { launchChromium, startApp, tempDataDir, type RunningApp } from './harness.ts';
 
 interface CanvasStats {
@@ -313,7 +314,140 @@ describe('reporting workflow (browser mode)', () => {
     // The original text is unchanged and still read-only.
     expect((await signed.textContent()) ?? '').toContain(conclusion);
     expect(await signed.locator('textarea, input, select').count()).toBe(0);
-    expect((await signed.textContent()) ?? '').toContain('FINAL, with 1 addendum');
+    const heading = (await page.locator('#signed-title').textContent()) ?? '';
+    expect(heading).toContain('FINAL (with addenda)');
+    expect(heading).toContain('1 addendum');
+  });
+
+  it('raised no page errors', () => {
+    expect(errors.filter((e) => !/favicon/.test(e))).toEqual([]);
+  });
+});
+
+/** Calls the workstation's own contract (the loopback bridge), as the page would. */
+async function bridge<T>(app: RunningApp, channel: string, input: unknown): Promise<T> {
+  const res = await fetch(`${app.origin}/api/${channel}`, { method: 'POST', headers: { 'content-type': 'application/json', [TOKEN_HEADER]: app.token }, body: JSON.stringify(input) });
+  const r = (await res.json()) as { ok: boolean; value?: T; error?: { message: string } };
+  if (!r.ok) throw new Error(`${channel}: ${r.error?.message}`);
+  return r.value as T;
+}
+
+async function logInAs(page: Page, who: RegExp, name: string): Promise<void> {
+  await page.getByTestId('login-form').waitFor();
+  await page.getByRole('button', { name: who }).click();
+  await expect.poll(() => page.getByTestId('hub-user').textContent(), { timeout: 15_000 }).toContain(name);
+}
+
+describe('trainee and trainer (browser mode, embedded hub)', () => {
+  let browser: Browser;
+  let app: RunningApp;
+  let page: Page;
+  const errors: string[] = [];
+  const TRAINEE = 'Dr Alan Turing';
+  const TRAINER = 'Dr Grace Hopper';
+  const conclusion = 'Small chronic left frontal infarct. No acute abnormality.';
+  let reportId = '';
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    app = await startApp({ dataDir: tempDataDir('failsafe-trainee-') });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it("a trainee's signature makes a provisional report, shown nowhere as final", async () => {
+    page = await newPage(browser, app.url, errors);
+    await logInAs(page, /^Log in as Dr Alan Turing, Trainee/, `${TRAINEE} · Trainee`);
+    const banner = page.getByTestId('patient-banner');
+    await expect.poll(() => banner.textContent()).toMatch(/Report\s*Draft \(unsigned\)/);
+
+    await page.getByLabel('Clinical question (from the request)').fill('Headache.');
+    await page.getByLabel('No prior imaging available').check();
+    await page.getByLabel('Brain parenchyma').fill('Small established left frontal infarct.');
+    await page.getByLabel('No clinically significant unexpected findings').check();
+    await page.getByLabel(/^Conclusion/).fill(conclusion);
+    await page.getByRole('radio', { name: 'No alert', exact: true }).check();
+    // The trainee's button submits a provisional report; it never offers a final one.
+    await expect.poll(() => signButton(page).textContent()).toBe('Submit provisional report');
+    expect(await page.locator('.signer').textContent()).toContain('Meaning: provisional report (awaiting verification)');
+    await signButton(page).click();
+
+    const signed = page.getByTestId('signed-report');
+    await signed.waitFor();
+    expect(await signed.getAttribute('data-state')).toBe('provisional');
+    const text = (await signed.textContent()) ?? '';
+    expect(text).toContain('PROVISIONAL: awaiting verification');
+    expect(text).not.toContain('FINAL');
+    expect(text).toContain(`Signed by ${TRAINEE}, Trainee`);
+    expect(text).toContain(conclusion);
+    // The exam it is bound to, from the DICOM index.
+    expect(await signed.getByTestId('exam-details').textContent()).toContain('CT');
+    // Not the trainee's to verify, and no addendum on a provisional report.
+    expect(await page.getByTestId('verify-button').count()).toBe(0);
+    expect(await page.getByRole('button', { name: /Add addendum/ }).count()).toBe(0);
+    const bannerText = (await banner.textContent()) ?? '';
+    expect(bannerText).toContain('PROVISIONAL');
+    expect(bannerText).not.toContain('FINAL');
+    // The hub takes it (as provisional).
+    await expect.poll(() => signed.getByTestId('sync-status').getAttribute('data-state'), { timeout: 20_000 }).toBe('synced');
+
+    // The reports list says PROVISIONAL too.
+    await page.getByRole('button', { name: /^Library/ }).click();
+    const row = page.getByTestId('reports-table').locator('tbody tr[data-state="provisional"]');
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await row.textContent()).toContain('PROVISIONAL');
+    expect(await row.textContent()).not.toContain('FINAL');
+    const reports = await bridge<{ id: string; state: string }[]>(app, 'reports:list', {});
+    expect(reports.map((r) => r.state)).toEqual(['provisional']);
+    reportId = reports[0]!.id;
+  });
+
+  it('a trainer verifies it: it becomes final, naming both, at the workstation and at the hub', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await logInAs(page, /^Log in as Dr Grace Hopper, Trainer/, `${TRAINER} · Trainer`);
+    await page.getByRole('button', { name: /^Open report: / }).first().click();
+    const signed = page.getByTestId('signed-report');
+    await signed.waitFor();
+    expect(await signed.getAttribute('data-state')).toBe('provisional');
+    expect((await signed.textContent()) ?? '').not.toContain('FINAL');
+    const verify = page.getByTestId('verify-button');
+    expect(await verify.textContent()).toBe('Verify and issue final report');
+    await verify.click();
+
+    await expect.poll(() => page.getByTestId('signed-report').getAttribute('data-state'), { timeout: 15_000 }).toBe('final');
+    const done = page.getByTestId('signed-report');
+    const text = (await done.textContent()) ?? '';
+    expect(text).toContain('FINAL');
+    expect(text).not.toContain('PROVISIONAL');
+    const signatures = done.getByTestId('signature-list').getByTestId('signature');
+    expect(await signatures.count()).toBe(2);
+    expect(await signatures.nth(0).textContent()).toContain(`Signed by ${TRAINEE}, Trainee`);
+    expect(await signatures.nth(0).getAttribute('data-meaning')).toBe('provisional');
+    expect(await signatures.nth(1).textContent()).toContain(`Signed by ${TRAINER}, Trainer`);
+    expect(await signatures.nth(1).textContent()).toContain('Meaning: verified (final report)');
+    expect((await page.getByTestId('patient-banner').textContent()) ?? '').toContain('FINAL');
+    expect(await page.getByTestId('verify-button').count()).toBe(0);
+    await expect.poll(() => done.getByTestId('sync-status').getAttribute('data-state'), { timeout: 20_000 }).toBe('synced');
+
+    // The hub holds it as final, with both signature records.
+    const status = await bridge<{ url: string }>(app, 'hub:status', {});
+    const login = await fetch(`${status.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'trainer', password: 'demo' }) });
+    const token = ((await login.json()) as { token: string }).token;
+    const res = await fetch(`${status.url}/api/reports/${encodeURIComponent(reportId)}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    const atHub = (await res.json()) as { state: string; signatures: { name: string; meaning: string }[] };
+    expect(atHub.state).toBe('final');
+    expect(atHub.signatures.map((s) => [s.name, s.meaning])).toEqual([
+      [TRAINEE, 'provisional'],
+      [TRAINER, 'verification'],
+    ]);
+
+    // And the list reads FINAL now.
+    await page.getByRole('button', { name: /^Library/ }).click();
+    await expect.poll(() => page.getByTestId('reports-table').locator('tbody tr[data-state="final"]').count()).toBe(1);
   });
 
   it('raised no page errors', () => {
