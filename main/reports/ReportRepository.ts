@@ -14,8 +14,10 @@ export type AuditAction = AuditEntry['action'];
 export interface RepositoryOptions {
   now?: () => Date;
   newId?: () => string;
-  /** The exam a study is, from the DICOM index (bound into signatures; shown with drafts). */
+  /** The exam a study is, from the DICOM index, to bind into a signature (may read files; may throw). */
   examFor?: (studyUid: string) => ExamDetails | null;
+  /** The exam as the index already knows it, shown with drafts (never throws); default: examFor, null on error. */
+  examShownFor?: (studyUid: string) => ExamDetails | null;
 }
 
 export interface ReportRow {
@@ -102,6 +104,7 @@ export class ReportRepository {
   readonly now: () => Date;
   readonly newId: () => string;
   readonly examFor: (studyUid: string) => ExamDetails | null;
+  readonly examShownFor: (studyUid: string) => ExamDetails | null;
   readonly st;
 
   constructor(
@@ -110,7 +113,17 @@ export class ReportRepository {
   ) {
     this.now = opts.now ?? (() => new Date());
     this.newId = opts.newId ?? (() => crypto.randomUUID());
-    this.examFor = opts.examFor ?? (() => null);
+    const examFor = opts.examFor ?? (() => null);
+    this.examFor = examFor;
+    this.examShownFor =
+      opts.examShownFor ??
+      ((uid) => {
+        try {
+          return examFor(uid);
+        } catch {
+          return null;
+        }
+      });
     this.st = {
       report: db.prepare<[string], ReportRow>('SELECT * FROM reports WHERE id = ?'),
       list: db.prepare<[], ReportRow>('SELECT * FROM reports ORDER BY updated_at DESC, rowid DESC'),
@@ -242,7 +255,7 @@ export class ReportRepository {
     return {
       id: row.id,
       study: studyOfRow(row),
-      exam: isSigned(row.state) ? this.storedExam(row) : this.examFor(row.study_uid),
+      exam: isSigned(row.state) ? this.storedExam(row) : this.examShownFor(row.study_uid),
       state: row.state,
       content: ReportContent.parse(JSON.parse(row.content)),
       revision: row.revision,

@@ -29,6 +29,8 @@ export interface ReportStoreOptions {
    * signature and refuses when it is unknown; without this option nothing can be signed.
    */
   examFor?: (studyUid: string) => ExamDetails | null;
+  /** The exam shown with a draft, as the index already knows it (DicomIndexService.knownExam); never throws. */
+  examShownFor?: (studyUid: string) => ExamDetails | null;
 }
 
 export class ReportStore {
@@ -43,6 +45,7 @@ export class ReportStore {
       ...(opts.now ? { now: opts.now } : {}),
       ...(opts.newId ? { newId: opts.newId } : {}),
       ...(opts.examFor ? { examFor: opts.examFor } : {}),
+      ...(opts.examShownFor ? { examShownFor: opts.examShownFor } : {}),
     });
     this.drafts = new Drafts(this.repo, opts.studyInfo);
     this.lifecycle = new ReportLifecycle(this.repo);

@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ContractError } from '../../../common/contract.ts';
 import { addendumSignedPayload, AddendumPayload, OutboxPayload, SignedReportPayload } from '../../../common/hubPayload.ts';
 import { SqliteOutboxStore } from '../../../main/sync/OutboxStore.ts';
 import { signedPayload, type ReportContent } from '../../../common/report.ts';
@@ -327,6 +328,21 @@ describe('sign', () => {
     const id = signableDraft();
     expectCode(() => blind.sign(id, STUDY_A, 1, RADIOLOGIST), 'not-found', /not in this workstation's image index/);
     expect(store.get(id, 'x').state).toBe('draft');
+    expect(count('signatures')).toBe(0);
+    expect(count('outbox')).toBe(0);
+  });
+
+  it('a draft still opens when the index cannot read the exam; signing then refuses with the index\'s reason', () => {
+    const failing = new ReportStore(db, {
+      examFor: () => {
+        throw new ContractError('unavailable', 'No file of study 1.2.3 could be read: /images/a.dcm: gone.');
+      },
+    });
+    const r = failing.open(STUDY_A, { actor: 'a', ...CT_HEAD });
+    expect(r.exam).toBeNull();
+    failing.save(r.id, STUDY_A, signableContent(), 0, 'a');
+    expectCode(() => failing.sign(r.id, STUDY_A, 1, RADIOLOGIST), 'unavailable', /a\.dcm: gone/);
+    expect(failing.get(r.id, 'x').state).toBe('draft');
     expect(count('signatures')).toBe(0);
     expect(count('outbox')).toBe(0);
   });
