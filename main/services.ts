@@ -10,6 +10,7 @@ import { openDatabase, type Db } from './db/database.ts';
 import { DicomIndexService } from './dicom/DicomIndexService.ts';
 import { ReportStore } from './reports/ReportStore.ts';
 import { WorkstationHub } from './hub/WorkstationHub.ts';
+import { UNFINISHED_REFETCH_MIN_MS } from '../common/hub.ts';
 
 export interface ServicesOptions {
   dataDir: string;
@@ -44,11 +45,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     const s = index.study(studyUid);
     return s ? { patientName: s.patientName, description: s.description } : null;
   };
-  const reports = new ReportStore(db, {
-    studyInfo,
-    examFor: (studyUid) => index.exam(studyUid),
-    examShownFor: (studyUid) => index.knownExam(studyUid),
-  });
+  const reports = new ReportStore(db, { studyInfo, examFor: (studyUid) => index.exam(studyUid) });
   const events = new EventEmitter<{ event: [AppEvent] }>();
   const uploadsDir = path.join(opts.dataDir, 'uploads');
 
@@ -94,7 +91,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     if (!hub) throw new ContractError('unavailable', 'This workstation runs without a hub (started with --no-hub).');
     return hub;
   };
-  const NO_HUB: HubStatus = { configured: false, url: null, embedded: false, online: false, user: null, pending: 0, failed: 0, demoUsers: [] };
+  const NO_HUB: HubStatus = { configured: false, url: null, embedded: false, online: false, user: null, pending: 0, failed: 0, unfinishedRefetchMinMs: UNFINISHED_REFETCH_MIN_MS, demoUsers: [] };
 
   const handlers: Handlers = {
     'app:info': () => ({
@@ -184,6 +181,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     'hub:login': ({ username, password }) => needHub().login(username, password),
     'hub:logout': () => needHub().logout(),
     'sync:status': ({ reportId }) => needHub().syncStatus(reportId),
+    'sync:statuses': ({ reportIds }) => needHub().syncStatuses(reportIds),
     'sync:retry': ({ reportId }) => needHub().retry(reportId),
     'sync:recordPhone': ({ reportId, ...call }) => needHub().recordPhone(reportId, call),
     'unfinished:list': () => needHub().unfinished(),

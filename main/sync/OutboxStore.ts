@@ -97,6 +97,7 @@ export class SqliteOutboxStore implements OutboxStore {
         `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, state = ? WHERE id = ? AND state <> 'synced'`,
       ),
       forReport: db.prepare<[string], Row>('SELECT * FROM outbox WHERE report_id = ? ORDER BY id'),
+      forReports: db.prepare<[string], Row>('SELECT * FROM outbox WHERE report_id IN (SELECT value FROM json_each(?)) ORDER BY id'),
       unsynced: db.prepare<[], Row>(`SELECT * FROM outbox WHERE state <> 'synced' ORDER BY id`),
       retry: db.prepare<[string, string]>(`UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE report_id = ? AND state = 'failed'`),
     };
@@ -123,6 +124,11 @@ export class SqliteOutboxStore implements OutboxStore {
 
   forReport(reportId: string): OutboxEntry[] {
     return this.st.forReport.all(reportId).map(toEntry);
+  }
+
+  /** Every outbox row of these reports, oldest first, in one query (a list's sync states). */
+  forReports(reportIds: readonly string[]): OutboxEntry[] {
+    return this.st.forReports.all(JSON.stringify(reportIds)).map(toEntry);
   }
 
   unsynced(): OutboxEntry[] {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { AlertCategory, Profile, ReportContent, StudyRef } from '../../common/report.ts';
 import { openDatabase, type Db } from '../../main/db/database.ts';
 import { ReportStore } from '../../main/reports/ReportStore.ts';
-import { RADIOLOGIST, signableContent, tempDb } from '../main/reports/fixtures.ts';
+import { fixtureExam, RADIOLOGIST, signableContent, tempDb } from '../main/reports/fixtures.ts';
 
 export { RADIOLOGIST };
 
@@ -65,7 +65,7 @@ export interface Workstation {
  */
 export function workstation(opts: { profile?: Profile; now?: () => Date; memoryBacked?: boolean } = {}): Workstation {
   const { db, file } = opts.memoryBacked && fs.existsSync('/dev/shm') ? shmDb() : tempDb('sync');
-  const store = new ReportStore(db, opts.now ? { now: opts.now } : {});
+  const store = new ReportStore(db, { examFor: fixtureExam, ...(opts.now ? { now: opts.now } : {}) });
   const profile = opts.profile ?? RADIOLOGIST;
   store.setProfile(profile);
   return {

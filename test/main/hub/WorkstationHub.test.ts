@@ -14,18 +14,10 @@ import { buildHub, type Hub } from '../../../server/app.ts';
 import type { HubDb } from '../../../server/db/adapter.ts';
 import { addTrialUser, openTrialDb, startRealTrialHub, TRIAL_PASSWORD, type RealTrialHub } from '../../support/realHub.ts';
 import { contentWithAlert, RADIOLOGIST, uniqueStudy, workstation, type Workstation } from '../../support/syncWorkstation.ts';
+import { sleep, until } from '../../support/until.ts';
 
 const GRACE = { username: 'grace', name: 'Dr Grace Hopper', role: 'radiologist' as const, registration: 'GMC 7654321' };
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let db: HubDb;
 let drop: () => Promise<void>;

@@ -7,14 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { HubEvent } from '../../../common/hub.ts';
 import { HubClient, HubError } from '../../../main/sync/HubClient.ts';
 import { startFakeHub, type FakeHub } from '../../support/fakeHub.ts';
+import { until } from '../../support/until.ts';
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 let hub: FakeHub;
 const closers: (() => Promise<void> | void)[] = [];

@@ -9,6 +9,7 @@ import { SqliteOutboxStore } from '../../../main/sync/OutboxStore.ts';
 import { SqlitePhoneLog } from '../../../main/sync/PhoneLog.ts';
 import { startFakeHub, type FakeHub } from '../../support/fakeHub.ts';
 import { workstation, type Workstation } from '../../support/syncWorkstation.ts';
+import { until } from '../../support/until.ts';
 
 /** Real timers; `now` can be moved forward; jitter fixed. */
 function testClock(random = 1 - 1e-9): SyncClock & { advance(ms: number): void } {
@@ -41,13 +42,6 @@ function scriptedSink(script: SendOutcome[]): SignedReportSink & { calls: { key:
   };
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
