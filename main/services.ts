@@ -45,7 +45,11 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     const s = index.study(studyUid);
     return s ? { patientName: s.patientName, description: s.description } : null;
   };
-  const reports = new ReportStore(db, { studyInfo, examFor: (studyUid) => index.exam(studyUid) });
+  const reports = new ReportStore(db, {
+    studyInfo,
+    examFor: (studyUid) => index.exam(studyUid),
+    examShownFor: (studyUid) => index.knownExam(studyUid),
+  });
   const events = new EventEmitter<{ event: [AppEvent] }>();
   const uploadsDir = path.join(opts.dataDir, 'uploads');
 
