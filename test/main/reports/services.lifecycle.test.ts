@@ -1,0 +1,107 @@
+// The report life cycle through the contract handlers of main/services.ts (what the renderer
+// calls), on the bundled sample CT indexed for real: a trainee's reports:sign makes a provisional
+// report bound to the exam the DICOM index reads from the files, a trainer's reports:verify makes
+// it final, and a referrer or a safety lead is refused with a clear message. No hub: the signer is
+// the local profile.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contract, ContractError, type Handlers } from '../../../common/contract.ts';
+import type { Profile, Report, StudyRef } from '../../../common/report.ts';
+import { createServices, type Services } from '../../../main/services.ts';
+import { verifySignature } from '../../../main/reports/signatures.ts';
+import { signableContent, TRAINEE, TRAINER } from './fixtures.ts';
+
+const repoRoot = path.resolve(import.meta.dirname, '../../..');
+let services: Services;
+let dataDir: string;
+
+/** Calls a handler as the bridge does: input parsed by the contract, output parsed too. */
+async function call<C extends keyof Handlers>(channel: C, input: unknown): Promise<ReturnType<Handlers[C]> extends Promise<infer T> ? T : ReturnType<Handlers[C]>> {
+  const c = contract[channel];
+  const out = await (services.handlers[channel] as (i: unknown) => unknown)(c.input.parse(input));
+  return c.output.parse(out) as never;
+}
+
+async function refused(channel: keyof Handlers, input: unknown): Promise<ContractError> {
+  try {
+    await call(channel, input);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ContractError);
+    return err as ContractError;
+  }
+  throw new Error(`${channel} was not refused`);
+}
+
+let current: StudyRef;
+let prior: StudyRef;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-services-lifecycle-'));
+  services = await createServices({
+    dataDir,
+    mode: 'browser',
+    version: 'test',
+    fileAccess: () => ({ fileBaseUrl: 'http://127.0.0.1/files/', fileAuthHeader: null }),
+    sampleDir: path.join(repoRoot, 'resources', 'samples', 'ct-head'),
+  });
+  const patients = await call('library:list', {});
+  const studies = patients.flatMap((p) => p.studies.map((s) => ({ patientId: p.patientId, studyUid: s.studyUid })));
+  expect(studies.length).toBeGreaterThanOrEqual(2);
+  const info = await call('app:info', {});
+  current = studies.find((s) => s.studyUid === info.sampleStudyUid)!;
+  prior = studies.find((s) => s.studyUid !== info.sampleStudyUid)!;
+}, 60_000);
+
+afterAll(async () => {
+  await services.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function draftOf(study: StudyRef, as: Profile): Promise<{ report: Report; revision: number }> {
+  await call('profile:set', as);
+  const report = await call('reports:open', { study });
+  const saved = await call('reports:save', { reportId: report.id, study, content: signableContent(), baseRevision: report.revision });
+  return { report, revision: saved.revision };
+}
+
+describe('reports:sign and reports:verify through the contract', () => {
+  it('a trainee signs provisionally with the exam from the files; a trainer verifies; both signatures verify alone', async () => {
+    const { report, revision } = await draftOf(current, TRAINEE);
+    const known = services.index.exam(current.studyUid)!;
+    expect(known.patientName).not.toBe('');
+    expect(report.exam).toEqual(known);
+
+    const p = await call('reports:sign', { reportId: report.id, study: current, revision });
+    expect(p.state).toBe('provisional');
+    expect(p.exam).toEqual(known);
+    expect(p.signatures.map((s) => [s.meaning, s.role])).toEqual([['provisional', 'trainee']]);
+    expect((await call('reports:list', {})).find((r) => r.id === report.id)?.state).toBe('provisional');
+
+    // The trainee cannot verify their own report; a trainer can.
+    expect((await refused('reports:verify', { reportId: report.id, study: current })).code).toBe('forbidden');
+    await call('profile:set', TRAINER);
+    const v = await call('reports:verify', { reportId: report.id, study: current });
+    expect(v.state).toBe('final');
+    expect(v.signatures.map((s) => [s.meaning, s.name])).toEqual([['provisional', TRAINEE.name], ['verification', TRAINER.name]]);
+    for (const s of v.signatures) expect(verifySignature(s, v)).toEqual({ ok: true });
+    expect((await refused('reports:verify', { reportId: report.id, study: current })).code).toBe('conflict');
+
+    const a = await call('reports:addendum', { reportId: report.id, text: 'Reviewed with the trainee.' });
+    const after = await call('reports:get', { reportId: report.id });
+    expect(after.state).toBe('appended');
+    expect(after.signatures.at(-1)).toMatchObject({ meaning: 'addendum', addendumId: a.id });
+  });
+
+  it('a referrer and a safety lead are told they may not sign; nothing is signed', async () => {
+    const referrer: Profile = { name: 'Dr Joseph Lister', role: 'referrer', registration: 'GMC 5555555' };
+    const { report, revision } = await draftOf(prior, referrer);
+    const e = await refused('reports:sign', { reportId: report.id, study: prior, revision });
+    expect(e.code).toBe('forbidden');
+    expect(e.message).toMatch(/referrer may not sign reports/i);
+    await call('profile:set', { ...referrer, role: 'safety-lead' });
+    expect((await refused('reports:sign', { reportId: report.id, study: prior, revision })).message).toMatch(/safety lead may not sign reports/i);
+    expect((await call('reports:get', { reportId: report.id })).state).toBe('draft');
+  });
+});
