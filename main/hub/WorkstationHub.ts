@@ -6,8 +6,11 @@
 // stream is connected: a dead hub shows within moments, not at the sender's next poll.
 // Log out flushes this user's queued draft snapshots (bounded) and then drops them, so nothing
 // is ever sent under the next user's token.
+// Traffic (issue 6): a list's sync states are read in one query (syncStatuses); the echo of our
+// own draft snapshot is not reacted to twice; 'unfinished-changed' is signalled at most once per
+// the site policy's unfinishedRefetchMinMs (read from the hub at login and on each connection).
 import { EventEmitter } from 'node:events';
-import type { HubEvent, HubUser, UnfinishedList } from '../../common/hub.ts';
+import { SitePolicy, UNFINISHED_REFETCH_MIN_MS, type HubEvent, type HubUser, type UnfinishedList } from '../../common/hub.ts';
 import { ContractError, type AppEvent, type HubStatus, type PhoneCallInput, type SyncStatusInfo } from '../../common/contract.ts';
 import type { Report, ReportContent, StudyRef } from '../../common/report.ts';
 import type { Db } from '../db/database.ts';
@@ -15,13 +18,17 @@ import type { ReportStore } from '../reports/ReportStore.ts';
 import { HubClient, HubError, type HubSubscription, type SignedReportSink } from '../sync/HubClient.ts';
 import { OutboxPayload } from '../../common/hubPayload.ts';
 import { formatDateTime } from '../../common/format.ts';
-import { OutboxSender } from '../sync/OutboxSender.ts';
-import { SqliteOutboxStore } from '../sync/OutboxStore.ts';
+import { OutboxSender, summarise } from '../sync/OutboxSender.ts';
+import { SqliteOutboxStore, type OutboxEntry } from '../sync/OutboxStore.ts';
 import { SqlitePhoneLog } from '../sync/PhoneLog.ts';
 import { DraftPublisher, type DraftSink } from '../sync/DraftPublisher.ts';
+import { realClock, type SyncClock } from '../sync/clock.ts';
+import { OwnSnapshots, RefetchSignal } from '../sync/unfinishedSignal.ts';
 
 const SESSION_KEY = 'hub.session';
 const SEQ_KEY = 'hub.lastSeq';
+/** The last site policy floor the hub gave this session (kept across restarts of the workstation). */
+const REFETCH_FLOOR_KEY = 'hub.policy.unfinishedRefetchMinMs';
 
 export interface WorkstationHubOptions {
   baseUrl: string;
@@ -42,13 +49,17 @@ export interface WorkstationHubOptions {
   logoutFlushMs?: number;
   /** Test seam: the fetch the hub client uses. */
   fetch?: typeof fetch;
+  /** On a (re)connection of the live stream the site policy is read again if the last reading is older than this (default 60 s). */
+  policyMaxAgeMs?: number;
+  /** Test seam: time and timers of the unfinished-list signal and the echo window. */
+  clock?: SyncClock;
 }
 
-/** The signer named in an outbox payload (report or addendum), or null if it cannot be read. */
+/** The signer named in an outbox payload (report, addendum or verification), or null if it cannot be read. */
 function signerOf(payloadJson: string): { name: string; registration: string } | null {
   try {
     const p = OutboxPayload.parse(JSON.parse(payloadJson));
-    const sig = p.kind === 'report' ? p.report.signature : p.addendum.signature;
+    const sig = p.kind === 'report' ? p.report.signature : p.kind === 'addendum' ? p.addendum.signature : p.signature;
     return { name: sig.name, registration: sig.registration };
   } catch {
     return null;
@@ -90,6 +101,16 @@ export class WorkstationHub {
   /** Bumped at log out (and when another user logs in): a draft publisher only sends within its own session. */
   private session = 0;
   private user: HubUser | null = null;
+  private readonly outbox: SqliteOutboxStore;
+  /** Draft snapshots sent from here whose hub event is still to come (not reacted to twice). */
+  private readonly ownSnapshots: OwnSnapshots;
+  /** 'unfinished-changed' to the app, at most once per refetch floor. */
+  private readonly unfinishedSignal: RefetchSignal;
+  /** The site policy's floor between two refetches of the unfinished list (ms). */
+  private refetchFloorMs = UNFINISHED_REFETCH_MIN_MS;
+  private policyReadAt: number | null = null;
+  private policyReading: Promise<void> | null = null;
+  private readonly clock: SyncClock;
 
   constructor(opts: WorkstationHubOptions) {
     this.opts = opts;
@@ -112,8 +133,13 @@ export class WorkstationHub {
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
     });
     this.phoneLog = new SqlitePhoneLog(opts.db);
+    this.outbox = new SqliteOutboxStore(opts.db);
+    this.clock = opts.clock ?? realClock;
+    this.ownSnapshots = new OwnSnapshots(this.clock);
+    this.unfinishedSignal = new RefetchSignal(() => this.events.emit('event', { type: 'unfinished-changed' }), () => this.refetchFloorMs, this.clock);
+    if (token) this.refetchFloorMs = this.savedFloor();
     this.sender = new OutboxSender({
-      store: new SqliteOutboxStore(opts.db),
+      store: this.outbox,
       hub: this.signerGate(),
       phoneLog: this.phoneLog,
       actor: () => this.user?.name ?? this.reports.getProfile()?.name ?? 'unidentified user',
@@ -153,14 +179,26 @@ export class WorkstationHub {
   private newPublisher(): DraftPublisher {
     const session = this.session;
     const sink: DraftSink = {
-      putDraft: (reportId, snapshot) =>
-        session === this.session
-          ? this.client.putDraft(reportId, snapshot)
-          : Promise.reject(new HubError(401, 'session-ended', 'The session that queued this draft snapshot has ended.')),
+      putDraft: async (reportId, snapshot) => {
+        if (session !== this.session) throw new HubError(401, 'session-ended', 'The session that queued this draft snapshot has ended.');
+        // The hub's event for this snapshot may arrive before its answer: expect it from now on.
+        this.ownSnapshots.sending(reportId);
+        try {
+          const ack = await this.client.putDraft(reportId, snapshot);
+          if (!ack.applied) this.ownSnapshots.notStored(reportId);
+          return ack;
+        } catch (err) {
+          this.ownSnapshots.notStored(reportId);
+          throw err;
+        }
+      },
     };
     const publisher = new DraftPublisher({ hub: sink, ...(this.opts.draftThrottleMs !== undefined ? { throttleMs: this.opts.draftThrottleMs } : {}) });
     publisher.events.on('taken-over', (t) => this.lostDraft(t.reportId, t.newOwnerName ?? 'a colleague', t.message));
-    publisher.events.on('published', () => this.events.emit('event', { type: 'unfinished-changed' }));
+    // Our snapshot stored: the list changed (once; the hub's echo of it is skipped). Ignored as not newer: nothing changed.
+    publisher.events.on('published', (ack) => {
+      if (ack.applied) this.unfinishedSignal.signal();
+    });
     return publisher;
   }
 
@@ -219,17 +257,23 @@ export class WorkstationHub {
 
   async stop(): Promise<void> {
     this.closeSubscription();
+    this.unfinishedSignal.stop();
     await Promise.allSettled([this.publisher.stop(), this.sender.stop({ drainMs: 2000 })]);
     this.events.removeAllListeners();
   }
 
   status(): HubStatus {
+    // Reports not yet at the hub, from one query of the unsynced outbox rows: a report with a
+    // refused row counts as failed, else one with a waiting row as pending.
+    const byReport = new Map<string, 'pending' | 'failed'>();
+    for (const row of this.outbox.unsynced()) {
+      if (byReport.get(row.reportId) !== 'failed') byReport.set(row.reportId, row.state === 'failed' ? 'failed' : 'pending');
+    }
     let pending = 0;
     let failed = 0;
-    for (const r of this.reports.list({ status: 'signed' })) {
-      const s = this.sender.status(r.id);
-      if (s.state === 'pending') pending++;
-      if (s.state === 'failed') failed++;
+    for (const state of byReport.values()) {
+      if (state === 'failed') failed++;
+      else pending++;
     }
     return {
       configured: true,
@@ -239,8 +283,42 @@ export class WorkstationHub {
       user: this.client.token ? this.user : null,
       pending,
       failed,
+      unfinishedRefetchMinMs: this.client.token ? this.refetchFloorMs : UNFINISHED_REFETCH_MIN_MS,
       demoUsers: this.opts.demoUsers ?? [],
     };
+  }
+
+  /** The floor this session last read from the hub's site policy (the default if none, or unreadable). */
+  private savedFloor(): number {
+    const saved = SitePolicy.shape.unfinishedRefetchMinMs.safeParse(Number(this.reports.getSetting(REFETCH_FLOOR_KEY)));
+    return saved.success ? saved.data : UNFINISHED_REFETCH_MIN_MS;
+  }
+
+  /**
+   * Reads the hub's site policy (GET /api/policy) for the unfinished list's refetch floor. A hub
+   * that cannot answer leaves the last known floor; a change is announced with 'hub-changed'.
+   */
+  private readPolicy(): Promise<void> {
+    this.policyReading ??= this.fetchPolicy().finally(() => {
+      this.policyReading = null;
+    });
+    return this.policyReading;
+  }
+
+  private async fetchPolicy(): Promise<void> {
+    const session = this.session;
+    let floor: number;
+    try {
+      floor = (await this.client.policy()).unfinishedRefetchMinMs;
+    } catch {
+      return;
+    }
+    if (session !== this.session || !this.client.token) return;
+    this.policyReadAt = this.clock.now();
+    this.reports.setSetting(REFETCH_FLOOR_KEY, String(floor));
+    if (floor === this.refetchFloorMs) return;
+    this.refetchFloorMs = floor;
+    this.events.emit('event', { type: 'hub-changed', online: this.online() });
   }
 
   async login(username: string, password: string): Promise<HubStatus> {
@@ -261,6 +339,7 @@ export class WorkstationHub {
     this.sender.resume();
     this.sender.wake();
     this.subscribe();
+    await this.readPolicy();
     this.announcedOnline = this.online();
     this.events.emit('event', { type: 'hub-changed', online: this.announcedOnline });
     return this.status();
@@ -287,6 +366,10 @@ export class WorkstationHub {
     this.client.setToken(null);
     this.user = null;
     this.reports.setSetting(SESSION_KEY, null);
+    this.reports.setSetting(REFETCH_FLOOR_KEY, null);
+    this.refetchFloorMs = UNFINISHED_REFETCH_MIN_MS;
+    this.policyReadAt = null;
+    this.ownSnapshots.clear();
     this.announcedOnline = this.online();
     this.events.emit('event', { type: 'hub-changed', online: this.announcedOnline });
     return this.status();
@@ -305,7 +388,7 @@ export class WorkstationHub {
 
   /** The editor closed the draft: publish at once. */
   async draftClosed(report: Report): Promise<boolean> {
-    if (!this.client.token || !this.user || report.status !== 'draft' || report.takenOverBy) return false;
+    if (!this.client.token || !this.user || report.state !== 'draft' || report.takenOverBy) return false;
     await this.publisher.close(report.id, {
       study: report.study,
       content: report.content,
@@ -323,9 +406,26 @@ export class WorkstationHub {
   }
 
   syncStatus(reportId: string): SyncStatusInfo {
-    const s = this.sender.status(reportId);
-    const warned = this.sender.criticalUndelivered().some((w) => w.reportId === reportId);
-    return { ...s, criticalUndelivered: warned, phoned: this.phoneLog.has(reportId) };
+    return this.syncStatuses([reportId])[0]!;
+  }
+
+  /**
+   * The sync states of many reports (a whole list) in one answer, one per id in the order given:
+   * one query of the outbox, one of the phone log, one of the overdue critical reports. Same
+   * meaning as `syncStatus` for each; an id with nothing signed (a draft, or no such report
+   * here) is 'local', as `syncStatus` answers it.
+   */
+  syncStatuses(reportIds: readonly string[]): SyncStatusInfo[] {
+    if (reportIds.length === 0) return [];
+    const rows = new Map<string, OutboxEntry[]>();
+    for (const row of this.outbox.forReports(reportIds)) {
+      const list = rows.get(row.reportId) ?? [];
+      list.push(row);
+      rows.set(row.reportId, list);
+    }
+    const phoned = this.phoneLog.withCalls(reportIds);
+    const warned = new Set(this.sender.criticalUndelivered().map((w) => w.reportId));
+    return reportIds.map((id) => ({ ...summarise(id, rows.get(id) ?? []), criticalUndelivered: warned.has(id), phoned: phoned.has(id) }));
   }
 
   retry(reportId: string): SyncStatusInfo {
@@ -368,7 +468,7 @@ export class WorkstationHub {
       previousOwner: res.previousOwner.name,
       actor: me.name,
     });
-    this.events.emit('event', { type: 'unfinished-changed' });
+    this.unfinishedSignal.now();
     return report;
   }
 
@@ -405,9 +505,10 @@ export class WorkstationHub {
           if (!current()) return;
           this.streamDown = !connected;
           if (connected) {
-            // Back: send what waited, and the list may have changed while we were away.
+            // Back: send what waited, and the list (and the policy) may have changed while we were away.
             this.sender.wake();
-            this.events.emit('event', { type: 'unfinished-changed' });
+            this.unfinishedSignal.signal();
+            if (this.policyReadAt === null || this.clock.now() - this.policyReadAt > (this.opts.policyMaxAgeMs ?? 60_000)) void this.readPolicy();
           }
           this.announceOnline();
         },
@@ -439,10 +540,16 @@ export class WorkstationHub {
     if (e.type === 'draft-taken-over') {
       if (this.user && e.from.username === this.user.username) {
         this.lostDraft(e.reportId, e.to.name, `${e.to.name} took over this draft at ${formatDateTime(e.at, 'utc')}. Your copy is read-only.`);
+        this.unfinishedSignal.now();
+      } else {
+        this.unfinishedSignal.signal();
       }
-      this.events.emit('event', { type: 'unfinished-changed' });
-    } else if (e.type === 'unfinished-changed' || e.type === 'report-signed') {
-      this.events.emit('event', { type: 'unfinished-changed' });
+    } else if (e.type === 'unfinished-changed') {
+      // The echo of a snapshot this workstation stored: it reacted to the hub's answer already.
+      if (e.reason === 'snapshot' && this.user && e.owner === this.user.username && this.ownSnapshots.isEcho(e.reportId)) return;
+      this.unfinishedSignal.signal();
+    } else if (e.type === 'report-signed') {
+      this.unfinishedSignal.signal();
     }
   }
 }

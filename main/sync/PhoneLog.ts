@@ -13,6 +13,8 @@ export type PhoneRecord = PhoneCall & { seq: number; reportId: string; recordedB
 export interface PhoneLog {
   record(reportId: string, call: PhoneCallInput, recordedBy: string, recordedAtIso: string): PhoneRecord;
   has(reportId: string): boolean;
+  /** Which of these reports have a call recorded (one query for a whole list). */
+  withCalls(reportIds: readonly string[]): Set<string>;
   forReport(reportId: string): PhoneRecord[];
 }
 
@@ -25,6 +27,9 @@ export class SqlitePhoneLog implements PhoneLog {
         'INSERT INTO sync_phone_communications (report_id, clinician, role, time, note, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       has: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM sync_phone_communications WHERE report_id = ?'),
+      withCalls: db.prepare<[string], { report_id: string }>(
+        'SELECT DISTINCT report_id FROM sync_phone_communications WHERE report_id IN (SELECT value FROM json_each(?))',
+      ),
       forReport: db.prepare<[string], PhoneRecord>(
         'SELECT seq, report_id AS reportId, clinician, role, time, note, recorded_by AS recordedBy, recorded_at AS recordedAt FROM sync_phone_communications WHERE report_id = ? ORDER BY seq',
       ),
@@ -41,6 +46,10 @@ export class SqlitePhoneLog implements PhoneLog {
 
   has(reportId: string): boolean {
     return (this.st.has.get(reportId)?.n ?? 0) > 0;
+  }
+
+  withCalls(reportIds: readonly string[]): Set<string> {
+    return new Set(this.st.withCalls.all(JSON.stringify(reportIds)).map((r) => r.report_id));
   }
 
   forReport(reportId: string): PhoneRecord[] {
