@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { TOKEN_HEADER } from '../../common/security.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 export const corpusDir = path.resolve(repoRoot, '..', 'shared', 'dicom');
@@ -78,4 +79,10 @@ export async function launchChromium(): Promise<Browser> {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
   });
+}
+
+/** Calls the workstation's own contract (the loopback bridge), as the page would; the Result as answered. */
+export async function bridge(app: RunningApp, channel: string, input: unknown): Promise<{ ok: boolean; value?: unknown; error?: { code: string; message: string } }> {
+  const res = await fetch(`${app.origin}/api/${channel}`, { method: 'POST', headers: { 'content-type': 'application/json', [TOKEN_HEADER]: app.token }, body: JSON.stringify(input) });
+  return (await res.json()) as { ok: boolean; value?: unknown; error?: { code: string; message: string } };
 }

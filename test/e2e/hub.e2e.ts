@@ -11,8 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { TOKEN_HEADER } from '../../common/security.ts';
-import { launchChromium, repoRoot, startApp, tempDataDir, type RunningApp } from './harness.ts';
+import { bridge, launchChromium, repoRoot, startApp, tempDataDir, type RunningApp } from './harness.ts';
 
 const HUB_CLI = path.join(repoRoot, 'dist', 'node', 'hub.mjs');
 /** The hub runs on PGlite in its data folder, whatever the environment says. */
@@ -97,12 +96,6 @@ async function hubLogin(url: string, u: TestUser): Promise<string> {
 async function hubGet(url: string, token: string, p: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${url}${p}`, { headers: { authorization: `Bearer ${token}` } });
   return { status: res.status, body: await res.json() };
-}
-
-/** Calls the workstation's own contract (the loopback bridge), as the page would. */
-async function bridge(app: RunningApp, channel: string, input: unknown): Promise<{ ok: boolean; value?: unknown; error?: { code: string; message: string } }> {
-  const res = await fetch(`${app.origin}/api/${channel}`, { method: 'POST', headers: { 'content-type': 'application/json', [TOKEN_HEADER]: app.token }, body: JSON.stringify(input) });
-  return (await res.json()) as { ok: boolean; value?: unknown; error?: { code: string; message: string } };
 }
 
 async function openPage(browser: Browser, app: RunningApp, errors: string[]): Promise<Page> {

@@ -7,8 +7,7 @@
 // unsigned draft for another study asks first, and typed text survives a reload.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { TOKEN_HEADER } from '../../common/security.ts';
-import { launchChromium, startApp, tempDataDir, type RunningApp } from './harness.ts';
+import { bridge, launchChromium, startApp, tempDataDir, type RunningApp } from './harness.ts';
 
 interface CanvasStats {
   width: number;
@@ -324,10 +323,9 @@ describe('reporting workflow (browser mode)', () => {
   });
 });
 
-/** Calls the workstation's own contract (the loopback bridge), as the page would. */
-async function bridge<T>(app: RunningApp, channel: string, input: unknown): Promise<T> {
-  const res = await fetch(`${app.origin}/api/${channel}`, { method: 'POST', headers: { 'content-type': 'application/json', [TOKEN_HEADER]: app.token }, body: JSON.stringify(input) });
-  const r = (await res.json()) as { ok: boolean; value?: T; error?: { message: string } };
+/** The value a contract call answers (the test fails with the refusal otherwise). */
+async function call<T>(app: RunningApp, channel: string, input: unknown): Promise<T> {
+  const r = await bridge(app, channel, input);
   if (!r.ok) throw new Error(`${channel}: ${r.error?.message}`);
   return r.value as T;
 }
@@ -400,7 +398,7 @@ describe('trainee and trainer (browser mode, embedded hub)', () => {
     await expect.poll(() => row.count()).toBe(1);
     expect(await row.textContent()).toContain('PROVISIONAL');
     expect(await row.textContent()).not.toContain('FINAL');
-    const reports = await bridge<{ id: string; state: string }[]>(app, 'reports:list', {});
+    const reports = await call<{ id: string; state: string }[]>(app, 'reports:list', {});
     expect(reports.map((r) => r.state)).toEqual(['provisional']);
     reportId = reports[0]!.id;
   });
@@ -433,7 +431,7 @@ describe('trainee and trainer (browser mode, embedded hub)', () => {
     await expect.poll(() => done.getByTestId('sync-status').getAttribute('data-state'), { timeout: 20_000 }).toBe('synced');
 
     // The hub holds it as final, with both signature records.
-    const status = await bridge<{ url: string }>(app, 'hub:status', {});
+    const status = await call<{ url: string }>(app, 'hub:status', {});
     const login = await fetch(`${status.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'trainer', password: 'demo' }) });
     const token = ((await login.json()) as { token: string }).token;
     const res = await fetch(`${status.url}/api/reports/${encodeURIComponent(reportId)}`, { headers: { authorization: `Bearer ${token}` } });
