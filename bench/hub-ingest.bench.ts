@@ -1,8 +1,9 @@
 // Hub ingest on PostgreSQL: signed reports posted over loopback HTTP to a hub running in a worker
 // thread (its own event loop, as a separate process would have), each through the full path:
 // session, zod parse, sign-off rules, content-hash recomputation, then the idempotency record,
-// report row, draft check, audit row and event in one transaction (concurrent requests share one
-// statement and one commit: ReportBatcher in server/ingest.ts), NOTIFY after the commit.
+// report row with its exam, signature record, draft check, audit row and event in one transaction
+// (the one ingest rule of server/ingest.ts; concurrent requests share one transaction and one
+// commit: IngestBatcher), NOTIFY after the commit.
 //   1. sustained reports/s, closed loop, 32 concurrent senders;
 //   2. latency at an open-loop 200 requests/s (timed from each request's scheduled start, so a
 //      slow hub cannot hide queueing);
@@ -14,7 +15,7 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { SignedReportPayload } from '../common/hubPayload.ts';
-import { signedPayload, type Profile, type ReportContent } from '../common/report.ts';
+import { requesterUnknown, signedPayload, type ExamDetails, type Profile, type ReportContent } from '../common/report.ts';
 import { SseParser } from '../common/sse.ts';
 import { buildHub } from '../server/app.ts';
 import { createUser } from '../server/auth.ts';
@@ -64,8 +65,14 @@ function payload(signer: Profile, i: number): SignedReportPayload {
   const c = content(i);
   const signedAt = new Date().toISOString();
   const who = { name: signer.name, role: signer.role, registration: signer.registration };
-  const contentHash = crypto.createHash('sha256').update(signedPayload(c, study, who, signedAt, 'final-report')).digest('hex');
-  return { kind: 'report', report: { id, study, content: c, signature: { ...who, signedAt, meaning: 'final-report', contentHash }, author: signer.name, createdAt: signedAt } };
+  // The exam from the DICOM index, bound into the signed payload (one in 10 with no requester).
+  const exam: ExamDetails = {
+    patientName: `BENCH^Patient^${i}`, birthDate: '19600101', sex: i % 2 ? 'F' : 'M', accession: `ACC${String(i).padStart(9, '0')}`, modality: 'CT',
+    studyDescription: 'CT head without contrast', studyDate: '20261128', studyTime: '093000',
+    referringPhysician: i % 10 === 0 ? '' : `REFERRER^${i % 50}^^Dr`, requestingService: i % 10 === 0 ? '' : 'Emergency Department',
+  };
+  const contentHash = crypto.createHash('sha256').update(signedPayload(c, study, who, signedAt, 'final-report', exam)).digest('hex');
+  return { kind: 'report', report: { id, study, exam, content: c, signature: { ...who, signedAt, meaning: 'final-report', contentHash }, author: signer.name, createdAt: signedAt } };
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
@@ -220,10 +227,12 @@ export default async function run(): Promise<{ name: string; rows: { metric: str
         const sig = r.signature;
         await setup.query(
           `INSERT INTO raw_signed_reports (id, patient_id, study_uid, content, signer_name, signer_role, signer_registration, signed_at,
-             content_hash, author, created_at, stored_at, stored_by, idempotency_key)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), 1, $12)`,
+             content_hash, author, created_at, stored_at, stored_by, idempotency_key,
+             exam, accession, referring_physician, requesting_service, modality, study_date, requester_unknown)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), 1, $12, $13, $14, $15, $16, $17, $18, $19)`,
           [r.id, r.study.patientId, r.study.studyUid, JSON.stringify(r.content), sig.name, sig.role, sig.registration, sig.signedAt,
-            sig.contentHash, r.author, r.createdAt, crypto.randomUUID()],
+            sig.contentHash, r.author, r.createdAt, crypto.randomUUID(), JSON.stringify(r.exam), r.exam!.accession, r.exam!.referringPhysician,
+            r.exam!.requestingService, r.exam!.modality, r.exam!.studyDate, requesterUnknown(r.exam)],
         );
       }
     }));
@@ -312,7 +321,7 @@ export default async function run(): Promise<{ name: string; rows: { metric: str
       notes: `${closedDone} reports in ${round(closedSeconds, 2)} s closed loop, then ${openItems.length} at ${OPEN_RATE}/s open loop; ` +
         `${stored.n} rows stored for ${expected} posted. Hub in a worker thread of the bench process (own event loop), ` +
         'PostgreSQL on the same machine; every request is a full ingest (session, zod parse, sign-off rules, hash recomputation, then a transaction with ' +
-        'idempotency record, report, audit and event; concurrent requests share a statement and a commit). Raw = one autocommit INSERT per row into an identical table.',
+        'idempotency record, report with exam, signature record, audit and event; concurrent requests share a transaction and a commit). Raw = one autocommit INSERT per row into an identical table.',
     };
   } finally {
     if (worker) await worker.terminate();

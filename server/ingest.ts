@@ -268,44 +268,99 @@ export class IngestBatcher {
   }
 }
 
+/** Numbered parameters for one statement: `p.add(v)` returns its placeholder. */
+class Params {
+  readonly values: unknown[] = [];
+  add(v: unknown): string {
+    this.values.push(v);
+    return `$${this.values.length}`;
+  }
+}
+
 /**
- * Records a new signature in one statement: its row in `signatures`, the draft marked signed
- * (with an unfinished-changed event when there was one), the audit row, the report-signed event
- * and the answer kept for the key; then the report's new state. Returns the answer (already kept).
+ * Records a signed record in one statement. `anchor` is the statement's first step, a CTE named
+ * `new` that yields the report id when the record is new (the report or addendum inserted, or the
+ * verification to record); from it, in the same statement: the signature row, the audit row, the
+ * draft marked signed (with an unfinished-changed event when there was one), the report-signed
+ * event, and the answer kept for the key. Then the report's state moves if this signature moves
+ * it (its trigger allows that only once the signature is stored). Returns the answer, or null
+ * when `new` yielded nothing (the record was there already).
  */
-async function recordSignature(tx: Queryable, it: Item, s: {
+async function recordSignature(tx: Queryable, it: Item, q: Params, anchor: string, s: {
   reportId: string; meaning: SignatureMeaning; sig: Signature; hash: string; addendumId?: string; verifiesHash?: string;
   /** The report's state before and after this signature. */
   from: ReportState; state: ReportState; audit: { action: string; detail: Record<string, unknown> }; event: Omit<Extract<HubEvent, { type: 'report-signed' }>, 'seq'>;
   receipt: IngestReceipt;
-}): Promise<Stored & { recorded: true }> {
-  const events: unknown[] = [s.event, { type: 'unfinished-changed', at: it.at, reportId: s.reportId, reason: 'signed', owner: it.user.username }];
-  const body = JSON.stringify(s.receipt);
-  await tx.query(
-    `WITH sig AS (
+}): Promise<(Stored & { recorded: true }) | null> {
+  const events = [s.event, { type: 'unfinished-changed', at: it.at, reportId: s.reportId, reason: 'signed', owner: it.user.username }];
+  const at = q.add(it.at);
+  const userId = q.add(it.user.id);
+  const { rows } = await tx.query<{ stored: boolean }>(
+    `WITH ${anchor},
+     sig AS (
        INSERT INTO signatures (id, report_id, meaning, signer_id, signer_name, signer_role, signer_registration, signed_at, content_hash,
          addendum_id, verifies_hash, stored_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)),
-     au AS (INSERT INTO audit (at, actor_id, action, report_id, detail) VALUES ($12, $4, $13, $2, $14)),
-     dr AS (UPDATE drafts SET signed_at = $12, updated_at = $12 WHERE report_id = $2 AND signed_at IS NULL RETURNING report_id),
-     idem AS (UPDATE idempotency SET status = 201, response = $16 WHERE key = $17)
-     INSERT INTO events (at, type, report_id, body)
-       SELECT $12, e->>'type', $2, e FROM jsonb_array_elements($15::jsonb) WITH ORDINALITY AS x(e, n)
-        WHERE n = 1 OR EXISTS (SELECT 1 FROM dr) ORDER BY n`,
-    [crypto.randomUUID(), s.reportId, s.meaning, it.user.id, s.sig.name, s.sig.role, s.sig.registration, s.sig.signedAt, s.hash,
-      s.addendumId ?? null, s.verifiesHash ?? null, it.at, s.audit.action, JSON.stringify(s.audit.detail),
-      JSON.stringify(events), body, it.key],
+       SELECT ${q.add(crypto.randomUUID())}, id, ${q.add(s.meaning)}, ${userId}, ${q.add(s.sig.name)}, ${q.add(s.sig.role)}, ${q.add(s.sig.registration)},
+         ${q.add(s.sig.signedAt)}, ${q.add(s.hash)}, ${q.add(s.addendumId ?? null)}, ${q.add(s.verifiesHash ?? null)}, ${at} FROM new),
+     au AS (INSERT INTO audit (at, actor_id, action, report_id, detail) SELECT ${at}, ${userId}, ${q.add(s.audit.action)}, id, ${q.add(JSON.stringify(s.audit.detail))} FROM new),
+     dr AS (UPDATE drafts SET signed_at = ${at}, updated_at = ${at} WHERE report_id IN (SELECT id FROM new) AND signed_at IS NULL RETURNING report_id),
+     idem AS (UPDATE idempotency SET status = 201, response = ${q.add(JSON.stringify(s.receipt))} WHERE key = ${q.add(it.key)} AND EXISTS (SELECT 1 FROM new)),
+     ev AS (INSERT INTO events (at, type, report_id, body)
+       SELECT ${at}, e->>'type', e->>'reportId', e FROM jsonb_array_elements(${q.add(JSON.stringify(events))}::jsonb) WITH ORDINALITY AS x(e, n)
+        WHERE EXISTS (SELECT 1 FROM new) AND (n = 1 OR EXISTS (SELECT 1 FROM dr)) ORDER BY n)
+     SELECT EXISTS (SELECT 1 FROM new) AS stored`,
+    q.values,
   );
-  // A new report is inserted in its state; a verification or an addendum moves it (the row's
-  // trigger allows the move only once the signature that makes it is stored: the statement above).
+  if (!rows[0]?.stored) return null;
   if (s.from !== s.state) await tx.query('UPDATE signed_reports SET state = $2 WHERE id = $1', [s.reportId, s.state]);
   return { status: 201, body: s.receipt, recorded: true };
+}
+
+const examColumns = (q: Params, exam: ExamDetails | undefined): string => [
+  exam ? JSON.stringify(exam) : null, exam?.accession ?? null, exam?.referringPhysician ?? null, exam?.requestingService ?? null,
+  exam?.modality ?? null, exam?.studyDate ?? null, requesterUnknown(exam),
+].map((v) => q.add(v)).join(', ');
+
+async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload, hash: string): Promise<Stored> {
+  const r = p.report;
+  const sig = r.signature;
+  const t = TRANSITIONS[transitionOf(p)];
+  const q = new Params();
+  const id = q.add(r.id);
+  // Inserted unless a colleague took the draft over (the draft row stays locked until COMMIT, so a
+  // take-over waits for this and then finds the report signed) or the id is stored already.
+  const anchor = `dl AS (SELECT owner_id FROM drafts WHERE report_id = ${id} FOR UPDATE),
+     new AS (
+       INSERT INTO signed_reports (id, patient_id, study_uid, content, signer_name, signer_role, signer_registration, signed_at,
+         content_hash, author, created_at, stored_at, stored_by, idempotency_key, state,
+         exam, accession, referring_physician, requesting_service, modality, study_date, requester_unknown)
+       SELECT ${id}, ${[r.study.patientId, r.study.studyUid, JSON.stringify(r.content), sig.name, sig.role, sig.registration, sig.signedAt, hash,
+         r.author, r.createdAt, it.at, it.user.id, it.key, t.to].map((v) => q.add(v)).join(', ')}, ${examColumns(q, r.exam)}
+        WHERE NOT EXISTS (SELECT 1 FROM dl WHERE owner_id <> ${q.add(it.user.id)})
+       ON CONFLICT (id) DO NOTHING RETURNING id)`;
+  const stored = await recordSignature(tx, it, q, anchor, {
+    reportId: r.id, meaning: sig.meaning, sig, hash, from: t.to, state: t.to,
+    audit: { action: 'ingest-report', detail: { contentHash: hash, idempotencyKey: it.key, meaning: sig.meaning } },
+    event: { type: 'report-signed', at: it.at, reportId: r.id, kind: 'report', state: t.to, study: r.study, signer: signer(sig), alertCode: r.content.alertCode },
+    receipt: { kind: 'report', reportId: r.id, contentHash: hash, storedAt: it.at, alreadyStored: false },
+  });
+  if (stored) return stored;
+  await refuseIfTakenOver(tx, it.user, r.id);
+  const { rows } = await tx.query<{ content_hash: string; stored_at: string }>('SELECT content_hash, stored_at FROM signed_reports WHERE id = $1', [r.id]);
+  const existing = rows[0]!;
+  if (existing.content_hash !== hash) {
+    throw new HubError(409, 'report-conflict',
+      `The hub already holds a different signed report with id ${r.id}. A signed report never changes: add an addendum instead.`,
+      { storedHash: existing.content_hash });
+  }
+  const receipt: IngestReceipt = { kind: 'report', reportId: r.id, contentHash: hash, storedAt: existing.stored_at, alreadyStored: true };
+  return { status: 200, body: receipt };
 }
 
 async function refuseIfTakenOver(tx: Queryable, user: SessionUser, reportId: string): Promise<void> {
   const { rows } = await tx.query<{ owner_id: number; owner_name: string; owner_username: string }>(
     `SELECT d.owner_id, u.name AS owner_name, u.username AS owner_username
-       FROM drafts d JOIN users u ON u.id = d.owner_id WHERE d.report_id = $1 FOR UPDATE OF d`,
+       FROM drafts d JOIN users u ON u.id = d.owner_id WHERE d.report_id = $1`,
     [reportId],
   );
   const d = rows[0];
@@ -314,44 +369,6 @@ async function refuseIfTakenOver(tx: Queryable, user: SessionUser, reportId: str
       `This report was taken over by ${d.owner_name}; your signed version was not accepted. Contact ${d.owner_name} before anything else is done with it.`,
       { newOwner: d.owner_username, newOwnerName: d.owner_name });
   }
-}
-
-const examColumns = (exam: ExamDetails | undefined) => [
-  exam ? JSON.stringify(exam) : null, exam?.accession ?? null, exam?.referringPhysician ?? null, exam?.requestingService ?? null,
-  exam?.modality ?? null, exam?.studyDate ?? null, requesterUnknown(exam),
-];
-
-async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload, hash: string): Promise<Stored> {
-  const r = p.report;
-  const sig = r.signature;
-  const t = TRANSITIONS[transitionOf(p)];
-  await refuseIfTakenOver(tx, it.user, r.id);
-  const ins = await tx.query(
-    `INSERT INTO signed_reports (id, patient_id, study_uid, content, signer_name, signer_role, signer_registration, signed_at,
-       content_hash, author, created_at, stored_at, stored_by, idempotency_key, state,
-       exam, accession, referring_physician, requesting_service, modality, study_date, requester_unknown)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
-     ON CONFLICT (id) DO NOTHING RETURNING id`,
-    [r.id, r.study.patientId, r.study.studyUid, JSON.stringify(r.content), sig.name, sig.role, sig.registration, sig.signedAt,
-      hash, r.author, r.createdAt, it.at, it.user.id, it.key, t.to, ...examColumns(r.exam)],
-  );
-  if (ins.rowCount === 0) {
-    const { rows } = await tx.query<{ content_hash: string; stored_at: string }>('SELECT content_hash, stored_at FROM signed_reports WHERE id = $1', [r.id]);
-    const existing = rows[0]!;
-    if (existing.content_hash !== hash) {
-      throw new HubError(409, 'report-conflict',
-        `The hub already holds a different signed report with id ${r.id}. A signed report never changes: add an addendum instead.`,
-        { storedHash: existing.content_hash });
-    }
-    const receipt: IngestReceipt = { kind: 'report', reportId: r.id, contentHash: hash, storedAt: existing.stored_at, alreadyStored: true };
-    return { status: 200, body: receipt };
-  }
-  return recordSignature(tx, it, {
-    reportId: r.id, meaning: sig.meaning, sig, hash, from: t.to, state: t.to,
-    audit: { action: 'ingest-report', detail: { contentHash: hash, idempotencyKey: it.key, meaning: sig.meaning } },
-    event: { type: 'report-signed', at: it.at, reportId: r.id, kind: 'report', state: t.to, study: r.study, signer: signer(sig), alertCode: r.content.alertCode },
-    receipt: { kind: 'report', reportId: r.id, contentHash: hash, storedAt: it.at, alreadyStored: false },
-  });
 }
 
 interface LockedReport {
@@ -398,7 +415,8 @@ async function storeVerification(tx: Queryable, it: Item, p: VerificationPayload
     throw new HubError(403, 'forbidden', `${r.signer_name} wrote this provisional report; another person must verify it.`);
   }
   const to = TRANSITIONS.verify.to;
-  return recordSignature(tx, it, {
+  const q = new Params();
+  const stored = await recordSignature(tx, it, q, `new AS (SELECT ${q.add(p.reportId)}::text AS id)`, {
     reportId: p.reportId, meaning: sig.meaning, sig, hash, verifiesHash: p.provisionalHash, from: r.state, state: to,
     audit: {
       action: 'ingest-verification',
@@ -407,6 +425,7 @@ async function storeVerification(tx: Queryable, it: Item, p: VerificationPayload
     event: { type: 'report-signed', at: it.at, reportId: p.reportId, kind: 'verification', state: to, study, signer: signer(sig), alertCode: r.content.alertCode },
     receipt: { kind: 'verification', reportId: p.reportId, contentHash: hash, storedAt: it.at, alreadyStored: false },
   });
+  return stored!;
 }
 
 async function storeAddendum(tx: Queryable, it: Item, p: AddendumPayload, hash: string): Promise<Stored> {
@@ -418,23 +437,14 @@ async function storeAddendum(tx: Queryable, it: Item, p: AddendumPayload, hash: 
     throw new HubError(422, 'original-hash-mismatch', `The addendum refers to a version of report ${p.reportId} that the hub does not hold (hash ${p.originalHash.slice(0, 12)}…).`);
   }
   refuseTransition(r.state, 'addendum', it);
-  const ins = await tx.query(
-    `INSERT INTO addenda (id, report_id, original_hash, text, signer_name, signer_role, signer_registration, signed_at, content_hash,
-       stored_at, stored_by, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING RETURNING id`,
-    [a.id, p.reportId, p.originalHash, a.text, sig.name, sig.role, sig.registration, sig.signedAt, hash, it.at, it.user.id, it.key],
-  );
-  if (ins.rowCount === 0) {
-    const { rows } = await tx.query<{ content_hash: string; stored_at: string; report_id: string }>('SELECT content_hash, stored_at, report_id FROM addenda WHERE id = $1', [a.id]);
-    const existing = rows[0]!;
-    if (existing.content_hash !== hash || existing.report_id !== p.reportId) {
-      throw new HubError(409, 'addendum-conflict', `The hub already holds a different addendum with id ${a.id}.`);
-    }
-    const receipt: IngestReceipt = { kind: 'addendum', reportId: p.reportId, addendumId: a.id, contentHash: hash, storedAt: existing.stored_at, alreadyStored: true };
-    return { status: 200, body: receipt };
-  }
   const to = TRANSITIONS.addendum.to;
-  return recordSignature(tx, it, {
+  const q = new Params();
+  const anchor = `new AS (
+       INSERT INTO addenda (id, report_id, original_hash, text, signer_name, signer_role, signer_registration, signed_at, content_hash,
+         stored_at, stored_by, idempotency_key)
+       VALUES (${[a.id, p.reportId, p.originalHash, a.text, sig.name, sig.role, sig.registration, sig.signedAt, hash, it.at, it.user.id, it.key].map((v) => q.add(v)).join(', ')})
+       ON CONFLICT (id) DO NOTHING RETURNING report_id AS id)`;
+  const stored = await recordSignature(tx, it, q, anchor, {
     reportId: p.reportId, meaning: sig.meaning, sig, hash, addendumId: a.id, from: r.state, state: to,
     audit: { action: 'ingest-addendum', detail: { addendumId: a.id, contentHash: hash, idempotencyKey: it.key } },
     event: {
@@ -443,4 +453,12 @@ async function storeAddendum(tx: Queryable, it: Item, p: AddendumPayload, hash: 
     },
     receipt: { kind: 'addendum', reportId: p.reportId, addendumId: a.id, contentHash: hash, storedAt: it.at, alreadyStored: false },
   });
+  if (stored) return stored;
+  const { rows } = await tx.query<{ content_hash: string; stored_at: string; report_id: string }>('SELECT content_hash, stored_at, report_id FROM addenda WHERE id = $1', [a.id]);
+  const existing = rows[0]!;
+  if (existing.content_hash !== hash || existing.report_id !== p.reportId) {
+    throw new HubError(409, 'addendum-conflict', `The hub already holds a different addendum with id ${a.id}.`);
+  }
+  const receipt: IngestReceipt = { kind: 'addendum', reportId: p.reportId, addendumId: a.id, contentHash: hash, storedAt: existing.stored_at, alreadyStored: true };
+  return { status: 200, body: receipt };
 }
