@@ -2,7 +2,9 @@
 // same contract over the loopback HTTP bridge (POST /api/<channel>, token header, Result JSON).
 // Calls never throw: a transport failure becomes `{ ok: false, error: { code: 'unavailable' } }`.
 import { CHANNELS, type Channel } from '../common/channels.ts';
-import type { AppEvent, FailsafeApi, FailsafeEvents, Input, Output, Result } from '../common/contract.ts';
+import { AppEvent, type FailsafeApi, type FailsafeEvents, type Input, type Output, type Result } from '../common/contract.ts';
+import { SseParser } from '../common/sse.ts';
+import { jsonOrUndefined } from '../common/validation.ts';
 import { TOKEN_HEADER } from '../common/security.ts';
 
 declare global {
@@ -93,8 +95,12 @@ async function httpCall(token: string, channel: string, input: unknown, keepaliv
   return json;
 }
 
-/** Browser mode's event stream: Server-Sent Events over fetch (EventSource cannot send the token header). */
-function httpEvents(token: string): FailsafeEvents {
+/**
+ * Browser mode's event stream: Server-Sent Events over fetch (EventSource cannot send the token
+ * header), read with the one parser (common/sse.ts); each event is parsed with the contract's
+ * AppEvent schema and anything else is dropped.
+ */
+export function httpEvents(token: string, fetchFn: typeof fetch = (...a) => fetch(...a)): FailsafeEvents {
   const listeners = new Set<(e: AppEvent) => void>();
   let controller: AbortController | null = null;
   let retry: ReturnType<typeof setTimeout> | null = null;
@@ -103,30 +109,17 @@ function httpEvents(token: string): FailsafeEvents {
     controller = new AbortController();
     const ctl = controller;
     try {
-      const res = await fetch('/events', { headers: { [TOKEN_HEADER]: token }, signal: ctl.signal, cache: 'no-store' });
+      const res = await fetchFn('/events', { headers: { [TOKEN_HEADER]: token }, signal: ctl.signal, cache: 'no-store' });
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = '';
+      const parser = new SseParser();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buffer += value;
-        let sep: number;
-        while ((sep = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, sep);
-          buffer = buffer.slice(sep + 2);
-          const data = block
-            .split('\n')
-            .filter((l) => l.startsWith('data:'))
-            .map((l) => l.slice(5).trimStart())
-            .join('\n');
-          if (!data) continue;
-          try {
-            const event = JSON.parse(data) as AppEvent;
-            for (const l of listeners) l(event);
-          } catch {
-            // A malformed event is ignored; the next refresh shows the truth.
-          }
+        for (const message of parser.push(value)) {
+          const event = AppEvent.safeParse(jsonOrUndefined(message.data));
+          // A malformed event is ignored; the next refresh shows the truth.
+          if (event.success) for (const l of listeners) l(event.data);
         }
       }
     } catch {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONTENT_SECURITY_POLICY } from '../../common/security.ts';
-import { electronEvents, takeToken } from '../../renderer/api.ts';
+import { electronEvents, httpEvents, takeToken } from '../../renderer/api.ts';
 import type { AppEvent } from '../../common/contract.ts';
 
 function fakes(href: string, stored: Record<string, string> = {}) {
@@ -91,5 +91,35 @@ describe('electronEvents (the preload exposes subscribe on window.failsafe)', ()
       },
     });
     expect(() => events!.subscribe(() => undefined)()).not.toThrow();
+  });
+});
+
+describe('httpEvents (browser mode)', () => {
+  it('delivers events split across chunks, drops what is not a contract event, and stops on unsubscribe', async () => {
+    const chunks = [
+      'data: {"type":"library-chan',
+      'ged"}\n\n: keep-alive\n\ndata: not json\n\n',
+      'data: {"type":"no-such-event"}\r\n\r\n',
+      'data: {"type":"sync-changed","reportId":"r1"}\r\n\r\ndata: {"type":"notice","level":"info"}\n\n',
+    ];
+    let signal: AbortSignal | null = null;
+    let headers: HeadersInit | undefined;
+    const fakeFetch = (async (_url: string, init?: RequestInit) => {
+      signal = init?.signal ?? null;
+      headers = init?.headers;
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const c of chunks) controller.enqueue(new TextEncoder().encode(c));
+        },
+      });
+      return new Response(body, { status: 200 });
+    }) as typeof fetch;
+    const got: AppEvent[] = [];
+    const off = httpEvents('tok', fakeFetch).subscribe((e) => got.push(e));
+    await expect.poll(() => got.length).toBe(2);
+    expect(got).toEqual([{ type: 'library-changed' }, { type: 'sync-changed', reportId: 'r1' }]);
+    expect(JSON.stringify(headers)).toContain('tok');
+    off();
+    expect(signal!.aborted).toBe(true);
   });
 });
