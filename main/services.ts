@@ -22,8 +22,22 @@ export interface ServicesOptions {
   sampleDir?: string;
   /** Electron only: the native folder picker. */
   pickFolder?: () => Promise<string | null>;
-  /** The department's hub (or the embedded one); absent: this workstation works alone. */
-  hub?: { baseUrl: string; embedded: boolean; demoUsers?: HubStatus['demoUsers']; criticalDeadlineMs?: number; draftThrottleMs?: number };
+  /**
+   * The department's hub (or the embedded one); absent: this workstation works alone. May be a
+   * promise (the embedded hub still starting): the database opens and the sample is indexed
+   * meanwhile; if it rejects, createServices closes the database and rejects with it.
+   */
+  hub?: HubOptions | Promise<HubOptions | undefined>;
+  /** Start-up stages as they complete (the launcher's FAILSAFE_STARTUP_TRACE). */
+  trace?: (stage: string) => void;
+}
+
+export interface HubOptions {
+  baseUrl: string;
+  embedded: boolean;
+  demoUsers?: HubStatus['demoUsers'];
+  criticalDeadlineMs?: number;
+  draftThrottleMs?: number;
 }
 
 export interface Services {
@@ -53,13 +67,27 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
   const events = new EventEmitter<{ event: [AppEvent] }>();
   const uploadsDir = path.join(opts.dataDir, 'uploads');
 
+  opts.trace?.('database-open');
+
   let sampleStudyUid: string | null = null;
-  if (opts.sampleDir && fs.existsSync(path.join(opts.sampleDir, 'current'))) {
-    // Idempotent: re-indexing updates paths, so a moved install still finds its sample.
-    const current = await index.indexFolder(path.join(opts.sampleDir, 'current'));
+  const indexSample = async (sampleDir: string): Promise<void> => {
+    // Idempotent: re-indexing updates paths, so a moved install still finds its sample; files
+    // unchanged since the last start are not read again.
+    const current = await index.indexFolder(path.join(sampleDir, 'current'));
     sampleStudyUid = current.studyUids[0] ?? null;
-    if (fs.existsSync(path.join(opts.sampleDir, 'prior'))) await index.indexFolder(path.join(opts.sampleDir, 'prior'));
+    if (fs.existsSync(path.join(sampleDir, 'prior'))) await index.indexFolder(path.join(sampleDir, 'prior'));
+    opts.trace?.('sample-indexed');
+  };
+  // The sample is indexed while the hub (a child process) starts: neither waits for the other.
+  const [sampleOutcome, hubOutcome] = await Promise.allSettled([
+    opts.sampleDir && fs.existsSync(path.join(opts.sampleDir, 'current')) ? indexSample(opts.sampleDir) : Promise.resolve(),
+    Promise.resolve(opts.hub),
+  ]);
+  if (sampleOutcome.status === 'rejected' || hubOutcome.status === 'rejected') {
+    db.close();
+    throw sampleOutcome.status === 'rejected' ? sampleOutcome.reason : (hubOutcome as PromiseRejectedResult).reason;
   }
+  const hubOpts = hubOutcome.value;
 
   const actor = (): string => reports.getProfile()?.name ?? 'unidentified user';
   const signer = (): Profile => {
@@ -78,15 +106,15 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
   const emit = (e: AppEvent): void => {
     events.emit('event', e);
   };
-  const hub = opts.hub
+  const hub = hubOpts
     ? new WorkstationHub({
-        baseUrl: opts.hub.baseUrl,
-        embedded: opts.hub.embedded,
+        baseUrl: hubOpts.baseUrl,
+        embedded: hubOpts.embedded,
         db,
         reports,
-        ...(opts.hub.demoUsers ? { demoUsers: opts.hub.demoUsers } : {}),
-        ...(opts.hub.criticalDeadlineMs !== undefined ? { criticalDeadlineMs: opts.hub.criticalDeadlineMs } : {}),
-        ...(opts.hub.draftThrottleMs !== undefined ? { draftThrottleMs: opts.hub.draftThrottleMs } : {}),
+        ...(hubOpts.demoUsers ? { demoUsers: hubOpts.demoUsers } : {}),
+        ...(hubOpts.criticalDeadlineMs !== undefined ? { criticalDeadlineMs: hubOpts.criticalDeadlineMs } : {}),
+        ...(hubOpts.draftThrottleMs !== undefined ? { draftThrottleMs: hubOpts.draftThrottleMs } : {}),
       })
     : null;
   hub?.events.on('event', emit);

@@ -1,15 +1,16 @@
 // `npm start`: the desktop app when the Electron binary is installed, otherwise (or with
 // --browser) browser mode: the same main-process services in Node, the built renderer served on
-// 127.0.0.1 with a per-launch token, opened in the default browser if there is one.
+// 127.0.0.1 with a per-launch token, opened in the default browser if there is one. Both shells
+// get their services from main/launch/compose.ts with the same options (data folder, hub).
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { createServices, type ServicesOptions } from './services.ts';
-import { startBridge } from './bridge/BrowserBridge.ts';
-import { defaultDataDir } from './paths.ts';
 import { findElectron } from './electronBinary.ts';
+import { nodeHubSpawner } from './launch/embeddedHub.ts';
+import { beginHub } from './launch/hub.ts';
+import { launchArgs, LaunchOptionsError, parseLaunchArgs } from './launch/options.ts';
 import { TOKEN_HEADER } from '../common/security.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/node
@@ -26,84 +27,43 @@ function openInBrowser(url: string): void {
   child.unref();
 }
 
-interface EmbeddedHubProcess {
-  url: string;
-  demoUsers: NonNullable<NonNullable<ServicesOptions['hub']>['demoUsers']>;
-  stop(): void;
-}
-
-/** Runs the embedded hub (`dist/node/hub.mjs embedded`) as a child; it exits when we do (its stdin closes). */
-function startEmbeddedHubProcess(hubDataDir: string): Promise<EmbeddedHubProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(here, 'hub.mjs'), 'embedded', '--data', hubDataDir, '--parent-stdin'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`the embedded hub did not start within 60 s: ${out}`)), 60_000);
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n').slice(0, -1).find((l) => l.startsWith('HUB_READY '));
-      if (!line) return;
-      clearTimeout(timer);
-      const info = JSON.parse(line.slice('HUB_READY '.length)) as { url: string; demoUsers: EmbeddedHubProcess['demoUsers'] };
-      resolve({ ...info, stop: () => child.stdin.end() });
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the embedded hub exited (${code}) before starting: ${out}`));
-    });
-  });
-}
+/** FAILSAFE_STARTUP_TRACE=1: `startup: <stage> <ms since launch>` lines (bench/startup.bench.ts). */
+const trace = process.env['FAILSAFE_STARTUP_TRACE'] === '1' ? (stage: string): void => console.log(`startup: ${stage} ${Math.round(performance.now())}`) : undefined;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      browser: { type: 'boolean', default: false },
-      'no-open': { type: 'boolean', default: false },
-      'data-dir': { type: 'string' },
-      port: { type: 'string' },
-      hub: { type: 'string' },
-      'no-hub': { type: 'boolean', default: false },
-    },
-    allowPositionals: false,
-  });
+  const options = parseLaunchArgs(process.argv.slice(2));
   const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  const dataDir = values['data-dir'] ? path.resolve(values['data-dir']) : defaultDataDir();
 
-  if (!values.browser) {
+  if (!options.browser) {
     const electron = findElectron(root);
     if ('binary' in electron) {
-      const args = [path.join(root, 'dist', 'electron', 'main.cjs'), `--data-dir=${dataDir}`];
+      // The desktop app composes its own services (main/electron/) from the same options; the
+      // environment (FAILSAFE_HUB_URL, FAILSAFE_TEST_TIMINGS) goes with it.
+      const args = [path.join(root, 'dist', 'electron', 'main.cjs'), ...launchArgs(options)];
       const child = spawn(electron.binary, args, { stdio: 'inherit' });
       child.on('exit', (code) => process.exit(code ?? 0));
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
       return;
     }
     console.log(`Electron is not available here (${electron.missing}); starting browser mode instead.`);
   }
 
-  const hubUrl = values.hub ?? process.env['FAILSAFE_HUB_URL'];
-  let embeddedHub: EmbeddedHubProcess | null = null;
-  let hub: ServicesOptions['hub'];
-  if (values['no-hub']) {
-    console.log('No hub: signed reports stay on this workstation (--no-hub).');
-  } else if (hubUrl) {
-    hub = { baseUrl: hubUrl, embedded: false };
-  } else {
-    embeddedHub = await startEmbeddedHubProcess(path.join(dataDir, 'hub'));
-    hub = { baseUrl: embeddedHub.url, embedded: true, demoUsers: embeddedHub.demoUsers };
-    console.log(`Embedded hub at ${embeddedHub.url} (demo users, password "demo": ${embeddedHub.demoUsers.map((u) => u.username).join(', ')})`);
-  }
-  const testing = process.env['FAILSAFE_TEST_TIMINGS'] === '1';
-  if (hub && testing) Object.assign(hub, { criticalDeadlineMs: 3_000, draftThrottleMs: 500 });
-
+  // The hub child first: its start-up is the longest part, and needs none of what loads below.
+  const hub = beginHub({ launch: options, spawnHub: nodeHubSpawner(path.join(here, 'hub.mjs')), log: (line) => console.log(line), ...(trace ? { trace } : {}) });
+  // The services, the database and the bridge load meanwhile (a chunk of their own once built).
+  const [{ compose }, { startBridge }] = await Promise.all([import('./launch/compose.ts'), import('./bridge/BrowserBridge.ts')]);
   let fileBaseUrl = '';
   let token = '';
-  const services = await createServices({
-    dataDir,
+  const composed = await compose({
+    launch: options,
+    hub,
     mode: 'browser',
     version,
     fileAccess: () => ({ fileBaseUrl, fileAuthHeader: { name: TOKEN_HEADER, value: token } }),
     sampleDir: path.join(root, 'resources', 'samples', 'ct-head'),
-    ...(hub ? { hub } : {}),
+    ...(trace ? { trace } : {}),
   });
+  const { services } = composed;
   const bridge = await startBridge({
     handlers: services.handlers,
     rendererDir: path.join(root, 'dist', 'renderer'),
@@ -112,13 +72,14 @@ async function main(): Promise<void> {
       services.events.on('event', listener);
       return () => services.events.off('event', listener);
     },
-    ...(values.port ? { port: Number(values.port) } : {}),
+    ...(options.port !== undefined ? { port: options.port } : {}),
   });
+  trace?.('bridge-listening');
   fileBaseUrl = `${bridge.origin}/files/`;
   token = bridge.token;
-  console.log(`Failsafe ${version} (browser mode), data in ${dataDir}`);
+  console.log(`Failsafe ${version} (browser mode), data in ${options.dataDir}`);
   console.log(`Open: ${bridge.url}`);
-  if (!values['no-open'] && !process.env['CI']) openInBrowser(bridge.url);
+  if (options.open) openInBrowser(bridge.url);
 
   let stopping = false;
   const stop = (): void => {
@@ -126,17 +87,15 @@ async function main(): Promise<void> {
     stopping = true;
     void bridge
       .close()
-      .then(() => services.close())
-      .finally(() => {
-        embeddedHub?.stop();
-        process.exit(0);
-      });
+      .then(() => composed.stop())
+      .finally(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
 
 main().catch((err: unknown) => {
-  console.error(`Failsafe could not start: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(err instanceof LaunchOptionsError ? `Failsafe: ${message}` : `Failsafe could not start: ${message}`);
+  process.exit(err instanceof LaunchOptionsError ? 2 : 1);
 });

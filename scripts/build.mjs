@@ -2,6 +2,7 @@
 // Native and large runtime packages stay external and load from node_modules.
 import { build as esbuild } from 'esbuild';
 import { build as viteBuild } from 'vite';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -9,12 +10,18 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const external = ['better-sqlite3', 'electron', 'pg', 'pg-native', '@electric-sql/pglite', 'fastify', 'zod', 'ws'];
 const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning', absWorkingDir: root, external };
 
+const esm = { format: 'esm', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } };
+
 const started = Date.now();
+// The launcher loads the services, database and bridge as a chunk of their own (dynamic import)
+// so it can start the embedded hub child before it loads them.
+fs.rmSync(path.join(root, 'dist', 'node', 'chunks'), { recursive: true, force: true });
 await Promise.all([
-  esbuild({ ...common, entryPoints: ['main/start.ts'], outfile: 'dist/node/start.mjs', format: 'esm',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } }),
-  esbuild({ ...common, entryPoints: ['server/cli.ts'], outfile: 'dist/node/hub.mjs', format: 'esm',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } }),
+  esbuild({ ...common, ...esm, entryPoints: { start: 'main/start.ts' }, outdir: 'dist/node', splitting: true, chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' } }),
+  esbuild({ ...common, ...esm, entryPoints: ['server/cli.ts'], outfile: 'dist/node/hub.mjs' }),
+  // The desktop app runs the same embedded hub as an Electron utility process (packaged with
+  // dist/electron/**; the runAsNode fuse is off, so it cannot be a plain Node child there).
+  esbuild({ ...common, ...esm, entryPoints: ['server/cli.ts'], outfile: 'dist/electron/hub.mjs' }),
   esbuild({ ...common, entryPoints: ['main/electron/main.ts'], outfile: 'dist/electron/main.cjs', format: 'cjs' }),
   // Sandboxed preloads cannot require anything but electron: bundle the channel list in.
   esbuild({ ...common, entryPoints: ['preload/preload.ts'], outfile: 'dist/electron/preload.cjs', format: 'cjs', external: ['electron'] }),

@@ -51,14 +51,20 @@ export async function startEmbeddedHub(opts: { dataDir: string; port?: number; p
   const db = await openPglite({ dataDir: opts.dataDir });
   try {
     await migrate(db);
-    for (const u of DEMO_USERS) {
-      try {
-        // The demo password is public anyway: a cheaper scrypt keeps the first start quick.
-        await createUser(db, { ...u, password: DEMO_PASSWORD }, { allowShortPassword: true, cost: { N: 1 << 14, r: 8, p: 1 } });
-      } catch (err) {
-        if (!(err instanceof UserExistsError)) throw err;
-      }
-    }
+    // Only the demo users not there yet (hashing all seven on every start cost seconds), hashed
+    // concurrently (scrypt runs on libuv's pool). The demo password is public anyway: a cheaper
+    // scrypt keeps the first start quick.
+    const { rows } = await db.query<{ username: string }>('SELECT username FROM users WHERE username = ANY($1)', [DEMO_USERS.map((u) => u.username)]);
+    const existing = new Set(rows.map((r) => r.username));
+    await Promise.all(
+      DEMO_USERS.filter((u) => !existing.has(u.username)).map(async (u) => {
+        try {
+          await createUser(db, { ...u, password: DEMO_PASSWORD }, { allowShortPassword: true, cost: { N: 1 << 14, r: 8, p: 1 } });
+        } catch (err) {
+          if (!(err instanceof UserExistsError)) throw err;
+        }
+      }),
+    );
     const hub = await buildHub({ db, policy: opts.policy, ownsDb: true, migrate: false });
     const url = await hub.listen(opts.port ?? 0, '127.0.0.1');
     return { url, hub, demoUsers: DEMO_USERS, demoPassword: DEMO_PASSWORD, close: () => hub.close() };

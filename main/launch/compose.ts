@@ -1,0 +1,64 @@
+// The one composition of the workstation, for both shells (browser mode in main/start.ts, the
+// desktop app in main/electron/): from the launcher's options and the hub being started
+// (./hub.ts), create the services with that hub wired in, and give back one stop() for all of
+// it. The database opens and the sample is indexed while the hub child boots.
+import type { AppInfo } from '../../common/contract.ts';
+import { createServices, type Services, type ServicesOptions } from '../services.ts';
+import type { EmbeddedHubProcess } from './embeddedHub.ts';
+import type { HubStart } from './hub.ts';
+import type { LaunchOptions } from './options.ts';
+
+export interface ComposeOptions {
+  launch: Pick<LaunchOptions, 'dataDir'>;
+  /** From beginHub(): started by the shell as early as it could. */
+  hub: HubStart;
+  mode: AppInfo['mode'];
+  version: string;
+  fileAccess: ServicesOptions['fileAccess'];
+  sampleDir?: string;
+  pickFolder?: ServicesOptions['pickFolder'];
+  /** Start-up stages as they complete. */
+  trace?: (stage: string) => void;
+}
+
+export interface Composed {
+  services: Services;
+  /** The embedded hub child, when this launch runs one. */
+  embeddedHub: EmbeddedHubProcess | null;
+  /** Closes the services (letting the outbox finish its request in flight), then the hub child. */
+  stop(): Promise<void>;
+}
+
+export async function compose(opts: ComposeOptions): Promise<Composed> {
+  let services: Services;
+  try {
+    services = await createServices({
+      dataDir: opts.launch.dataDir,
+      mode: opts.mode,
+      version: opts.version,
+      fileAccess: opts.fileAccess,
+      ...(opts.sampleDir ? { sampleDir: opts.sampleDir } : {}),
+      ...(opts.pickFolder ? { pickFolder: opts.pickFolder } : {}),
+      hub: opts.hub.ready,
+      ...(opts.trace ? { trace: opts.trace } : {}),
+    });
+  } catch (err) {
+    // The database could not open (or the hub failed): leave no hub child behind.
+    await opts.hub.stop();
+    throw err;
+  }
+  opts.trace?.('services-ready');
+  let stopping: Promise<void> | null = null;
+  return {
+    services,
+    embeddedHub: opts.hub.embedded(),
+    stop: () =>
+      (stopping ??= (async () => {
+        try {
+          await services.close();
+        } finally {
+          await opts.hub.stop();
+        }
+      })()),
+  };
+}
