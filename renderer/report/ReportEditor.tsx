@@ -3,7 +3,7 @@
 // bound to another study is not shown.
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { StudySummary } from '../../common/contract.ts';
-import { isSigned, type ReportState } from '../../common/lifecycle.ts';
+import { ROLE_LABELS, isSigned, roleMay, type ReportState } from '../../common/lifecycle.ts';
 import type { Profile, Report, StudyRef } from '../../common/report.ts';
 import { useClient } from '../data/client.ts';
 import { DraftEditor } from './DraftEditor.tsx';
@@ -92,6 +92,18 @@ export function ReportEditor({ study, priors, profile, register, onState, onRepo
   }
   if (isSigned(report.state)) {
     return <SignedReport key={`${report.id}:${generation}`} report={report} profile={profile} register={register} onReport={replace} />;
+  }
+  // A role that never drafts (a referrer, a safety lead) reads signed reports only.
+  if (!roleMay(profile.role, 'draft:write')) {
+    return (
+      <div className="report-pane" data-testid="no-draft-role">
+        <h2 id="report-title">Report</h2>
+        <p>
+          This study has no signed report yet. As {ROLE_LABELS[profile.role].toLowerCase()} you read signed reports; drafts are written and signed by
+          reporters.
+        </p>
+      </div>
+    );
   }
   return (
     <DraftEditor

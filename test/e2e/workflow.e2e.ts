@@ -448,6 +448,24 @@ describe('trainee and trainer (browser mode, embedded hub)', () => {
     await expect.poll(() => page.getByTestId('reports-table').locator('tbody tr[data-state="final"]').count()).toBe(1);
   });
 
+  it('a referrer reads the final report and signs nothing: no sign, verify or addendum button, no draft', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await logInAs(page, /^Log in as .*, Referrer/, 'Referrer');
+    await page.getByRole('button', { name: /^Open report: / }).first().click();
+    const signed = page.getByTestId('signed-report');
+    await signed.waitFor();
+    expect(await signed.getAttribute('data-state')).toBe('final');
+    expect(await signed.getByTestId('signature').count()).toBe(2);
+    for (const control of ['sign-button', 'verify-button']) expect(await page.getByTestId(control).count()).toBe(0);
+    expect(await page.getByRole('button', { name: /Add addendum/ }).count()).toBe(0);
+    // A study without a signed report: nothing to write.
+    await page.getByRole('button', { name: /^Library/ }).click();
+    await page.getByRole('button', { name: /^Open study CT HEAD, 15 Mar 2023/ }).click();
+    await page.getByTestId('no-draft-role').waitFor();
+    expect(await page.locator('.report-pane textarea').count()).toBe(0);
+    expect(await page.getByTestId('sign-button').count()).toBe(0);
+  });
+
   it('raised no page errors', () => {
     expect(errors.filter((e) => !/favicon/.test(e))).toEqual([]);
   });
