@@ -47,8 +47,9 @@ export class ReportLifecycle {
     const who = parseSigner(signer);
     const transition = signingTransitionFor(who.role);
     if (!transition) {
-      const who2 = rolesThatMay(TRANSITIONS['sign-final'].action).concat(rolesThatMay(TRANSITIONS['sign-provisional'].action));
-      throw new ContractError('forbidden', `A ${ROLE_LABELS[who.role].toLowerCase()} may not sign reports; signing needs: ${who2.map((r) => ROLE_LABELS[r].toLowerCase()).join(', ')}.`);
+      const signers = [...rolesThatMay(TRANSITIONS['sign-final'].action), ...rolesThatMay(TRANSITIONS['sign-provisional'].action)];
+      const names = signers.map((r) => ROLE_LABELS[r].toLowerCase()).join(', ');
+      throw new ContractError('forbidden', `A ${ROLE_LABELS[who.role].toLowerCase()} may not sign reports; reports are signed by: ${names}.`);
     }
     const repo = this.repo;
     repo.tx(() => {
