@@ -49,9 +49,25 @@ export async function compose(opts: ComposeOptions): Promise<Composed> {
   }
   opts.trace?.('services-ready');
   let stopping: Promise<void> | null = null;
+  const embeddedHub = opts.hub.embedded();
+  if (embeddedHub) {
+    // The embedded hub's process gone is certain: say offline at once rather than when the
+    // outbox next happens to try (with nothing to send and nobody logged in, that is never).
+    let gone = false;
+    void embeddedHub.exited.then(() => {
+      if (stopping) return;
+      gone = true;
+      services.events.emit('event', { type: 'hub-changed', online: false });
+    });
+    const status = services.handlers['hub:status'];
+    services.handlers['hub:status'] = async (input) => {
+      const s = await status(input);
+      return gone ? { ...s, online: false } : s;
+    };
+  }
   return {
     services,
-    embeddedHub: opts.hub.embedded(),
+    embeddedHub,
     stop: () =>
       (stopping ??= (async () => {
         try {

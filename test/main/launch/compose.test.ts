@@ -82,6 +82,26 @@ describe('compose: the launcher with the embedded hub', () => {
     seededHub = path.join(tmp, 'first', 'hub');
   }, 180_000);
 
+  it('a hub child that dies while the workstation runs is said, and hub:status turns offline', async () => {
+    const launch = parseLaunchArgs(['--data-dir', dataDirWithHub('hub-dies')], {});
+    const lines: string[] = [];
+    const hub = beginHub({ launch, spawnHub: nodeHubSpawner(hubScript), log: (l) => lines.push(l) });
+    const composed = await compose({ launch, hub, mode: 'browser', version: 'test', fileAccess: () => ({ fileBaseUrl: '', fileAuthHeader: null }) });
+    try {
+      const { handlers } = composed.services;
+      await waitFor('hub online', async () => (await handlers['hub:status']({})).online);
+      const events: unknown[] = [];
+      composed.services.events.on('event', (e) => events.push(e));
+      process.kill(composed.embeddedHub!.pid!, 'SIGKILL');
+      await waitFor('the death to be said', () => lines.some((l) => /embedded hub stopped unexpectedly/.test(l)));
+      // At once, not at the outbox's next attempt: nobody is logged in and nothing is pending.
+      expect(await handlers['hub:status']({})).toMatchObject({ configured: true, embedded: true, online: false });
+      expect(events).toContainEqual({ type: 'hub-changed', online: false });
+    } finally {
+      await composed.stop();
+    }
+  }, 180_000);
+
   it('a launcher killed outright (SIGKILL, no clean-up) leaves no hub behind', async () => {
     const { child, hubPid } = await runLauncher(['--data-dir', dataDirWithHub('killed')], /^COMPOSED /);
     expect(hubPid).toBeGreaterThan(0);
