@@ -41,9 +41,9 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
         m.up(db);
         db.pragma(`user_version = ${m.version}`);
       }
-      const broken = db.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[];
+      const broken = db.pragma('foreign_key_check') as { table: string; rowid: number | null; parent: string }[];
       if (broken.length > 0) {
-        const first = broken.slice(0, 5).map((b) => `${b.table} row ${b.rowid} → ${b.parent}`).join('; ');
+        const first = broken.slice(0, 5).map((b) => `${b.table}${b.rowid === null ? '' : ` row ${b.rowid}`} → ${b.parent}`).join('; ');
         throw new Error(`Migration stopped: ${broken.length} row(s) would point at nothing (${first}). The database was not changed.`);
       }
     })();

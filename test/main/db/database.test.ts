@@ -100,6 +100,27 @@ describe('openDatabase', () => {
     db.close();
   });
 
+  it('migrations run with foreign keys off, but one that leaves a row pointing at nothing is refused and rolled back; keys are on again after', () => {
+    const db = openDatabase(file);
+    const store = new ReportStore(db);
+    const r = store.open(STUDY_A, { actor: 'a', ...CT_HEAD });
+    const version = latestVersion();
+    const before = db.prepare('SELECT * FROM report_revisions').all();
+    // A careless migration deletes the draft (foreign keys are off, so nothing stops it there): its revisions dangle.
+    const careless = { version: version + 10, name: 'careless', up: (d: Database.Database) => d.exec('DELETE FROM reports') };
+    expect(() => migrate(db, [...MIGRATIONS, careless])).toThrow('Migration stopped: 1 row(s) would point at nothing (report_revisions → reports). The database was not changed.');
+    expect(db.pragma('user_version', { simple: true })).toBe(version);
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(store.get(r.id, 'a').id).toBe(r.id);
+    expect(db.prepare('SELECT * FROM report_revisions').all()).toEqual(before);
+    // A migration that keeps every key intact goes through, and keys stay enforced.
+    migrate(db, [...MIGRATIONS, { version: version + 10, name: 'fine', up: (d: Database.Database) => d.exec('CREATE TABLE fine (x)') }]);
+    expect(db.pragma('user_version', { simple: true })).toBe(version + 10);
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(() => db.prepare(`INSERT INTO report_revisions (report_id, revision, saved_at, actor, content) VALUES ('nope', 0, 't', 'a', '{}')`).run()).toThrow(/FOREIGN KEY/);
+    db.close();
+  });
+
   it('rejects duplicate migration versions', () => {
     const db = new Database(':memory:');
     expect(() => migrate(db, [...MIGRATIONS, { version: 10, name: 'dup', up: () => {} }])).toThrow(/duplicate migration version 10/);
