@@ -162,7 +162,10 @@ export type Addendum = z.infer<typeof Addendum>;
 export const Report = z.object({
   id: z.string(),
   study: StudyRef,
-  /** The exam's details from the index; null only for reports signed before they were recorded. */
+  /**
+   * A signed report: the exam bound into its signatures (null only for reports signed before exams
+   * were recorded). A draft: the exam as the image index knows it now (null when it does not).
+   */
   exam: ExamDetails.nullable(),
   /** The life-cycle state (common/lifecycle.ts). */
   state: ReportState,
