@@ -433,10 +433,12 @@ async function storeAddendum(tx: Queryable, it: Item, p: AddendumPayload, hash: 
   const sig = a.signature;
   const r = await lockReport(tx, p.reportId);
   if (!r) throw notSynced(p.reportId, 'addendum');
-  if (p.originalHash !== r.content_hash && p.originalHash !== r.verification_hash) {
+  refuseTransition(r.state, 'addendum', it);
+  // An addendum names the signature that made the report final: the final report's, or the
+  // trainer's verification of a provisional one (common/signatures.ts finalSignatureOf).
+  if (p.originalHash !== (r.verification_hash ?? r.content_hash)) {
     throw new HubError(422, 'original-hash-mismatch', `The addendum refers to a version of report ${p.reportId} that the hub does not hold (hash ${p.originalHash.slice(0, 12)}…).`);
   }
-  refuseTransition(r.state, 'addendum', it);
   const to = TRANSITIONS.addendum.to;
   const q = new Params();
   const anchor = `new AS (

@@ -233,6 +233,26 @@ describe.each<DbKind>(['pglite', 'postgres'])('report life cycle at the hub (%s)
       expect(await count(db, `events WHERE report_id = $1 AND type = 'report-signed'`, [p.report.id])).toBe(2);
     });
 
+    it('one verification delivered many times at once, under one key and under new keys, is stored once with one event', async () => {
+      const trainee = await session('trainee');
+      const trainer = await session('trainer');
+      const p = signedReport(trainee.u, { meaning: 'provisional' });
+      expect((await post(url, trainee.token, p)).status).toBe(201);
+      const v = verificationOf(trainer.u, p);
+      const key = crypto.randomUUID();
+      const results = await Promise.all([
+        ...Array.from({ length: 6 }, () => post(url, trainer.token, v, key)),
+        ...Array.from({ length: 6 }, () => post(url, trainer.token, v)),
+      ]);
+      // One first answer (201); the same key replays it, a new key finds it stored (200).
+      expect(results.filter((r) => r.status === 201 && r.headers.get('idempotent-replayed') !== 'true')).toHaveLength(1);
+      expect(results.every((r) => r.status === 201 || r.status === 200)).toBe(true);
+      expect(new Set(results.slice(0, 6).map((r) => r.text)).size).toBe(1);
+      expect(await count(db, `signatures WHERE report_id = $1 AND meaning = 'verification'`, [p.report.id])).toBe(1);
+      expect(await count(db, `events WHERE report_id = $1 AND type = 'report-signed' AND body->>'kind' = 'verification'`, [p.report.id])).toBe(1);
+      expect(await count(db, `audit WHERE report_id = $1 AND action = 'ingest-verification'`, [p.report.id])).toBe(1);
+    });
+
     it('an addendum to a provisional report is refused; after verification it is accepted and the report is appended', async () => {
       const trainee = await session('trainee');
       const trainer = await session('trainer');
@@ -243,8 +263,10 @@ describe.each<DbKind>(['pglite', 'postgres'])('report life cycle at the hub (%s)
       expect((early.body as ErrorBody).error.message).toContain('provisional');
       const v = verificationOf(trainer.u, p);
       expect((await post(url, trainer.token, v)).status).toBe(201);
-      // Attached to the provisional text or to its verification: both name the final content.
-      expect((await post(url, trainer.token, signedAddendum(trainer.u, p))).status).toBe(201);
+      // An addendum names the signature that made the report final: the verification, not the provisional one.
+      const onProvisional = await post(url, trainer.token, signedAddendum(trainer.u, p));
+      expect([onProvisional.status, code(onProvisional)]).toEqual([422, 'original-hash-mismatch']);
+      expect((await post(url, trainer.token, signedAddendum(trainer.u, p, 'First addendum.', v.signature.contentHash))).status).toBe(201);
       expect((await post(url, trainer.token, signedAddendum(trainer.u, p, 'Second addendum.', v.signature.contentHash))).status).toBe(201);
       const got = await getReport(trainer.token, p.report.id);
       expect(got.state).toBe('appended');

@@ -76,7 +76,7 @@ describe.each<DbKind>(['pglite', 'postgres'])('migration 3 on a database written
   });
   afterAll(async () => drop());
 
-  it('keeps every report, addendum, audit row and event; moves every signature in with its hash; each verifies alone', async () => {
+  it('keeps every report, addendum, audit row and event; moves every signature in with its hash; each verifies alone; a failed upgrade changes nothing', async () => {
     expect(await migrate(db, SHIPPED)).toEqual([1, 2]);
     const users: (TestUser & { id: number })[] = [];
     for (const role of ['radiologist', 'locum', 'trainer'] as const) {
@@ -112,6 +112,12 @@ describe.each<DbKind>(['pglite', 'postgres'])('migration 3 on a database written
     const addendumCount = [...addendaOf.values()].flat().length;
     expect(before.addenda).toHaveLength(addendumCount);
 
+    // An upgrade that fails part-way (here: a later step that cannot run) leaves the database as the release wrote it.
+    await expect(migrate(db, [...MIGRATIONS, { id: 999, name: 'fails', sql: 'SELECT 1 / 0' }])).rejects.toThrow(/division by zero/);
+    expect((await db.query<{ id: number }>('SELECT id FROM schema_migrations ORDER BY id')).rows.map((r) => r.id)).toEqual([1, 2]);
+    expect(await dump(`SELECT table_name FROM information_schema.tables WHERE table_name = 'signatures' AND table_schema = current_schema()`)).toEqual([]);
+    expect(await dump(`SELECT proname FROM pg_proc WHERE proname = 'failsafe_ingest_reports' AND pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())`)).toHaveLength(1);
+
     expect(await migrate(db)).toEqual(MIGRATIONS.filter((m) => m.id > 2).map((m) => m.id));
 
     expect(await dump('SELECT id, patient_id, study_uid, content, signer_name, signer_role, signer_registration, signed_at, content_hash, author, created_at, stored_at, stored_by, idempotency_key FROM signed_reports ORDER BY id')).toEqual(before.reports);
@@ -121,12 +127,15 @@ describe.each<DbKind>(['pglite', 'postgres'])('migration 3 on a database written
     expect(await dump('SELECT * FROM idempotency ORDER BY key')).toEqual(before.idempotency);
 
     const sigs = await checkSignatures(db, ids);
+    // Straight from the table too: one record per signature made, each hash as the old rows hold it.
+    const { rows: raw } = await db.query<{ content_hash: string }>('SELECT content_hash FROM signatures ORDER BY seq');
+    expect(raw.map((r) => r.content_hash).sort()).toEqual([...before.reports.map((r) => r['content_hash']), ...before.addenda.map((a) => a['content_hash'])].sort());
     expect(sigs).toHaveLength(24 + addendumCount);
     expect(sigs.filter((s) => !s.verifies)).toEqual([]);
     for (const p of reports) {
-      const mine = sigs.filter((s) => s.report_id === p.report.id);
-      expect(mine[0]).toMatchObject({ meaning: 'final-report', content_hash: p.report.signature.contentHash, signer_name: p.report.signature.name, signed_at: p.report.signature.signedAt, addendum_id: null });
-      expect(mine.slice(1).map((s) => s.addendum_id)).toEqual(addendaOf.get(p.report.id) ?? []);
+      const mine = sigs.filter((s) => s.reportId === p.report.id);
+      expect(mine[0]).toMatchObject({ ...p.report.signature, addendumId: null });
+      expect(mine.slice(1).map((s) => s.addendumId)).toEqual(addendaOf.get(p.report.id) ?? []);
     }
     const { rows: states } = await db.query<{ id: string; state: string; exam: unknown; requester_unknown: boolean }>('SELECT id, state, exam, requester_unknown FROM signed_reports');
     for (const s of states) {
@@ -141,7 +150,7 @@ describe.each<DbKind>(['pglite', 'postgres'])('migration 3 on a database written
       for (const p of reports) {
         const got = HubSignedReportSchema.parse((await http(t.url, 'GET', `/api/reports/${p.report.id}`, { token })).body);
         expect(got.signature).toEqual(p.report.signature);
-        expect(got.signatures.map((s) => s.contentHash)).toEqual(sigs.filter((s) => s.report_id === p.report.id).map((s) => s.content_hash));
+        expect(got.signatures.map((s) => s.contentHash)).toEqual(sigs.filter((s) => s.reportId === p.report.id).map((s) => s.contentHash));
       }
       const plain = reports.find((p) => !addendaOf.has(p.report.id))!;
       expect((await post(t.url, token, signedAddendum(u, plain))).status).toBe(201);
