@@ -124,6 +124,19 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     bodyLimit: HUB_BODY_LIMIT,
     forceCloseConnections: true,
     return503OnClosing: true,
+    // Every body is parsed with zod (parse() above); no route has a Fastify JSON schema, so no
+    // Ajv or fast-json-stringify compiler is built (≈0.2 s of CPU at each start of the embedded
+    // hub). A route given a schema anyway fails at start-up instead of going unchecked.
+    schemaController: {
+      compilersFactory: {
+        buildValidator: () => () => {
+          throw new Error('hub routes take no JSON schema: parse the input with zod');
+        },
+        buildSerializer: () => () => {
+          throw new Error('hub routes take no response schema');
+        },
+      },
+    },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Report ids are ≤ 64 characters: longer ones reach the schema (400); absurd ones get 414.
