@@ -77,10 +77,7 @@ async function main(): Promise<void> {
   trace?.('bridge-listening');
   fileBaseUrl = `${bridge.origin}/files/`;
   token = bridge.token;
-  console.log(`Failsafe ${version} (browser mode), data in ${options.dataDir}`);
-  console.log(`Open: ${bridge.url}`);
-  if (options.open) openInBrowser(bridge.url);
-
+  // Ctrl+C / SIGTERM: bridge, services, then the hub child (handlers set before we announce the URL).
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
@@ -92,6 +89,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  console.log(`Failsafe ${version} (browser mode), data in ${options.dataDir}`);
+  console.log(`Open: ${bridge.url}`);
+  if (options.open) openInBrowser(bridge.url);
 }
 
 main().catch((err: unknown) => {
