@@ -35,7 +35,7 @@
 import { z } from 'zod';
 import { DEFAULT_ALERT_POLICY } from './alertPolicy.ts';
 import { AddendumPayload, OutboxPayload, SignedReportPayload } from './hubPayload.ts';
-import { Action as HubAction } from './lifecycle.ts';
+import { Action as HubAction, UNFINISHED_CHANGE_REASONS } from './lifecycle.ts';
 import { Addendum, AlertCategory, ExamDetails, ReportContent, ReportState, Role, Signature, SignatureRecord, StudyRef } from './report.ts';
 
 export { AddendumPayload, OutboxPayload, SignedReportPayload };
@@ -352,7 +352,7 @@ export const HubEvent = z.discriminatedUnion('type', [
   z.object({
     ...EventBase,
     type: z.literal('unfinished-changed'),
-    reason: z.enum(['snapshot', 'signed', 'taken-over']),
+    reason: z.enum(UNFINISHED_CHANGE_REASONS),
     owner: z.string().optional(),
   }),
 ]);

@@ -213,3 +213,10 @@ export function stateFromSignatures(meanings: readonly SignatureMeaning[]): Repo
   }
   return state;
 }
+
+/**
+ * Why the department's unfinished list changed (the hub's `unfinished-changed` event): a draft
+ * snapshot arrived, the draft was signed (any signing transition ends it: the wire keeps the word
+ * "signed"), or it was taken over.
+ */
+export const UNFINISHED_CHANGE_REASONS = ['snapshot', 'signed', 'taken-over'] as const;
