@@ -2,21 +2,17 @@
 // the shell (./shell.ts), which tests drive with a double. The only folder that imports electron.
 import path from 'node:path';
 import * as electron from 'electron';
-import { prepareElectron, runShell } from './shell.ts';
+import { startDesktopApp } from './shell.ts';
 
 // Packaged, dist/ sits inside app.asar and the sample study beside it in the resources folder
 // (electron-builder.yml extraResources).
 const resourcesRoot = electron.app.isPackaged ? process.resourcesPath : path.resolve(__dirname, '..', '..');
 
-prepareElectron(electron);
-runShell(electron, {
+void startDesktopApp(electron, {
   argv: process.argv,
   env: process.env,
   rendererDir: path.resolve(__dirname, '..', 'renderer'),
   preload: path.join(__dirname, 'preload.cjs'),
   sampleDir: path.join(resourcesRoot, 'resources', 'samples', 'ct-head'),
   hubScript: path.join(__dirname, 'hub.mjs'),
-}).catch((err: unknown) => {
-  electron.dialog.showErrorBox('Failsafe could not start', err instanceof Error ? err.message : String(err));
-  electron.app.exit(1);
 });

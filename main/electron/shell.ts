@@ -252,3 +252,17 @@ export async function runShell(e: ElectronApi, opts: ShellOptions): Promise<Shel
   await loaded;
   return { options, composed, window };
 }
+
+/**
+ * The desktop app's entry (main.ts passes the real module): prepares Electron at once (before
+ * ready, as it must), runs the shell, and on a failed start shows why and exits 1, having ended
+ * whatever it had started (the hub child included).
+ */
+export function startDesktopApp(e: ElectronApi, opts: ShellOptions): Promise<Shell | null> {
+  prepareElectron(e);
+  return runShell(e, opts).catch((err: unknown) => {
+    e.dialog.showErrorBox('Failsafe could not start', err instanceof Error ? err.message : String(err));
+    e.app.exit(1);
+    return null;
+  });
+}

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CHANNELS, IPC_PREFIX } from '../../../common/channels.ts';
 import type { HubStatus, PatientSummary, Result } from '../../../common/contract.ts';
-import { CLOSE_FLUSH_LIMIT_MS, prepareElectron, runShell, type Shell, type ShellOptions } from '../../../main/electron/shell.ts';
+import { CLOSE_FLUSH_LIMIT_MS, prepareElectron, runShell, startDesktopApp, type Shell, type ShellOptions } from '../../../main/electron/shell.ts';
 import { startFakeHub, type FakeHub } from '../../support/fakeHub.ts';
 import { hubBundle, processGone, repoRoot, waitFor } from '../launch/hubBundle.ts';
 import { createElectronDouble, type ElectronDouble } from './electronDouble.ts';
@@ -118,6 +118,29 @@ describe('Electron main process with the embedded hub (the default)', () => {
     expect(double.app.quitted).toBe(true);
     await waitFor('the hub child to exit', () => processGone(pid!), 10_000);
   }, 180_000); // a first start initialises the hub's PGlite database: slow on a busy machine
+});
+
+describe('Electron main process that cannot start', () => {
+  it('shows why, exits 1 and leaves no hub child behind (here: the database path is a folder)', async () => {
+    const dataDir = path.join(tmp, 'broken');
+    fs.mkdirSync(path.join(dataDir, 'failsafe.sqlite'), { recursive: true });
+    const double = createElectronDouble({ userData: path.join(tmp, 'userData-broken') });
+    const shell = await startDesktopApp(double.electron, {
+      argv: ['/opt/electron', 'main.cjs', `--data-dir=${dataDir}`],
+      env: {},
+      rendererDir,
+      preload: path.join(tmp, 'preload.cjs'),
+      sampleDir: emptySample,
+      hubScript,
+      log: () => {},
+    });
+    expect(shell).toBeNull();
+    expect(double.errorBoxes).toEqual([{ title: 'Failsafe could not start', content: expect.stringMatching(/.+/) }]);
+    expect(double.app.exitCode).toBe(1);
+    expect(double.forks).toHaveLength(1);
+    const child = double.forks[0]!.child;
+    await waitFor('the hub child to exit', () => child.exitCode !== null || child.signalCode !== null, 15_000);
+  }, 60_000);
 });
 
 describe('Electron main process with a department hub or none', () => {
