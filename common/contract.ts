@@ -3,7 +3,7 @@
 // carry exactly this; main parses every input with these schemas before a handler sees it.
 import { z } from 'zod';
 import { CHANNELS, type Channel } from './channels.ts';
-import { Addendum, Profile, Report, ReportContent, ReportState, StudyRef } from './report.ts';
+import { Addendum, Profile, Report, ReportContent, ReportState, storableString, StorableReportContent, StudyRef } from './report.ts';
 import { HubUser, UnfinishedList } from './hub.ts';
 import { issueText } from './validation.ts';
 
@@ -175,7 +175,7 @@ export const contract = {
   },
   'reports:get': { input: z.object({ reportId: Uid }).strict(), output: Report },
   'reports:save': {
-    input: z.object({ reportId: Uid, study: StudyRef.strict(), content: ReportContent, baseRevision: z.number().int().nonnegative() }).strict(),
+    input: z.object({ reportId: Uid, study: StudyRef.strict(), content: StorableReportContent, baseRevision: z.number().int().nonnegative() }).strict(),
     output: z.object({ revision: z.number().int(), savedAt: z.string() }),
   },
   'reports:list': { input: Empty, output: z.array(ReportListItem) },
@@ -188,7 +188,7 @@ export const contract = {
     input: z.object({ reportId: Uid, study: StudyRef.strict() }).strict(),
     output: Report,
   },
-  'reports:addendum': { input: z.object({ reportId: Uid, text: z.string().trim().min(1).max(100_000) }).strict(), output: Addendum },
+  'reports:addendum': { input: z.object({ reportId: Uid, text: storableString(100_000).trim().min(1) }).strict(), output: Addendum },
   'reports:audit': { input: z.object({ reportId: Uid }).strict(), output: z.array(AuditEntry) },
   'reports:revisions': { input: z.object({ reportId: Uid }).strict(), output: z.array(Revision) },
   /** The editor closed this draft: publish its snapshot to the hub at once. */

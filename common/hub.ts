@@ -36,7 +36,7 @@ import { z } from 'zod';
 import { DEFAULT_ALERT_POLICY } from './alertPolicy.ts';
 import { AddendumPayload, OutboxPayload, SignedReportPayload } from './hubPayload.ts';
 import { Action as HubAction, UNFINISHED_CHANGE_REASONS } from './lifecycle.ts';
-import { Addendum, AlertCategory, ExamDetails, ReportContent, ReportState, Role, Signature, SignatureRecord, StudyRef } from './report.ts';
+import { Addendum, AlertCategory, ExamDetails, ReportContent, ReportState, Role, Signature, SignatureRecord, StorableReportContent, StudyRef } from './report.ts';
 
 export { AddendumPayload, OutboxPayload, SignedReportPayload };
 
@@ -208,7 +208,8 @@ export type HubUserRef = HubUser;
 /** PUT /api/drafts/:reportId. The author is the logged-in user. */
 export const DraftSnapshot = z.object({
   study: StudyRef,
-  content: ReportContent,
+  /** Text the hub cannot store (NUL, a lone surrogate) is refused as invalid input (400). */
+  content: StorableReportContent,
   /** The workstation's revision number; must increase. Older or equal revisions are ignored (applied=false). */
   revision: z.number().int().nonnegative(),
   /** ISO date-time of the author's last keystroke. */
@@ -340,6 +341,11 @@ export const HubEvent = z.discriminatedUnion('type', [
     study: StudyRef,
     signer: z.object({ name: z.string(), registration: z.string(), role: Role }),
     alertCode: AlertCategory.nullable(),
+    /**
+     * The report is on the cancer pathway (common/signoff.ts cancerPathway: a cancer alert or any
+     * cancer finding, whatever the alert code), recorded apart from the alert code. Absent from hubs before issue 7.
+     */
+    cancerPathway: z.boolean().optional(),
     addendumId: z.string().optional(),
   }),
   z.object({

@@ -2,7 +2,7 @@
 // as the signature it carries. The hub parses with these schemas and recomputes the hashes with
 // `signedPayload` (common/report.ts) and `addendumSignedPayload` (below).
 import { z } from 'zod';
-import { Addendum, canonicalJson, ExamDetails, ReportContent, Signature, StudyRef, type Profile } from './report.ts';
+import { Addendum, canonicalJson, ExamDetails, Signature, storableString, StorableReportContent, StudyRef, type Profile } from './report.ts';
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -13,7 +13,8 @@ export const SignedReportPayload = z.object({
     study: StudyRef,
     /** The exam, bound into the signed payload. Absent only in outbox rows written before exams were recorded. */
     exam: ExamDetails.optional(),
-    content: ReportContent,
+    /** Text the hub cannot store (NUL, a lone surrogate) is refused as invalid input (400), not a 500 retried for ever. */
+    content: StorableReportContent,
     /** A final report, or a trainee's provisional report (which awaits a `verification`). */
     signature: Signature.extend({ meaning: z.enum(['final-report', 'provisional']) }),
     author: z.string(),
@@ -27,7 +28,7 @@ export const AddendumPayload = z.object({
   reportId: z.string().min(1),
   /** contentHash of the final-report signature this addendum is attached to. */
   originalHash: Sha256Hex,
-  addendum: Addendum.extend({ signature: Signature.extend({ meaning: z.literal('addendum') }) }),
+  addendum: Addendum.extend({ text: storableString(100_000), signature: Signature.extend({ meaning: z.literal('addendum') }) }),
 });
 export type AddendumPayload = z.infer<typeof AddendumPayload>;
 

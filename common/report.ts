@@ -1,6 +1,7 @@
 // The report model: what a reporter writes, what a signature records. Pure data + zod schemas.
 import { z } from 'zod';
 import { Role, ReportState, SignatureMeaning } from './lifecycle.ts';
+import { unstorableTextReason } from './text.ts';
 
 /** Alert categories of domain.md §2, from most to least severe. `none` means no alert. */
 export const ALERT_CATEGORIES = ['critical', 'urgent', 'cancer', 'significant', 'none'] as const;
@@ -47,6 +48,12 @@ export type UnexpectedFindings = z.infer<typeof UnexpectedFindings>;
 export const Comparison = z.object({
   kind: z.enum(['unset', 'compared', 'none-available']),
   text: longText,
+  /**
+   * "No prior imaging available" while a prior of the same patient identity is in the library:
+   * why none applies (e.g. "prior is a different body part"). Signed with the report; absent
+   * otherwise (so hashes of reports signed before it existed are unchanged).
+   */
+  noPriorReason: shortText.optional(),
 });
 export type Comparison = z.infer<typeof Comparison>;
 
@@ -69,6 +76,33 @@ export const ReportContent = z.object({
   verbal: VerbalCommunication.optional(),
 });
 export type ReportContent = z.infer<typeof ReportContent>;
+
+/**
+ * Every string in `value` (object keys too) can be stored as written by every store the report
+ * goes to (common/text.ts): otherwise one issue naming where and why. Used on what comes in
+ * (the contract's inputs, the hub's bodies), so text the hub cannot store is refused at the
+ * workstation's input with a clear message and never becomes a signed record.
+ */
+export function refuseUnstorable(value: unknown, ctx: z.core.$RefinementCtx<unknown>, path: (string | number)[] = []): void {
+  if (typeof value === 'string') {
+    const why = unstorableTextReason(value);
+    if (why) ctx.addIssue({ code: 'custom', path, message: `This text ${why}: remove that character and try again.`, input: value });
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => refuseUnstorable(v, ctx, [...path, i]));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const why = unstorableTextReason(k);
+      if (why) ctx.addIssue({ code: 'custom', path, message: `A field name ${why}.`, input: k });
+      refuseUnstorable(v, ctx, [...path, k]);
+    }
+  }
+}
+
+/** ReportContent as accepted at input (IPC, the hub): also storable text throughout. */
+export const StorableReportContent = ReportContent.superRefine((c, ctx) => refuseUnstorable(c, ctx));
+
+/** A string accepted at input (e.g. an addendum's text): at most `max` characters of storable text. */
+export const storableString = (max: number) => z.string().max(max).superRefine((s, ctx) => refuseUnstorable(s, ctx));
 
 export function emptyReport(templateId: string, clinicalQuestion = ''): ReportContent {
   return {

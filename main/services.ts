@@ -63,6 +63,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     studyInfo,
     examFor: (studyUid) => index.exam(studyUid),
     examShownFor: (studyUid) => index.knownExam(studyUid),
+    // The same list the editor shows (study:priors): earlier studies of the same patient identity.
+    priorCount: (study) => index.priors(study).length,
   });
   const events = new EventEmitter<{ event: [AppEvent] }>();
   const uploadsDir = path.join(opts.dataDir, 'uploads');

@@ -15,7 +15,8 @@ import { addendumSignedPayload, type AddendumPayload, type OutboxPayload, type S
 import { isRetryableHubError, roleMay, type HubEvent, type IngestReceipt } from '../common/hub.ts';
 import { checkTransition, TRANSITION_NAMES, TRANSITIONS, type Action, type ReportState, type SignatureMeaning, type Transition } from '../common/lifecycle.ts';
 import { canonicalJson, requesterUnknown, signedPayload, type ExamDetails, type ReportContent, type Signature } from '../common/report.ts';
-import { checkSignOff } from '../common/signoff.ts';
+import { cancerPathway, checkSignOff } from '../common/signoff.ts';
+import { isMeaningfulText } from '../common/text.ts';
 import { getTemplate } from '../common/templates.ts';
 import { sha256Hex, type SessionUser } from './auth.ts';
 import type { HubDb, Queryable } from './db/adapter.ts';
@@ -124,7 +125,9 @@ function checkReport(user: SessionUser, p: SignedReportPayload): string {
   } catch {
     throw new HubError(422, 'unknown-template', `The hub does not know the template "${r.content.templateId}".`);
   }
-  const blocking = checkSignOff(r.content, template).filter((x) => x.severity === 'block');
+  // The same rules as the workstation, with the signature time and exam the payload carries (the
+  // hub has no image library: whether a prior exists was checked where the library is).
+  const blocking = checkSignOff(r.content, template, { signedAt: sig.signedAt, exam: r.exam ?? null }).filter((x) => x.severity === 'block');
   if (blocking.length > 0) {
     throw new HubError(422, 'signoff-problems',
       `The report fails the sign-off rules: ${blocking.map((b) => `[${b.sectionId}] ${b.message}`).join(' ')}`,
@@ -136,7 +139,9 @@ function checkReport(user: SessionUser, p: SignedReportPayload): string {
 function checkAddendum(user: SessionUser, p: AddendumPayload): string {
   const a = p.addendum;
   checkSigner(user, a.signature, 'addendum');
-  if (a.text.trim() === '') throw new HubError(422, 'invalid-input', 'An addendum needs text.');
+  if (!isMeaningfulText(a.text)) {
+    throw new HubError(422, 'invalid-input', 'An addendum needs text: spaces, punctuation, symbols or invisible characters alone do not count.');
+  }
   return expectHash(sha256Hex(addendumSignedPayload({
     reportId: p.reportId, originalHash: p.originalHash, text: a.text, signer: signer(a.signature), signedAt: a.signature.signedAt,
   })), a.signature, 'addendum');
@@ -340,8 +345,11 @@ async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload, hash
        ON CONFLICT (id) DO NOTHING RETURNING id)`;
   const stored = await recordSignature(tx, it, q, anchor, {
     reportId: r.id, meaning: sig.meaning, sig, hash, from: t.to, state: t.to,
-    audit: { action: 'ingest-report', detail: { contentHash: hash, idempotencyKey: it.key, meaning: sig.meaning } },
-    event: { type: 'report-signed', at: it.at, reportId: r.id, kind: 'report', state: t.to, study: r.study, signer: signer(sig), alertCode: r.content.alertCode },
+    audit: { action: 'ingest-report', detail: { contentHash: hash, idempotencyKey: it.key, meaning: sig.meaning, cancerPathway: cancerPathway(r.content) } },
+    event: {
+      type: 'report-signed', at: it.at, reportId: r.id, kind: 'report', state: t.to, study: r.study, signer: signer(sig),
+      alertCode: r.content.alertCode, cancerPathway: cancerPathway(r.content),
+    },
     receipt: { kind: 'report', reportId: r.id, contentHash: hash, storedAt: it.at, alreadyStored: false },
   });
   if (stored) return stored;
@@ -422,7 +430,10 @@ async function storeVerification(tx: Queryable, it: Item, p: VerificationPayload
       action: 'ingest-verification',
       detail: { contentHash: hash, idempotencyKey: it.key, provisionalHash: p.provisionalHash, provisionalSigner: { name: r.signer_name, registration: r.signer_registration } },
     },
-    event: { type: 'report-signed', at: it.at, reportId: p.reportId, kind: 'verification', state: to, study, signer: signer(sig), alertCode: r.content.alertCode },
+    event: {
+      type: 'report-signed', at: it.at, reportId: p.reportId, kind: 'verification', state: to, study, signer: signer(sig),
+      alertCode: r.content.alertCode, cancerPathway: cancerPathway(r.content),
+    },
     receipt: { kind: 'verification', reportId: p.reportId, contentHash: hash, storedAt: it.at, alreadyStored: false },
   });
   return stored!;
@@ -451,7 +462,7 @@ async function storeAddendum(tx: Queryable, it: Item, p: AddendumPayload, hash: 
     audit: { action: 'ingest-addendum', detail: { addendumId: a.id, contentHash: hash, idempotencyKey: it.key } },
     event: {
       type: 'report-signed', at: it.at, reportId: p.reportId, kind: 'addendum', addendumId: a.id, state: to,
-      study: { patientId: r.patient_id, studyUid: r.study_uid }, signer: signer(sig), alertCode: r.content.alertCode,
+      study: { patientId: r.patient_id, studyUid: r.study_uid }, signer: signer(sig), alertCode: r.content.alertCode, cancerPathway: cancerPathway(r.content),
     },
     receipt: { kind: 'addendum', reportId: p.reportId, addendumId: a.id, contentHash: hash, storedAt: it.at, alreadyStored: false },
   });

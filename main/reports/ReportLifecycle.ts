@@ -19,6 +19,7 @@ import {
 import { ReportContent, signedPayload, type Addendum, type Profile, type Report, type StudyRef } from '../../common/report.ts';
 import { finalSignatureOf, provisionalSignatureOf } from '../../common/signatures.ts';
 import { checkSignOff } from '../../common/signoff.ts';
+import { isMeaningfulText, unstorableTextReason } from '../../common/text.ts';
 import { parseSigner, parseStudy, sha256, studyOfRow, type ReportRepository, type ReportRow } from './ReportRepository.ts';
 
 /** Refuses `transition` from `state` by `role`: the state decides first ('conflict'), then the role ('forbidden'). */
@@ -34,7 +35,14 @@ function requireTransition(state: ReportState, transition: Transition, who: Prof
 }
 
 export class ReportLifecycle {
-  constructor(private readonly repo: ReportRepository) {}
+  /**
+   * `priorCount`: how many earlier studies of the same patient identity the image library holds
+   * (the study:priors list); "No prior imaging available" then needs a reason. Default: none known.
+   */
+  constructor(
+    private readonly repo: ReportRepository,
+    private readonly priorCount: (study: StudyRef) => number = () => 0,
+  ) {}
 
   /**
    * Signs the report: final for a reporter, provisional (awaiting a trainer's verification) for a
@@ -61,14 +69,16 @@ export class ReportLifecycle {
         throw new ContractError('conflict', `You are signing revision ${revision} but the latest saved revision is ${row.revision}. Review the latest version and sign again.`);
       }
       const content = ReportContent.parse(JSON.parse(row.content));
-      const blocking = checkSignOff(content).filter((p) => p.severity === 'block');
+      const exam = repo.examToBind(row.study_uid);
+      const boundStudy = studyOfRow(row);
+      const signedAt = repo.iso();
+      // The rules see what the editor saw: the signature time, the exam (study date) and how many
+      // earlier studies of the same patient identity the library holds.
+      const blocking = checkSignOff(content, undefined, { signedAt, exam, priorsInLibrary: this.priorCount(boundStudy) }).filter((p) => p.severity === 'block');
       if (blocking.length > 0) {
         throw new ContractError('unsigned-problems', `The report cannot be signed yet: ${blocking.map((p) => `[${p.sectionId}] ${p.message}`).join(' ')}`);
       }
-      const exam = repo.examToBind(row.study_uid);
-      const boundStudy = studyOfRow(row);
       const meaning = TRANSITIONS[transition].meaning;
-      const signedAt = repo.iso();
       const contentHash = sha256(signedPayload(content, boundStudy, who, signedAt, meaning, exam));
       const record = repo.insertSignature(reportId, who, meaning, signedAt, contentHash);
       const changed = repo.st.signDraft.run(to, JSON.stringify(exam), signedAt, reportId, revision).changes;
@@ -122,8 +132,12 @@ export class ReportLifecycle {
   addendum(reportId: string, text: string, signer: Profile): Addendum {
     const who = parseSigner(signer);
     const body = typeof text === 'string' ? text.trim() : '';
-    if (body === '') throw new ContractError('invalid-input', 'An addendum needs text.');
+    if (!isMeaningfulText(body)) {
+      throw new ContractError('invalid-input', body === '' ? 'An addendum needs text.' : 'An addendum needs text: spaces, punctuation, symbols or invisible characters alone do not count.');
+    }
     if (body.length > 100_000) throw new ContractError('invalid-input', 'An addendum is limited to 100,000 characters.');
+    const unstorable = unstorableTextReason(body);
+    if (unstorable) throw new ContractError('invalid-input', `The addendum ${unstorable}: remove that character and try again.`);
     const repo = this.repo;
     return repo.tx(() => {
       const row = repo.row(reportId);

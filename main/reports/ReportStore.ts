@@ -31,6 +31,8 @@ export interface ReportStoreOptions {
   examFor?: (studyUid: string) => ExamDetails | null;
   /** The exam shown with a draft, as the index already knows it (DicomIndexService.knownExam); never throws. */
   examShownFor?: (studyUid: string) => ExamDetails | null;
+  /** How many earlier studies of the same patient identity the library holds (the study:priors list): signing checks "No prior imaging available" against it. */
+  priorCount?: (study: StudyRef) => number;
 }
 
 export class ReportStore {
@@ -48,7 +50,7 @@ export class ReportStore {
       ...(opts.examShownFor ? { examShownFor: opts.examShownFor } : {}),
     });
     this.drafts = new Drafts(this.repo, opts.studyInfo);
-    this.lifecycle = new ReportLifecycle(this.repo);
+    this.lifecycle = new ReportLifecycle(this.repo, opts.priorCount);
     this.takeOver = new TakeOver(this.repo);
     this.settings = new Settings(db, this.repo.now);
   }
