@@ -30,6 +30,26 @@ interface Row {
 interface Run {
   total: number;
   stages: Map<string, number>;
+  /** CPU time (user + system) each process had used when the library became usable (Linux). */
+  cpu: Map<string, number>;
+}
+
+/** User + system CPU of a process so far, ms (Linux /proc; null elsewhere). */
+function cpuMs(pid: number): number | null {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return null;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -104,7 +124,12 @@ async function launch(root: string, dataDir: string): Promise<Run> {
     }
     stages.set('library:list has the sample', libraryAt);
     stages.set('hub:status online', hubAt);
-    return { total: Math.max(libraryAt, hubAt), stages };
+    const cpu = new Map<string, number>();
+    const own = child.pid !== undefined ? cpuMs(child.pid) : null;
+    if (own !== null) cpu.set('launcher', own);
+    const hubCpu = (child.pid !== undefined ? childrenOf(child.pid) : []).map(cpuMs).filter((x): x is number => x !== null);
+    if (hubCpu.length > 0) cpu.set('hub child', hubCpu.reduce((a, b) => a + b, 0));
+    return { total: Math.max(libraryAt, hubAt), stages, cpu };
   } finally {
     child.kill('SIGTERM');
     await exited(child);
@@ -129,6 +154,10 @@ function rowsFor(prefix: string, kind: string, runs: Run[]): Row[] {
   for (const name of names.sort((a, b) => stageMedian(a) - stageMedian(b))) {
     rows.push({ metric: `${prefix}${kind}: ${name} (median, from launch)`, value: Math.round(stageMedian(name)), unit: 'ms' });
   }
+  for (const proc of ['launcher', 'hub child']) {
+    const xs = runs.map((r) => r.cpu.get(proc)).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+    if (xs.length > 0) rows.push({ metric: `${prefix}${kind}: CPU time of the ${proc} until usable (median)`, value: Math.round(percentile(xs, 50)), unit: 'ms' });
+  }
   return rows;
 }
 
@@ -141,6 +170,7 @@ export default async function run(): Promise<{ name: string; rows: Row[]; notes?
     if (!fs.existsSync(path.join(s.root, 'dist', 'node', 'start.mjs'))) throw new Error(`no built launcher in ${s.root}/dist/node (run npm run build)`);
   }
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-startup-'));
+  const loadBefore = os.loadavg()[0]!;
   try {
     // Builds alternate run by run, so a busy moment of the machine weighs on both alike.
     for (let i = 0; i < RUNS; i++) {
@@ -166,6 +196,8 @@ export default async function run(): Promise<{ name: string; rows: Row[]; notes?
       '"First start": a new data folder (workstation database, PGlite hub database with its migrations and demo users, sample indexed). ' +
       '"Next start": the same folder started again (what a user sees every morning). Stage times are medians from launch; ' +
       '`startup:` stages are the launcher\'s own (FAILSAFE_STARTUP_TRACE=1), `(stdout)` ones when its lines arrived.' +
-      (compare ? ` Compared with the build in ${compare}, alternating run by run.` : ''),
+      (compare ? ` Compared with the build in ${compare}, alternating run by run.` : '') +
+      ` CPU times (Linux) are what the launcher and the embedded hub child had used when the library became usable: on an idle machine the wall time approaches the larger of the two. ` +
+      `Load average (1 min) ${loadBefore.toFixed(1)} before and ${os.loadavg()[0]!.toFixed(1)} after the runs on ${os.cpus().length} cores.`,
   };
 }
