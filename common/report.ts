@@ -65,6 +65,19 @@ export const VerbalCommunication = z.object({
 });
 export type VerbalCommunication = z.infer<typeof VerbalCommunication>;
 
+/**
+ * One piece of "Other text from the previous template": a field's text, labelled with the field's
+ * label and the template it was written in, editable by the reporter and signed with the report.
+ */
+export const CarriedText = z.object({
+  fieldId: z.string().min(1).max(64),
+  label: shortText,
+  templateId: z.string().min(1).max(64),
+  templateTitle: shortText,
+  text: longText,
+});
+export type CarriedText = z.infer<typeof CarriedText>;
+
 /** Everything the reporter writes. Free-text fields are keyed by template field id. */
 export const ReportContent = z.object({
   templateId: z.string().min(1).max(64),
@@ -74,6 +87,13 @@ export const ReportContent = z.object({
   alertCode: AlertCategory.nullable(),
   cancerPrimarySite: shortText.optional(),
   verbal: VerbalCommunication.optional(),
+  /**
+   * "Other text from the previous template": text written in fields that the current template
+   * lacks, carried over when the template was switched (common/templates.ts switchTemplate), so
+   * nothing written is dropped or signed unseen. Absent when there is none (hashes of reports
+   * signed before it existed are unchanged).
+   */
+  carriedOver: z.array(CarriedText).max(200).optional(),
 });
 export type ReportContent = z.infer<typeof ReportContent>;
 

@@ -3,8 +3,8 @@
 // report is audited (view-signed); reading for a close is not.
 import { ContractError, type AuditEntry, type ReportListItem } from '../../common/contract.ts';
 import { isEditable, isSigned, type ReportState } from '../../common/lifecycle.ts';
-import { ReportContent, type Report, type StudyRef } from '../../common/report.ts';
-import { chooseTemplate, getTemplate, newReportFor, TEMPLATES } from '../../common/templates.ts';
+import { ReportContent, type CarriedText, type Report, type StudyRef } from '../../common/report.ts';
+import { CARRIED_OVER_TITLE, chooseTemplate, getTemplate, hiddenFieldIds, newReportFor, switchTemplate, TEMPLATES } from '../../common/templates.ts';
 import { parseContent, parseStudy, studyOfRow, type ReportRepository, type ReportRow } from './ReportRepository.ts';
 
 export interface StudyInfo {
@@ -46,6 +46,10 @@ export class Drafts {
           repo.writeAudit(opts.actor, 'view-signed', existing.id, null, '');
         } else if (opts.templateId !== undefined && opts.templateId !== existing.template_id && isEditable(existing.state)) {
           this.switchTemplate(existing, opts.templateId, opts.actor);
+        } else if (isEditable(existing.state) && existing.taken_over_by === null && TEMPLATES.some((t) => t.id === existing.template_id)) {
+          // Text an older version hid in fields the template lacks is shown before anything else happens.
+          const template = getTemplate(existing.template_id);
+          if (hiddenFieldIds(ReportContent.parse(JSON.parse(existing.content)), template).length > 0) this.switchTemplate(existing, template.id, opts.actor);
         }
         return existing.id;
       }
@@ -138,13 +142,15 @@ export class Drafts {
     return this.repo.st.audit.all(reportId).map((a) => ({ seq: a.seq, at: a.at, actor: a.actor, action: a.action, reportId: a.report_id, detail: a.detail }));
   }
 
+  /**
+   * Switches the draft's template keeping everything written (common/templates.ts switchTemplate):
+   * text in fields the new template lacks moves to "Other text from the previous template", and
+   * the audit trail names every field moved or put back. Switching to the draft's own template
+   * only moves text that template does not lay out (left hidden by older versions), audited as an edit.
+   */
   private switchTemplate(row: ReportRow, templateId: string, actor: string): void {
     const old = ReportContent.parse(JSON.parse(row.content));
-    const fresh = newReportFor(getTemplate(templateId));
-    // Keep everything written; fill the new template's defaults only where nothing was written.
-    const fields = { ...fresh.fields };
-    for (const [k, v] of Object.entries(old.fields)) if (v.trim() !== '' || fields[k] === undefined) fields[k] = v;
-    const content: ReportContent = { ...old, templateId, fields };
+    const { content, moved, restored } = switchTemplate(old, getTemplate(templateId));
     const revision = row.revision + 1;
     const at = this.repo.iso();
     const json = JSON.stringify(content);
@@ -152,6 +158,12 @@ export class Drafts {
       throw new ContractError('conflict', 'The report changed while switching template. Reload it.');
     }
     this.repo.st.insertRevision.run(row.id, revision, at, actor, json);
-    this.repo.writeAudit(actor, 'template-change', row.id, revision, `${row.template_id} → ${templateId}`);
+    const pieces = (list: CarriedText[]): string => list.map((p) => `${p.label} (${p.fieldId}, ${p.templateTitle})`).join(', ');
+    const detail = [
+      ...(templateId === row.template_id ? [] : [`${row.template_id} → ${templateId}`]),
+      ...(moved.length > 0 ? [`moved to "${CARRIED_OVER_TITLE}": ${pieces(moved)}`] : []),
+      ...(restored.length > 0 ? [`put back into their fields: ${pieces(restored)}`] : []),
+    ].join('; ');
+    this.repo.writeAudit(actor, templateId === row.template_id ? 'edit' : 'template-change', row.id, revision, detail);
   }
 }

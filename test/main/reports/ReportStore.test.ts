@@ -173,11 +173,13 @@ describe('drafts', () => {
     expect(switched.content.templateId).toBe('generic');
     expect(switched.revision).toBe(2);
     expect(switched.content.fields['conclusion']).toBe('Normal.');
-    expect(switched.content.fields['brainParenchyma']).toBe('Normal.');
+    // Generic has no "Brain parenchyma": its text is carried, shown and signed, never hidden (issue 7 line 2).
+    expect(switched.content.fields['brainParenchyma']).toBeUndefined();
+    expect(switched.content.carriedOver).toEqual([{ fieldId: 'brainParenchyma', label: 'Brain parenchyma', templateId: 'ct-head', templateTitle: 'CT head', text: 'Normal.' }]);
     expect(switched.content.fields['technique']).toBe('Non-contrast axial CT of the head.');
     const tc = store.audit(r.id).filter((a) => a.action === 'template-change');
     expect(tc).toHaveLength(1);
-    expect(tc[0]!.detail).toBe('ct-head → generic');
+    expect(tc[0]!.detail).toBe('ct-head → generic; moved to "Other text from the previous template": Brain parenchyma (brainParenchyma, CT head)');
     // Same template again: no change, no audit.
     store.open(STUDY_A, { actor: 'a', ...CT_HEAD, templateId: 'generic' });
     expect(store.audit(r.id).filter((a) => a.action === 'template-change')).toHaveLength(1);
