@@ -181,7 +181,8 @@ describe('browser-mode bridge', () => {
     const content = {
       ...report.content,
       fields: { ...report.content.fields, brainParenchyma: 'Normal.', conclusion: 'Normal CT head.' },
-      comparison: { kind: 'none-available', text: '' },
+      // The sample has a prior in the library: saying none is available needs a reason.
+      comparison: { kind: 'none-available', text: '', noPriorReason: 'Prior CT degraded by motion artefact; not comparable.' },
       unexpected: { kind: 'none' },
       alertCode: 'none',
     };
