@@ -4,7 +4,7 @@
 import { useMemo, useRef, useState } from 'react';
 import type { StudySummary } from '../../common/contract.ts';
 import type { Profile, Report, ReportContent } from '../../common/report.ts';
-import { canSign, checkSignOff, type SignOffProblem } from '../../common/signoff.ts';
+import { canSign, checkSignOff, type SignOffContext, type SignOffProblem } from '../../common/signoff.ts';
 import type { Template } from '../../common/templates.ts';
 import { isSigned } from '../../common/lifecycle.ts';
 import { useClient } from '../data/client.ts';
@@ -16,7 +16,8 @@ import { AlertEditor, ComparisonEditor, FieldProblems, TextFieldEditor, Unexpect
 import { signActionFor } from './reportActions.ts';
 import { SignOffPanel } from './SignOffPanel.tsx';
 import { TakenOverView } from './TakenOverView.tsx';
-import { templateOf } from './draftState.ts';
+import { movesOnSwitch, templateOf } from './draftState.ts';
+import { CarriedOverEditor, TemplateSwitchDialog, type PendingSwitch } from './TemplateSwitch.tsx';
 import { useDraftSaver } from './useDraftSaver.ts';
 
 export interface DraftEditorProps {
@@ -29,11 +30,11 @@ export interface DraftEditorProps {
   onReload(r: Report): void;
 }
 
-function safeCheck(content: ReportContent, template: Template | null): SignOffProblem[] {
+function safeCheck(content: ReportContent, template: Template | null, context: SignOffContext = {}): SignOffProblem[] {
   if (!template) {
     return [{ rule: 'template-field', severity: 'block', sectionId: 'clinical', fieldId: 'template', message: `Unknown template "${content.templateId}": choose a template.` }];
   }
-  return checkSignOff(content, template);
+  return checkSignOff(content, template, context);
 }
 
 export function DraftEditor({ report, priors, profile, register, onSigned, onChangeTemplate, onReload }: DraftEditorProps) {
@@ -41,11 +42,14 @@ export function DraftEditor({ report, priors, profile, register, onSigned, onCha
   const { content, update, replaceContent, saver, saveState, conflict, setConflict, lost, lockedRef } = useDraftSaver(report, register);
   const [signing, setSigning] = useState(false);
   const [signError, setSignError] = useState<string | null>(null);
+  const [pendingSwitch, setPendingSwitch] = useState<PendingSwitch | null>(null);
   const paneRef = useRef<HTMLDivElement>(null);
   const template = templateOf(content.templateId);
   const action = signActionFor(profile.role);
 
-  const problems = useMemo(() => safeCheck(content, template), [content, template]);
+  // The store checks the same at signing: now as the signature time, the exam's study date, and
+  // the priors of this patient identity the library holds (the list shown beside the comparison).
+  const problems = useMemo(() => safeCheck(content, template, { exam: report.exam, priorsInLibrary: priors.length }), [content, template, report.exam, priors.length]);
   const allowed = action !== null && canSign(problems) && conflict === null;
 
   const sign = async () => {
@@ -114,6 +118,12 @@ export function DraftEditor({ report, priors, profile, register, onSigned, onCha
     replaceContent(latest.content);
   };
 
+  const switchTo = (id: string) =>
+    void saver.flush().then((ok) => {
+      if (ok) onChangeTemplate(id);
+      else setSignError('The template was not changed: the draft could not be saved first.');
+    });
+
   if (lost) return <TakenOverView reportId={report.id} lost={lost} content={content} />;
 
   return (
@@ -125,12 +135,14 @@ export function DraftEditor({ report, priors, profile, register, onSigned, onCha
         template={template}
         saveState={saveState}
         onRetry={() => void saver.flush()}
-        onTemplate={(id) =>
-          void saver.flush().then((ok) => {
-            if (ok) onChangeTemplate(id);
-            else setSignError('The template was not changed: the draft could not be saved first.');
-          })
-        }
+        onTemplate={(id) => {
+          // A switch that would move text into "Other text from the previous template" asks first.
+          const to = templateOf(id);
+          if (!to) return;
+          const moved = movesOnSwitch(content, to);
+          if (moved.length > 0) setPendingSwitch({ to, moved });
+          else switchTo(id);
+        }}
       />
       <FieldProblems fieldId="template" all={problems} />
 
@@ -155,6 +167,7 @@ export function DraftEditor({ report, priors, profile, register, onSigned, onCha
               })}
             </section>
           ))}
+          <CarriedOverEditor content={content} update={update} problems={problems} />
         </fieldset>
       </form>
 
@@ -168,6 +181,16 @@ export function DraftEditor({ report, priors, profile, register, onSigned, onCha
         waiting={conflict ? 'Signing waits until the save conflict is resolved.' : ''}
         error={signError}
         onSign={() => void sign()}
+      />
+      <TemplateSwitchDialog
+        pending={pendingSwitch}
+        from={template}
+        onCancel={() => setPendingSwitch(null)}
+        onConfirm={() => {
+          const id = pendingSwitch?.to.id;
+          setPendingSwitch(null);
+          if (id) switchTo(id);
+        }}
       />
       <ConflictDialog conflict={conflict} open={conflict !== null && !lost} content={content} onKeepMine={resolveKeepMine} onTakeTheirs={resolveTakeTheirs} />
     </div>

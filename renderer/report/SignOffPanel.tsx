@@ -2,7 +2,7 @@
 // signing and what the signature will mean, and the sign button for the role (a trainee submits
 // a provisional report; a role that may not sign gets no button, and is told why).
 import type { SignOffProblem } from '../../common/signoff.ts';
-import type { Template } from '../../common/templates.ts';
+import { CARRIED_OVER_TITLE, CARRIED_SECTION_ID, type Template } from '../../common/templates.ts';
 import { ROLE_LABELS } from '../../common/lifecycle.ts';
 import type { Profile } from '../../common/report.ts';
 import { ErrorText } from '../ErrorText.tsx';
@@ -50,7 +50,7 @@ export function SignOffPanel({ problems, template, profile, action, allowed, sig
             {[...blocking, ...warnings].map((p, i) => (
               <li key={i} className={p.severity === 'block' ? 'problem-block' : 'problem-warn'}>
                 <button type="button" className="link" onClick={() => focusField(p.fieldId, p.sectionId)}>
-                  {p.severity === 'block' ? 'Blocks' : 'Check'} · {template?.sections.find((s) => s.id === p.sectionId)?.title ?? p.sectionId}: {p.message}
+                  {p.severity === 'block' ? 'Blocks' : 'Check'} · {template?.sections.find((s) => s.id === p.sectionId)?.title ?? (p.sectionId === CARRIED_SECTION_ID ? CARRIED_OVER_TITLE : p.sectionId)}: {p.message}
                 </button>
               </li>
             ))}
