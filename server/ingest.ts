@@ -54,6 +54,9 @@ interface Item {
 
 interface Stored { status: number; body: unknown }
 
+/** The statements every record runs are kept prepared (PostgreSQL plans them once per connection). */
+const PREPARE = { prepare: true } as const;
+
 const isPgUniqueViolation = (err: unknown): boolean => (err as { code?: string } | null)?.code === '23505';
 
 /**
@@ -178,7 +181,7 @@ async function apply(tx: Queryable, it: Item): Promise<IngestResult> {
   const claim = await tx.query(
     `INSERT INTO idempotency (key, user_id, request_hash, status, response, created_at)
      VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (key) DO NOTHING RETURNING key`,
-    [it.key, it.user.id, it.requestHash, it.at],
+    [it.key, it.user.id, it.requestHash, it.at], PREPARE,
   );
   if (claim.rowCount === 0) return replay(tx, it);
   let outcome: Stored;
@@ -200,7 +203,7 @@ async function apply(tx: Queryable, it: Item): Promise<IngestResult> {
   }
   const bodyText = JSON.stringify(outcome.body);
   if (!('recorded' in outcome)) {
-    await tx.query('UPDATE idempotency SET status = $2, response = $3 WHERE key = $1', [it.key, outcome.status, bodyText]);
+    await tx.query('UPDATE idempotency SET status = $2, response = $3 WHERE key = $1', [it.key, outcome.status, bodyText], PREPARE);
   }
   return { status: outcome.status, bodyText, replayed: false };
 }
@@ -208,7 +211,7 @@ async function apply(tx: Queryable, it: Item): Promise<IngestResult> {
 /** The key was claimed before: the first answer again, or a refusal (never thrown: one record's refusal must not fail its group). */
 async function replay(tx: Queryable, it: Item): Promise<IngestResult> {
   const { rows } = await tx.query<{ request_hash: string; status: number; response: string }>(
-    'SELECT request_hash, status, response FROM idempotency WHERE key = $1', [it.key],
+    'SELECT request_hash, status, response FROM idempotency WHERE key = $1', [it.key], PREPARE,
   );
   const prior = rows[0];
   const refuse = (e: HubError): IngestResult => ({ status: e.status, bodyText: JSON.stringify(e.toBody()), replayed: false });
@@ -314,10 +317,10 @@ async function recordSignature(tx: Queryable, it: Item, q: Params, anchor: strin
        SELECT ${at}, e->>'type', e->>'reportId', e FROM jsonb_array_elements(${q.add(JSON.stringify(events))}::jsonb) WITH ORDINALITY AS x(e, n)
         WHERE EXISTS (SELECT 1 FROM new) AND (n = 1 OR EXISTS (SELECT 1 FROM dr)) ORDER BY n)
      SELECT EXISTS (SELECT 1 FROM new) AS stored`,
-    q.values,
+    q.values, PREPARE,
   );
   if (!rows[0]?.stored) return null;
-  if (s.from !== s.state) await tx.query('UPDATE signed_reports SET state = $2 WHERE id = $1', [s.reportId, s.state]);
+  if (s.from !== s.state) await tx.query('UPDATE signed_reports SET state = $2 WHERE id = $1', [s.reportId, s.state], PREPARE);
   return { status: 201, body: s.receipt, recorded: true };
 }
 
@@ -391,7 +394,7 @@ async function lockReport(tx: Queryable, reportId: string): Promise<LockedReport
             v.content_hash AS verification_hash, v.stored_at AS verification_stored_at
        FROM signed_reports r LEFT JOIN signatures v ON v.report_id = r.id AND v.meaning = $2
       WHERE r.id = $1 FOR UPDATE OF r`,
-    [reportId, TRANSITIONS.verify.meaning],
+    [reportId, TRANSITIONS.verify.meaning], PREPARE,
   );
   return rows[0] ?? null;
 }

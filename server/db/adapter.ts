@@ -7,7 +7,12 @@ export interface QueryResult<T> {
 }
 
 export interface Queryable {
-  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  /**
+   * `prepare`: keep the statement prepared on the connection (PostgreSQL: parsed and planned once
+   * per connection, not on every call), for the few statements the hub runs many times a second.
+   * Only for statements whose text is fixed and that run after migrations.
+   */
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[], opts?: { prepare?: boolean }): Promise<QueryResult<T>>;
   /** Runs a multi-statement SQL script without parameters (migrations). */
   exec(sql: string): Promise<void>;
 }

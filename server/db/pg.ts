@@ -1,6 +1,7 @@
 // PostgreSQL through `pg`: a pool for queries and transactions, one dedicated client for LISTEN
 // (reconnected with backoff when it drops; the event dispatcher also polls, so a lost
 // notification delays an event by at most the poll interval, never loses it).
+import crypto from 'node:crypto';
 import { Client, Pool, types as pgTypes, type CustomTypesConfig, type PoolClient, type PoolConfig } from 'pg';
 import { assertIdentifier, OID_INT8, OID_TIMESTAMPTZ, parseInt8, parseTimestamptz, type HubDb, type Queryable, type QueryResult } from './adapter.ts';
 
@@ -19,6 +20,17 @@ const types = {
     return pgTypes.getTypeParser(oid, format as 'text') as (v: string) => unknown;
   },
 } as CustomTypesConfig;
+
+/** A prepared statement's name: a digest of its text, so one text is prepared once per connection. */
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `fs_${crypto.createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+    if (statementNames.size < 1000) statementNames.set(sql, name);
+  }
+  return name;
+}
 
 export async function openPg(opts: PgOptions): Promise<HubDb> {
   const schema = opts.schema ? assertIdentifier(opts.schema) : null;
@@ -39,8 +51,10 @@ export async function openPg(opts: PgOptions): Promise<HubDb> {
   const channel = `failsafe_events_${schema ?? 'public'}`;
 
   const wrap = (q: Pool | PoolClient): Queryable => ({
-    async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-      const r = await q.query(sql, params as unknown[] | undefined);
+    async query<T>(sql: string, params?: readonly unknown[], opts?: { prepare?: boolean }): Promise<QueryResult<T>> {
+      const r = opts?.prepare
+        ? await q.query({ name: statementName(sql), text: sql, values: params as unknown[] | undefined })
+        : await q.query(sql, params as unknown[] | undefined);
       return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
     },
     async exec(sql: string): Promise<void> {

@@ -750,7 +750,7 @@ export function defineHubSuite(kind: DbKind): void {
         { name: 'unknown kind', req: () => post(ctx.url, token, { kind: 'shopping-list' }), status: 400, code: 'invalid-input' },
         { name: 'JSON array body', req: () => post(ctx.url, token, [1, 2, 3]), status: 400, code: 'invalid-input' },
         { name: 'prototype poisoning', req: () => http(ctx.url, 'POST', '/api/session', { rawBody: '{"username":"a","password":"b","__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' } }), status: 400, code: 'invalid-json' },
-        { name: 'NUL in report text', req: () => post(ctx.url, token, signedReport(u, { content: signableContent(' \u0000 ') })), status: 422, code: 'invalid-input' },
+        { name: 'NUL in report text', req: () => post(ctx.url, token, signedReport(u, { content: signableContent(' \u0000 ') })), status: 400, code: 'invalid-input' },
         { name: 'over-long report id', req: () => http(ctx.url, 'PUT', `/api/drafts/${'x'.repeat(200)}`, { token, body: snapshot(studyFor('x'), 1) }), status: 400, code: 'invalid-input' },
         { name: 'absurdly long report id', req: () => http(ctx.url, 'GET', `/api/drafts/${'x'.repeat(5000)}`, { token }), status: 414, code: 'invalid-input' },
         { name: 'bad snapshot', req: () => http(ctx.url, 'PUT', `/api/drafts/${crypto.randomUUID()}`, { token, body: { revision: -1 } }), status: 400, code: 'invalid-input' },

@@ -36,7 +36,7 @@ describe.each<DbKind>(['pglite', 'postgres'])('report life cycle at the hub (%s)
       await t.close();
       await d.cleanup();
     };
-  });
+  }, 180_000); // PGlite compiles its WebAssembly on open: slow on a busy machine
   afterAll(async () => cleanup());
 
   const session = async (role: Role): Promise<{ u: TestUser; token: string }> => {

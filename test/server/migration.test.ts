@@ -73,7 +73,7 @@ describe.each<DbKind>(['pglite', 'postgres'])('migration 3 on a database written
         await dropPgSchema(PG_URL, schema);
       };
     }
-  });
+  }, 180_000); // PGlite compiles its WebAssembly on open: slow on a busy machine
   afterAll(async () => drop());
 
   it('keeps every report, addendum, audit row and event; moves every signature in with its hash; each verifies alone; a failed upgrade changes nothing', async () => {
