@@ -7,6 +7,7 @@
 import { ALERT_LABELS, type ReportContent } from '../../common/report.ts';
 import { describeAlertPolicy } from '../../common/alertPolicy.ts';
 import { formatDateTime } from '../../common/format.ts';
+import { cancerPathway } from '../../common/signoff.ts';
 import { CARRIED_OVER_TITLE, fieldOrigin, textFieldsOf } from '../../common/templates.ts';
 import { templateOf } from './draftState.ts';
 
@@ -93,6 +94,9 @@ function AlertView({ content }: { content: ReportContent }) {
         <p>
           Suspected primary site: <Signed path="cancerPrimarySite" text={content.cancerPrimarySite} />
         </p>
+      )}
+      {content.alertCode !== 'cancer' && cancerPathway(content) && (
+        <p className="cancer-pathway">On the cancer pathway: an unexpected finding is a suspected cancer (recorded separately from the alert code).</p>
       )}
     </div>
   );

@@ -79,15 +79,18 @@ export function priorLabel(p: StudySummary): string {
 }
 
 export function ComparisonEditor({ content, update, problems, priors }: { content: ReportContent; update: Update; problems: readonly SignOffProblem[]; priors: readonly StudySummary[] }) {
-  const stash = useRef('');
+  // What the other choice had is kept aside (not signed) and comes back if it is chosen again.
+  const stash = useRef({ text: '', reason: '' });
   const c = content.comparison;
   const setKind = (kind: 'compared' | 'none-available') => {
     update((x) => {
       if (kind === 'none-available') {
-        stash.current = x.comparison.text;
-        return { ...x, comparison: { kind, text: '' } };
+        if (x.comparison.kind !== 'none-available') stash.current.text = x.comparison.text;
+        const reason = x.comparison.noPriorReason ?? stash.current.reason;
+        return { ...x, comparison: { kind, text: '', ...(reason ? { noPriorReason: reason } : {}) } };
       }
-      return { ...x, comparison: { kind, text: x.comparison.text || stash.current } };
+      if (x.comparison.noPriorReason) stash.current.reason = x.comparison.noPriorReason;
+      return { ...x, comparison: { kind, text: x.comparison.text || stash.current.text } };
     });
   };
   return (
@@ -118,6 +121,21 @@ export function ComparisonEditor({ content, update, problems, priors }: { conten
           />
         </Field>
       )}
+      {c.kind === 'none-available' && priors.length > 0 && (
+        <Field id="field-comparison.noPriorReason" label={`Why none of the ${priors.length} prior ${priors.length === 1 ? 'study' : 'studies'} of this patient in the library can be used`}>
+          <input
+            id="field-comparison.noPriorReason"
+            value={c.noPriorReason ?? ''}
+            maxLength={500}
+            onChange={(e) => {
+              const reason = e.target.value;
+              update((x) => ({ ...x, comparison: { kind: 'none-available', text: '', noPriorReason: reason } }));
+            }}
+            {...ariaFor('comparison.noPriorReason', problems)}
+          />
+          <FieldProblems fieldId="comparison.noPriorReason" all={problems} />
+        </Field>
+      )}
       {priors.length > 0 && (
         <div className="quick-fill" role="group" aria-label="Insert a prior study">
           <span className="muted">Priors in the library:</span>
@@ -132,11 +150,6 @@ export function ComparisonEditor({ content, update, problems, priors }: { conten
             </button>
           ))}
         </div>
-      )}
-      {c.kind === 'none-available' && priors.length > 0 && (
-        <p className="problem problem-warn">
-          Check: {priors.length} prior {priors.length === 1 ? 'study' : 'studies'} of this patient {priors.length === 1 ? 'is' : 'are'} in the library.
-        </p>
       )}
       <FieldProblems fieldId="comparison" all={problems} />
     </fieldset>
@@ -255,6 +268,7 @@ export function UnexpectedEditor({ content, update, problems }: { content: Repor
                           {...ariaFor(`unexpected.${it.id}.primarySite`, problems)}
                         />
                         <FieldProblems fieldId={`unexpected.${it.id}.primarySite`} all={problems} />
+                        <p className="muted cancer-pathway">The report goes on the cancer pathway whatever alert code is chosen.</p>
                       </div>
                     )}
                   </div>

@@ -218,6 +218,8 @@ describe('department hub: the locum case (two workstations, one hub)', () => {
   it('the colleague completes and signs it; the hub confirms, and holds it exactly once', async () => {
     await colleague.getByLabel('Clinical question (from the request)').fill('Sudden left arm weakness.');
     await colleague.getByLabel('No prior imaging available').check();
+    // The sample has a prior in the library: saying none is available needs a reason (issue 7).
+    await colleague.getByLabel(/^Why none of the/).fill('Prior CT degraded by motion artefact; not comparable.');
     await colleague.getByLabel('Brain parenchyma').fill(`${draftText} Confirmed: early left MCA infarct.`);
     await colleague.getByLabel('No clinically significant unexpected findings').check();
     await colleague.getByLabel(/^Conclusion/).fill('Early left MCA territory infarct.');
@@ -341,6 +343,8 @@ describe('hub unreachable: offline banner, critical report phoned through, nothi
 
     await page.getByLabel('Clinical question (from the request)').fill('Collapse, GCS 8.');
     await page.getByLabel('No prior imaging available').check();
+    // The sample has a prior in the library: saying none is available needs a reason (issue 7).
+    await page.getByLabel(/^Why none of the/).fill('Prior CT degraded by motion artefact; not comparable.');
     await page.getByLabel('Brain parenchyma').fill('Large acute right subdural haematoma with 9 mm midline shift.');
     await page.getByLabel('No clinically significant unexpected findings').check();
     await page.getByLabel(/^Conclusion/).fill('Acute right subdural haematoma with midline shift: neurosurgical emergency.');

@@ -364,6 +364,8 @@ describe('trainee and trainer (browser mode, embedded hub)', () => {
 
     await page.getByLabel('Clinical question (from the request)').fill('Headache.');
     await page.getByLabel('No prior imaging available').check();
+    // The sample has a prior in the library: saying none is available needs a reason (issue 7).
+    await page.getByLabel(/^Why none of the/).fill('Prior CT degraded by motion artefact; not comparable.');
     await page.getByLabel('Brain parenchyma').fill('Small established left frontal infarct.');
     await page.getByLabel('No clinically significant unexpected findings').check();
     await page.getByLabel(/^Conclusion/).fill(conclusion);

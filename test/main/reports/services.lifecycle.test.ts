@@ -62,7 +62,9 @@ afterAll(async () => {
 async function draftOf(study: StudyRef, as: Profile): Promise<{ report: Report; revision: number }> {
   await call('profile:set', as);
   const report = await call('reports:open', { study });
-  const saved = await call('reports:save', { reportId: report.id, study, content: signableContent(), baseRevision: report.revision });
+  // The sample's current study has a prior in the library: saying none is available needs a reason.
+  const content = { ...signableContent(), comparison: { kind: 'none-available' as const, text: '', noPriorReason: 'Prior CT degraded by motion artefact; not comparable.' } };
+  const saved = await call('reports:save', { reportId: report.id, study, content, baseRevision: report.revision });
   return { report, revision: saved.revision };
 }
 
