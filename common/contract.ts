@@ -34,6 +34,11 @@ export const StudySummary = z.object({
   studyUid: z.string(),
   patientId: z.string(),
   patientName: z.string(),
+  /**
+   * Why this study's patient identity is in doubt (another patient in the library has the same
+   * issuer and Patient ID but another name or birth date), shown wherever the study is; null when not.
+   */
+  identityConflict: z.string().nullable(),
   /** DICOM date YYYYMMDD, or '' when absent. */
   studyDate: z.string(),
   description: z.string(),
@@ -43,11 +48,18 @@ export const StudySummary = z.object({
 });
 export type StudySummary = z.infer<typeof StudySummary>;
 
+/** One patient identity: issuer + Patient ID + name + birth date, as the files give them (main/dicom/identity.ts). */
 export const PatientSummary = z.object({
   patientId: z.string(),
+  /** Issuer of Patient ID (0010,0021), '' when the files give none. */
+  issuer: z.string(),
+  /** Opaque and unique per identity (two identities may share a Patient ID): a list key, nothing more. */
+  identityKey: z.string(),
   patientName: z.string(),
   birthDate: z.string(),
   sex: z.string(),
+  /** As StudySummary.identityConflict: null when no other identity shares the issuer and Patient ID. */
+  identityConflict: z.string().nullable(),
   studies: z.array(StudySummary),
 });
 export type PatientSummary = z.infer<typeof PatientSummary>;

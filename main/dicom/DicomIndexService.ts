@@ -9,6 +9,7 @@ import { ContractError, type ImageRef, type IndexError, type IndexResult, type P
 import { ExamDetails, type StudyRef } from '../../common/report.ts';
 import type { Db } from '../db/database.ts';
 import { MAX_FILE_BYTES, readFileHeader } from './fileSource.ts';
+import { conflictReason, describeIdentity, identityKey, type PatientIdentity } from './identity.ts';
 import { DicomReadError, type DicomHeader } from './parseHeader.ts';
 
 /** Files parsed between database writes (one transaction each) and event-loop yields. */
@@ -17,9 +18,10 @@ const CHUNK = 64;
 /**
  * The version of what the index reads from a header (dicom_instance.header_version). Bump it when
  * parseHeader learns a field the index stores: an unchanged file read by an older version is read
- * again on its next indexing. 0 = before migration 0040; 1 = exam details (requester).
+ * again on its next indexing. 0 = before migration 0040; 1 = exam details (requester);
+ * 2 = Issuer of Patient ID (the patient's identity, migration 0060).
  */
-const HEADER_VERSION = 1;
+const HEADER_VERSION = 2;
 
 /** Old index rows whose exam details are re-read: at most this many files of the study are tried. */
 const EXAM_REREAD_ATTEMPTS = 5;
@@ -64,7 +66,7 @@ interface InstanceRow {
 }
 
 /** dicom_study's exam columns; NULL: indexed before migration 0040, not read yet. */
-type ExamRow = { id: number; study_date: string; study_time: string; description: string } & Record<StudyField['column'], string | null>;
+type ExamRow = { id: number; study_date: string; study_time: string; description: string; identity_read: number } & Record<StudyField['column'], string | null>;
 
 /** False for a study indexed before migration 0040 whose new columns have not been read yet. */
 const isRead = (row: ExamRow): boolean => LATE_FIELDS.every((f) => row[f.column] !== null);
@@ -76,8 +78,44 @@ interface StudyRow {
   study_time: string;
   description: string;
   accession: string;
+  patient_ref: number;
   patient_id: string;
   patient_name: string;
+  /** The study's own copy of the name (dicom_study.patient_name): NULL = indexed before 0040, not read since. */
+  study_patient_name: string | null;
+}
+
+interface PatientRow {
+  id: number;
+  patient_key: string;
+  patient_id: string;
+  issuer: string;
+  patient_name: string;
+  birth_date: string;
+  sex: string;
+}
+
+const headerIdentity = (h: DicomHeader): PatientIdentity => ({ issuer: h.issuerOfPatientId, patientId: h.patientId, patientName: h.patientName, birthDate: h.birthDate });
+const identityOf = (p: PatientRow): PatientIdentity => ({ issuer: p.issuer, patientId: p.patient_id, patientName: p.patient_name, birthDate: p.birth_date });
+
+/**
+ * When a study was done, comparable, or null when it cannot be placed in time (no date, or a date
+ * that is not a date). DA as YYYYMMDD (or the old YYYY.MM.DD), TM as HHMMSS.frac (or HH:MM:SS);
+ * the time is null when absent, and a study's time only matters against another of the same day.
+ */
+function studyMoment(date: string, time: string): { day: string; seconds: number | null } | null {
+  const day = date.replace(/[.-]/g, '');
+  if (!/^\d{8}$/.test(day)) return null;
+  const t = /^(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?$/.exec(time.replace(/:/g, ''));
+  const seconds = t ? Number(t[1]) * 3600 + Number(t[2] ?? 0) * 60 + Number(t[3] ?? 0) + Number(t[4] ?? 0) : null;
+  return { day, seconds };
+}
+
+/** True when `a` was certainly done before `b` (an undated study is before nothing and after nothing). */
+function strictlyEarlier(a: ReturnType<typeof studyMoment>, b: ReturnType<typeof studyMoment>): boolean {
+  if (a === null || b === null) return false;
+  if (a.day !== b.day) return a.day < b.day;
+  return a.seconds !== null && b.seconds !== null && a.seconds < b.seconds;
 }
 
 type Outcome = { path: string; ok: true; header: DicomHeader; size: number; mtimeMs: number } | { path: string; ok: false; reason: string } | { path: string; ok: 'unchanged'; sop: string; studyUid: string };
@@ -186,22 +224,27 @@ export class DicomIndexService {
     return { ...result, scanned: files.length, errors: [...refused, ...result.errors] };
   }
 
+  /**
+   * Every patient identity (issuer + ID + name + birth date) with its studies, newest first. Two
+   * identities sharing an issuer and Patient ID are listed apart, each with `identityConflict`
+   * saying who else has the ID.
+   */
   listPatients(): PatientSummary[] {
     const patients = this.db
-      .prepare('SELECT id, patient_id, patient_name, birth_date, sex FROM dicom_patient ORDER BY patient_name COLLATE NOCASE, patient_id, id')
-      .all() as { id: number; patient_id: string; patient_name: string; birth_date: string; sex: string }[];
-    const studies = this.studyRows('1 = 1', []);
+      .prepare('SELECT id, patient_key, patient_id, issuer, patient_name, birth_date, sex FROM dicom_patient ORDER BY patient_name COLLATE NOCASE, patient_id, issuer, birth_date, id')
+      .all() as PatientRow[];
+    const conflicts = this.conflicts(patients);
     const byPatient = new Map<number, StudyRow[]>();
-    for (const s of studies) {
-      const ref = (s as StudyRow & { patient_ref: number }).patient_ref;
-      byPatient.set(ref, [...(byPatient.get(ref) ?? []), s]);
-    }
+    for (const s of this.studyRows('1 = 1', [])) byPatient.set(s.patient_ref, [...(byPatient.get(s.patient_ref) ?? []), s]);
     return patients.map((p) => ({
       patientId: p.patient_id,
+      issuer: p.issuer,
+      identityKey: p.patient_key,
       patientName: p.patient_name,
       birthDate: p.birth_date,
       sex: p.sex,
-      studies: (byPatient.get(p.id) ?? []).map((s) => this.summary(s)),
+      identityConflict: conflicts.get(p.id) ?? null,
+      studies: (byPatient.get(p.id) ?? []).map((s) => this.summary(s, conflicts)),
     }));
   }
 
@@ -210,10 +253,25 @@ export class DicomIndexService {
     return row ? this.summary(row) : null;
   }
 
-  /** Other studies of the same (non-empty) patient ID, newest first. */
+  /**
+   * Priors of a study: the other studies of the same identity (issuer, Patient ID, name, birth
+   * date) done strictly before it, newest first. Never a later or same-time study, never one of
+   * another identity (a conflicting one included). An undated study has no priors and is no
+   * one's prior; nor is a same-day study when either lacks a time. A study without a Patient ID,
+   * and one indexed before migration 0040 whose patient was never read from its own files (the
+   * old index may have merged two people under its ID), have none and are none.
+   */
   priors(ref: StudyRef): StudySummary[] {
     if (ref.patientId.trim() === '') return [];
-    return this.studyRows('p.patient_id = ? AND s.study_uid <> ?', [ref.patientId, ref.studyUid]).map((s) => this.summary(s));
+    const current = this.studyRows('s.study_uid = ?', [ref.studyUid])[0];
+    if (!current || current.patient_id !== ref.patientId || current.study_patient_name === null) return [];
+    const at = studyMoment(current.study_date, current.study_time);
+    const conflicts = this.conflicts(this.patientsWithId(current.patient_ref));
+    return this.studyRows('s.patient_ref = ? AND s.id <> ? AND s.patient_name IS NOT NULL', [current.patient_ref, current.id])
+      .map((s) => ({ s, at: studyMoment(s.study_date, s.study_time) }))
+      .filter((x) => strictlyEarlier(x.at, at))
+      .sort((a, b) => (strictlyEarlier(a.at, b.at) ? 1 : strictlyEarlier(b.at, a.at) ? -1 : 0))
+      .map((x) => this.summary(x.s, conflicts));
   }
 
   /** The series' instances that have pixel data, in stack order. */
@@ -262,6 +320,7 @@ export class DicomIndexService {
     const stored = this.examRow(studyUid);
     if (!stored) return null;
     let row = stored;
+    // Before 0040 the patient was kept per Patient ID only (the last file won): read it from the study's own files.
     if (!isRead(stored)) {
       this.rereadExam(stored.id, studyUid);
       row = this.examRow(studyUid) ?? stored;
@@ -301,7 +360,7 @@ export class DicomIndexService {
   private examRow(studyUid: string): ExamRow | undefined {
     return this.db
       .prepare(
-        `SELECT id, study_date, study_time, description, ${STUDY_FIELDS.map((f) => f.column).join(', ')} FROM dicom_study WHERE study_uid = ?`,
+        `SELECT id, study_date, study_time, description, identity_read, ${STUDY_FIELDS.map((f) => f.column).join(', ')} FROM dicom_study WHERE study_uid = ?`,
       )
       .get(studyUid) as ExamRow | undefined;
   }
@@ -320,7 +379,11 @@ export class DicomIndexService {
     });
   }
 
-  /** Fills a pre-0040 study's NULL exam columns from the first of its files that still reads as the same instance. */
+  /**
+   * Fills a pre-0040 study's NULL exam columns from the first of its files that still reads as the
+   * same instance; a study whose identity came from an older index (identity_read = 0) is bound to
+   * the identity that file gives (confirmIdentity).
+   */
   private rereadExam(studyId: number, studyUid: string): void {
     const files = this.db
       .prepare(
@@ -341,9 +404,12 @@ export class DicomIndexService {
         failures.push(`${f.path}: the file now holds another instance (${h.sopInstanceUid}, study ${h.studyUid}).`);
         continue;
       }
-      this.db
-        .prepare(`UPDATE dicom_study SET ${LATE_FIELDS.map((c) => `${c.column} = coalesce(${c.column}, ?)`).join(', ')} WHERE id = ?`)
-        .run(...LATE_FIELDS.map((c) => h[c.field]), studyId);
+      this.db.transaction(() => {
+        this.confirmIdentity(studyId, h);
+        this.db
+          .prepare(`UPDATE dicom_study SET ${LATE_FIELDS.map((c) => `${c.column} = coalesce(${c.column}, ?)`).join(', ')} WHERE id = ?`)
+          .run(...LATE_FIELDS.map((c) => h[c.field]), studyId);
+      })();
       return;
     }
     throw new ContractError(
@@ -352,19 +418,76 @@ export class DicomIndexService {
     );
   }
 
-  private studyRows(where: string, params: unknown[]): (StudyRow & { patient_ref: number })[] {
+  /**
+   * A study whose identity came from an older index (identity_read = 0) is bound to the identity
+   * `h` (one of its files, read now) gives: its own patient row (found or created), its per-study
+   * name and birth date. From then on a file naming another patient is refused (upsert).
+   */
+  private confirmIdentity(studyId: number, h: DicomHeader): void {
+    const read = this.db.prepare('SELECT identity_read FROM dicom_study WHERE id = ?').pluck().get(studyId) as number | undefined;
+    if (read !== 0) return;
+    const patient = this.patientFor(h);
+    this.db.prepare('UPDATE dicom_study SET patient_ref = ?, patient_name = ?, birth_date = ?, identity_read = 1 WHERE id = ?').run(patient, h.patientName, h.birthDate, studyId);
+    this.pruneEmpty();
+  }
+
+  /** The dicom_patient row of the identity `h` names (created when new; its sex filled when unknown, never overwritten). */
+  private patientFor(h: DicomHeader): number {
+    const key = identityKey(headerIdentity(h), h.studyUid);
+    return (
+      this.db
+        .prepare(
+          `INSERT INTO dicom_patient (patient_key, patient_id, issuer, patient_name, birth_date, sex) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT(patient_key) DO UPDATE SET sex = CASE WHEN sex = '' THEN excluded.sex ELSE sex END
+           RETURNING id`,
+        )
+        .get(key, h.patientId, h.issuerOfPatientId, h.patientName, h.birthDate, h.sex) as { id: number }
+    ).id;
+  }
+
+  /** The patients sharing the issuer and (non-empty) Patient ID of patient `patientRef`, itself included. */
+  private patientsWithId(patientRef: number): PatientRow[] {
+    return this.db
+      .prepare(
+        `SELECT o.id, o.patient_key, o.patient_id, o.issuer, o.patient_name, o.birth_date, o.sex FROM dicom_patient p
+         JOIN dicom_patient o ON o.patient_id = p.patient_id AND o.issuer = p.issuer
+         WHERE p.id = ? AND p.patient_id <> ''`,
+      )
+      .all(patientRef) as PatientRow[];
+  }
+
+  /** Each patient of `patients` that shares its issuer and Patient ID with another one there → the reason shown with it. */
+  private conflicts(patients: readonly PatientRow[]): Map<number, string> {
+    const groups = new Map<string, PatientRow[]>();
+    for (const p of patients) {
+      if (p.patient_id === '') continue;
+      const k = JSON.stringify([p.issuer, p.patient_id]);
+      groups.set(k, [...(groups.get(k) ?? []), p]);
+    }
+    const out = new Map<number, string>();
+    for (const group of groups.values()) {
+      for (const p of group) {
+        const reason = conflictReason(identityOf(p), group.filter((o) => o.id !== p.id).map(identityOf));
+        if (reason !== null) out.set(p.id, reason);
+      }
+    }
+    return out;
+  }
+
+  private studyRows(where: string, params: unknown[]): StudyRow[] {
     return this.db
       .prepare(
         `SELECT s.id, s.study_uid, s.study_date, s.study_time, s.description, s.accession, s.patient_ref,
-                p.patient_id, p.patient_name
+                p.patient_id, p.patient_name, s.patient_name AS study_patient_name
          FROM dicom_study s JOIN dicom_patient p ON p.id = s.patient_ref
          WHERE ${where}
          ORDER BY s.study_date DESC, s.study_time DESC, s.study_uid`,
       )
-      .all(...params) as (StudyRow & { patient_ref: number })[];
+      .all(...params) as StudyRow[];
   }
 
-  private summary(s: StudyRow): StudySummary {
+  /** `conflicts`: from conflicts() over (at least) the patients sharing this study's ID; looked up when not given. */
+  private summary(s: StudyRow, conflicts: Map<number, string> = this.conflicts(this.patientsWithId(s.patient_ref))): StudySummary {
     const series = this.db
       .prepare(
         `SELECT se.series_uid, se.series_number, se.description, se.modality, COUNT(i.id) AS n
@@ -385,6 +508,7 @@ export class DicomIndexService {
       studyUid: s.study_uid,
       patientId: s.patient_id,
       patientName: s.patient_name,
+      identityConflict: conflicts.get(s.patient_ref) ?? null,
       studyDate: s.study_date,
       description: s.description,
       accession: s.accession,
@@ -484,8 +608,13 @@ export class DicomIndexService {
             this.recordError(o.path, reason);
             continue;
           }
+          const refused = o.ok === true ? this.upsert(o.path, o.header, o.size, o.mtimeMs) : null;
+          if (refused !== null) {
+            errors.push({ path: o.path, reason: refused });
+            this.recordError(o.path, refused);
+            continue;
+          }
           seenSop.set(sop, o.path);
-          if (o.ok === true) this.upsert(o.path, o.header, o.size, o.mtimeMs);
           this.db.prepare('DELETE FROM dicom_index_error WHERE path = ?').run(o.path);
           indexed += 1;
           if (!studyUids.includes(studyUid)) studyUids.push(studyUid);
@@ -505,18 +634,27 @@ export class DicomIndexService {
       .run(file, reason, nowIso());
   }
 
-  private upsert(file: string, h: DicomHeader, size: number, mtimeMs: number): void {
-    const key = h.patientId !== '' ? h.patientId : `study:${h.studyUid}`;
-    const patient = this.db
+  /**
+   * Indexes one file, or returns why it is refused (nothing written): a study belongs to the
+   * patient identity its first file named; a later file of the study naming another identity
+   * (another issuer, ID, name or birth date, or no ID) is never indexed into it, and never moves it.
+   */
+  private upsert(file: string, h: DicomHeader, size: number, mtimeMs: number): string | null {
+    const bound = this.db
       .prepare(
-        `INSERT INTO dicom_patient (patient_key, patient_id, patient_name, birth_date, sex) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT(patient_key) DO UPDATE SET
-           patient_name = CASE WHEN excluded.patient_name <> '' THEN excluded.patient_name ELSE patient_name END,
-           birth_date = CASE WHEN excluded.birth_date <> '' THEN excluded.birth_date ELSE birth_date END,
-           sex = CASE WHEN excluded.sex <> '' THEN excluded.sex ELSE sex END
-         RETURNING id`,
+        `SELECT s.id, s.identity_read, p.patient_key, p.patient_id, p.issuer, p.patient_name, p.birth_date
+         FROM dicom_study s JOIN dicom_patient p ON p.id = s.patient_ref WHERE s.study_uid = ?`,
       )
-      .get(key, h.patientId, h.patientName, h.birthDate, h.sex) as { id: number };
+      .get(h.studyUid) as { id: number; identity_read: number; patient_key: string; patient_id: string; issuer: string; patient_name: string; birth_date: string } | undefined;
+    if (bound && bound.identity_read === 1 && bound.patient_key !== identityKey(headerIdentity(h), h.studyUid)) {
+      const kept = { issuer: bound.issuer, patientId: bound.patient_id, patientName: bound.patient_name, birthDate: bound.birth_date };
+      return (
+        `Study Instance UID ${h.studyUid} is already in the library for patient ${describeIdentity(kept)}, but this file names ${describeIdentity(headerIdentity(h))}: not indexed. ` +
+        'A study belongs to one patient; have the images checked (the wrong patient on them, or a reused UID) before reporting this study.'
+      );
+    }
+    if (bound) this.confirmIdentity(bound.id, h);
+    const patient = { id: this.patientFor(h) };
     // STUDY_FIELDS: the first non-empty value is kept (NULL = indexed before 0040, not read yet);
     // a file that disagrees is indexed and listed in dicom_index_warning.
     const study = this.db
@@ -605,6 +743,7 @@ export class DicomIndexService {
         at: nowIso(),
         headerVersion: HEADER_VERSION,
       });
+    return null;
   }
 
   /** Drops series, studies and patients that no longer have anything in them. */

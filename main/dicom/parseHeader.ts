@@ -20,6 +20,8 @@ export interface DicomHeader {
   studyUid: string;
   seriesUid: string;
   patientId: string;
+  /** Issuer of Patient ID (0010,0021): the register the Patient ID belongs to ('' when absent). */
+  issuerOfPatientId: string;
   patientName: string;
   birthDate: string;
   sex: string;
@@ -237,6 +239,7 @@ export function headerFromPrefix(prefix: Uint8Array, layout: Layout): DicomHeade
     studyUid,
     seriesUid,
     patientId: f.text('x00100020'),
+    issuerOfPatientId: f.text('x00100021'),
     patientName: f.text('x00100010'),
     birthDate: f.ascii('x00100030'),
     sex: f.ascii('x00100040'),

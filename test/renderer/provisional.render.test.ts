@@ -104,7 +104,7 @@ describe('a provisional report is never shown as final', () => {
   });
 
   it('the patient banner and the reports list say PROVISIONAL, not FINAL', () => {
-    const s: StudySummary = { studyUid: study.studyUid, patientId: 'P1', patientName: 'DOE^JANE', studyDate: '20240315', description: 'CT HEAD', accession: 'ACC-42', modalities: ['CT'], series: [] };
+    const s: StudySummary = { studyUid: study.studyUid, patientId: 'P1', patientName: 'DOE^JANE', identityConflict: null, studyDate: '20240315', description: 'CT HEAD', accession: 'ACC-42', modalities: ['CT'], series: [] };
     const banner = text(createElement(PatientBanner, { patient: null, study: s, reportState: 'provisional' }));
     expect(banner).toContain('PROVISIONAL');
     expect(banner).not.toContain('FINAL');

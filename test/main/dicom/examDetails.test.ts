@@ -252,15 +252,18 @@ describe('exam details of synthetic files (own database)', () => {
     await indexFiles({
       'p1.dcm': { sop: '8.5.1', study: '8.5', series: '8.5.9', patientId: 'REUSED', elements: who('Able^Ann', '19500101', 'F') },
       'p2.dcm': { sop: '8.6.1', study: '8.6', series: '8.6.9', patientId: 'REUSED', elements: who('Baker^Bob', '19600202', 'M') },
-      // Within one study a file names another patient: the first is kept, the file listed.
+      // Within one study a file names another patient: refused (patient identity, issue 7), the study keeps the first.
       'p3.dcm': { sop: '8.6.2', study: '8.6', series: '8.6.9', patientId: 'REUSED', elements: who('Carter^Cy', '19600202', 'M') },
+      // Another sex is not another identity: indexed, the first kept, the file listed.
+      'p4.dcm': { sop: '8.6.3', study: '8.6', series: '8.6.9', patientId: 'REUSED', elements: who('Baker^Bob', '19600202', 'F') },
     });
     expect(index.exam('8.5')).toMatchObject({ patientName: 'Able^Ann', birthDate: '19500101', sex: 'F' });
     expect(index.exam('8.6')).toMatchObject({ patientName: 'Baker^Bob', birthDate: '19600202', sex: 'M' });
+    expect(index.errors().find((e) => e.path.endsWith('p3.dcm'))?.reason).toMatch(/already in the library for patient "Baker\^Bob".*this file names "Carter\^Cy"/);
     const w = index.warnings('8.6');
     expect(w).toHaveLength(1);
-    expect(w[0]!.path.endsWith('p3.dcm')).toBe(true);
-    expect(w[0]!.reason).toMatch(/Patient's Name \(0010,0010\) is "Carter\^Cy" .* keeps "Baker\^Bob"/);
+    expect(w[0]!.path.endsWith('p4.dcm')).toBe(true);
+    expect(w[0]!.reason).toMatch(/Patient's Sex \(0010,0040\) is "F" .* keeps "M"/);
   });
 
   it('fills a requester the first file lacks from a later file, without a warning', async () => {
@@ -389,7 +392,7 @@ describe('an index written before migration 0040', () => {
       expect(versions()).toContain(0);
       const r = await index.indexFolder(dir);
       expect(r.errors).toEqual([]);
-      expect(versions()).toEqual([1]);
+      expect(versions()).toEqual([2]);
       expect(index.warnings('9.1').map((w) => path.basename(w.path))).toEqual(['old_b.dcm']);
       for (const [uid, exam] of fresh) expect(index.exam(uid), uid).toEqual(exam);
     } finally {
