@@ -168,6 +168,27 @@ describe('Electron main process with a department hub or none', () => {
     expect(r).toMatchObject({ ok: false, error: { code: 'unavailable' } });
   });
 
+  it('uses the shared data folder, but keeps the data of an older desktop install where it is (Electron userData)', async () => {
+    const xdg = path.join(tmp, 'xdg');
+    const fresh = createElectronDouble({ userData: path.join(tmp, 'userData-none') });
+    running.push({ double: fresh, shell: null });
+    prepareElectron(fresh.electron);
+    const base = { argv: ['/opt/electron', 'main.cjs', '--no-hub'], env: { XDG_DATA_HOME: xdg }, rendererDir, preload: 'p.cjs', sampleDir: emptySample, hubScript, log: () => {} };
+    const a = await runShell(fresh.electron, base);
+    expect(a.options.dataDir).toBe(path.join(xdg, 'failsafe')); // what browser mode uses too
+    fresh.app.quit();
+    await fresh.quitted();
+
+    const legacy = path.join(tmp, 'userData-legacy');
+    fs.mkdirSync(legacy, { recursive: true });
+    fs.writeFileSync(path.join(legacy, 'failsafe.sqlite'), '');
+    const old = createElectronDouble({ userData: legacy });
+    running.push({ double: old, shell: null });
+    prepareElectron(old.electron);
+    const b = await runShell(old.electron, { ...base, env: { XDG_DATA_HOME: path.join(tmp, 'xdg-empty') } });
+    expect(b.options.dataDir).toBe(legacy);
+  });
+
   it('refuses a malformed hub address rather than running unsynced', async () => {
     await expect(launch(['--hub=hub.example.org'])).rejects.toThrow(/--hub must be the hub's address/);
   });
