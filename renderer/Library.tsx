@@ -80,13 +80,19 @@ export function Library({ appInfo, patients, currentStudyUid, folderInputRef, re
         ) : (
           <ul className="patient-list">
             {patients.map((p) => (
-              <li key={p.patientId} className="patient-item">
+              <li key={p.identityKey} className="patient-item">
                 <h3 className="patient-heading">
                   {formatPersonName(p.patientName)}{' '}
                   <span className="muted">
-                    ID {p.patientId || 'unknown'} · born {formatDicomDate(p.birthDate, 'unknown')} · {formatSex(p.sex)}
+                    ID {p.patientId || 'unknown'}
+                    {p.issuer ? ` (issuer ${p.issuer})` : ''} · born {formatDicomDate(p.birthDate, 'unknown')} · {formatSex(p.sex)}
                   </span>
                 </h3>
+                {p.identityConflict !== null && (
+                  <p className="banner-warning identity-conflict" role="note" data-testid="identity-conflict">
+                    {p.identityConflict}
+                  </p>
+                )}
                 <ul className="study-list">
                   {p.studies.map((s) => (
                     <li key={s.studyUid} className={s.studyUid === currentStudyUid ? 'study-item current-row' : 'study-item'}>

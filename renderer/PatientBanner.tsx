@@ -1,4 +1,5 @@
-// Whose study is being reported, always on screen above the images and the report.
+// Whose study is being reported, always on screen above the images and the report. When another
+// patient in the library shares this one's Patient ID (an identity conflict), it says so first.
 import type { PatientSummary, StudySummary } from '../common/contract.ts';
 import type { ReportState } from '../common/lifecycle.ts';
 import { stateClass, stateLabel } from './report/reportActions.ts';
@@ -18,6 +19,11 @@ export function PatientBanner({ patient, study, reportState }: PatientBannerProp
   const missing = [study.patientId.trim() ? null : 'patient ID', study.patientName.trim() ? null : 'patient name'].filter(Boolean);
   return (
     <section className="patient-banner" aria-label="Patient and study being reported" data-testid="patient-banner">
+      {study.identityConflict !== null && (
+        <p className="banner-warning identity-conflict" role="alert" data-testid="identity-conflict">
+          {study.identityConflict}
+        </p>
+      )}
       {missing.length > 0 && (
         <p className="banner-warning" role="alert">
           The images carry no {missing.join(' and no ')}: confirm the patient's identity from the request before reporting.

@@ -6,6 +6,7 @@ import type { Profile } from '../common/report.ts';
 import { formatDicomDate } from '../common/format.ts';
 import { seriesLabel } from './format.ts';
 import { PatientBanner } from './PatientBanner.tsx';
+import { PriorList } from './PriorList.tsx';
 import { useQuery } from './data/useQuery.ts';
 import type { EditorControl } from './report/editorControl.ts';
 import { ReportEditor } from './report/ReportEditor.tsx';
@@ -109,30 +110,7 @@ export function StudyScreen({ appInfo, study, patient, profile, register, onRepo
               </figure>
             )}
           </div>
-          <div className="priors" aria-labelledby="priors-title">
-            <h2 id="priors-title" className="small-heading">
-              Prior studies of this patient
-            </h2>
-            {priorsError && <p className="error-text">Could not list priors: {priorsError}</p>}
-            {priors === null && !priorsError && <p className="muted">Looking for priors…</p>}
-            {priors?.length === 0 && <p className="muted">None in the library.</p>}
-            {priors && priors.length > 0 && (
-              <ul className="prior-list">
-                {priors.map((p) => {
-                  const shown = prior?.studyUid === p.studyUid;
-                  return (
-                    <li key={p.studyUid}>
-                      <span className="study-date">{formatDicomDate(p.studyDate)}</span> <span>{p.description || 'No description'}</span>{' '}
-                      <span className="muted">({p.modalities.join(', ')})</span>{' '}
-                      <button type="button" className="small" aria-pressed={shown} onClick={() => showPrior(shown ? null : p)}>
-                        {shown ? `Hide prior of ${formatDicomDate(p.studyDate)}` : `Show prior of ${formatDicomDate(p.studyDate)} side by side`}
-                      </button>
-                    </li>
-                  );
-                })}
-              </ul>
-            )}
-          </div>
+          <PriorList study={study} priors={priors} error={priorsError} shownUid={prior?.studyUid ?? null} onShow={showPrior} />
         </section>
         <ReportEditor
           study={study}
