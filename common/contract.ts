@@ -6,6 +6,8 @@ import { CHANNELS, type Channel } from './channels.ts';
 import { Addendum, Profile, Report, ReportContent, ReportState, storableString, StorableReportContent, StudyRef } from './report.ts';
 import { HubUser, UnfinishedList } from './hub.ts';
 import { issueText } from './validation.ts';
+import { parseIsoDateTime } from './signoff.ts';
+import { isMeaningfulText } from './text.ts';
 
 const Empty = z.object({}).strict();
 const Uid = z.string().min(1).max(64);
@@ -152,17 +154,24 @@ export const SyncStatusSchema = z.object({
 });
 export type SyncStatusInfo = z.infer<typeof SyncStatusSchema>;
 
+/** Words a person can read (not spaces, punctuation, symbols or invisible characters alone: common/text.ts), storable, trimmed. */
+const callText = (max: number, ask: string) =>
+  storableString(max).trim().superRefine((s, ctx) => {
+    if (!isMeaningfulText(s)) ctx.addIssue({ code: 'custom', message: s === '' ? ask : `${ask} Spaces, punctuation, symbols or invisible characters alone do not count.`, input: s });
+  });
+
 /**
  * The one phone-call record: the radiologist phoned a critical or urgent finding through because
  * the signed report had not reached the hub in time. What the renderer sends, what the workstation
  * validates and what its append-only log stores (main/sync/PhoneLog.ts).
  */
 export const PhoneCall = z.object({
-  clinician: z.string().trim().min(1, 'Who was phoned?').max(200),
-  role: z.string().trim().min(1, 'What is their role?').max(200),
-  /** ISO date-time of the call. */
-  time: z.string().trim().min(1, 'When was the call?').max(64).refine((s) => !Number.isNaN(Date.parse(s)), 'time must be an ISO date-time'),
-  note: z.string().max(2000).default(''),
+  clinician: callText(200, 'Who was phoned?'),
+  role: callText(200, 'What is their role?'),
+  /** ISO date-time of the call, with its time zone: the same rule as the report's verbal communication (common/signoff.ts). */
+  time: z.string().trim().min(1, 'When was the call?').max(64)
+    .refine((s) => parseIsoDateTime(s) !== null, 'time must be an ISO date-time with its time zone (e.g. 2026-11-28T10:42Z)'),
+  note: storableString(2000).default(''),
 });
 export type PhoneCall = z.output<typeof PhoneCall>;
 export type PhoneCallInput = z.input<typeof PhoneCall>;

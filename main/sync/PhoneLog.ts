@@ -2,9 +2,13 @@
 // report had not reached the hub in time. Append-only, like the audit trail.
 // The table (sync_phone_communications, with its append-only triggers) is created by migration
 // 0030-take-over.
-// The record's schema is the contract's PhoneCall (common/contract.ts), the one for every layer.
+// The record's schema is the contract's PhoneCall (common/contract.ts), the one for every layer;
+// like the report's verbal communication, a call cannot be after it is recorded (beyond the clock
+// skew common/signoff.ts allows).
 import { PhoneCall, type PhoneCallInput } from '../../common/contract.ts';
 import { issueText } from '../../common/validation.ts';
+import { formatDateTime } from '../../common/format.ts';
+import { VERBAL_CLOCK_SKEW_MS } from '../../common/signoff.ts';
 import type { Db } from '../db/database.ts';
 
 /** A stored call: the PhoneCall (time normalised to ISO UTC) and who recorded it when. */
@@ -40,6 +44,9 @@ export class SqlitePhoneLog implements PhoneLog {
     const parsed = PhoneCall.safeParse(call);
     if (!parsed.success) throw new Error(`Phone communication record is not valid: ${issueText(parsed.error, { root: '(record)' })}`);
     const c = { ...parsed.data, time: new Date(parsed.data.time).toISOString() };
+    if (Date.parse(c.time) > Date.parse(recordedAtIso) + VERBAL_CLOCK_SKEW_MS) {
+      throw new Error(`Phone communication record is not valid: time: the call is given as ${formatDateTime(c.time)}, after it is being recorded (${formatDateTime(recordedAtIso)}): correct the time.`);
+    }
     const seq = Number(this.st.insert.run(reportId, c.clinician, c.role, c.time, c.note, recordedBy, recordedAtIso).lastInsertRowid);
     return { seq, reportId, ...c, recordedBy, recordedAt: recordedAtIso };
   }

@@ -38,7 +38,14 @@ describe('the phone-call record', () => {
     expect(bad({ clinician: '   ' })).toBe('clinician: Who was phoned?');
     expect(bad({ role: '' })).toBe('role: What is their role?');
     expect(bad({ time: '' })).toMatch(/^time: When was the call\?/);
-    expect(bad({ time: 'yesterday-ish' })).toBe('time: time must be an ISO date-time');
+    expect(bad({ time: 'yesterday-ish' })).toMatch(/^time: time must be an ISO date-time with its time zone/);
+    // No zone: ambiguous between this workstation and the hub; an impossible day.
+    expect(bad({ time: '2026-11-28T10:15' })).toMatch(/^time: time must be an ISO date-time/);
+    expect(bad({ time: '2026-02-30T10:15Z' })).toMatch(/^time: time must be an ISO date-time/);
+    // Spaces, punctuation or invisible characters are not a name or a role.
+    expect(bad({ clinician: '...' })).toBe('clinician: Who was phoned? Spaces, punctuation, symbols or invisible characters alone do not count.');
+    expect(bad({ role: '\u200b\u200b' })).toMatch(/^role: What is their role\? Spaces/);
+    expect(bad({ note: 'a\u0000b' })).toMatch(/^note: This text contains a NUL character/);
     expect(bad({ clinician: 'x'.repeat(201) })).toMatch(/^clinician: Too big/);
     expect(bad({ note: 'x'.repeat(2001) })).toMatch(/^note: Too big/);
     expect(bad({ clinician: 42 })).toMatch(/^clinician: Invalid input/);
@@ -58,6 +65,14 @@ describe('the phone-call record', () => {
     expect(() => l.record('r1', { ...CALL, clinician: ' ' }, 'Dr A', '2026-11-28T09:16:00.000Z')).toThrow('Phone communication record is not valid: clinician: Who was phoned?');
     expect(() => l.record('r1', { ...CALL, time: 'soon' }, 'Dr A', '2026-11-28T09:16:00.000Z')).toThrow(/time: time must be an ISO date-time/);
     expect(l.has('r1')).toBe(false);
+  });
+
+  it('refuses a call given as after the moment it is recorded (beyond a few minutes of clock skew)', () => {
+    const l = log();
+    expect(() => l.record('r1', { ...CALL, time: '2026-11-28T09:30:00Z' }, 'Dr A', '2026-11-28T09:16:00.000Z')).toThrow(/time: the call is given as .*, after it is being recorded/);
+    expect(l.has('r1')).toBe(false);
+    // A phone or wall clock a few minutes ahead is accepted.
+    expect(l.record('r1', { ...CALL, time: '2026-11-28T09:19:00Z' }, 'Dr A', '2026-11-28T09:16:00.000Z').time).toBe('2026-11-28T09:19:00.000Z');
   });
 
   it('is append-only: a stored call cannot be changed or deleted', () => {
