@@ -8,7 +8,8 @@
 // FAILSAFE_STARTUP_TRACE=1, `startup: <stage> <ms>` lines.
 // FAILSAFE_BENCH_ROOT=<folder> measures another build instead; FAILSAFE_BENCH_COMPARE=<folder>
 // measures another build as well (e.g. the previous release), alternating run by run;
-// FAILSAFE_BENCH_STARTUP_RUNS=<n> (default 5) runs of each.
+// FAILSAFE_BENCH_STARTUP_RUNS=<n> (default 5) runs of each, FAILSAFE_BENCH_STARTUP_FIRST_RUNS=<m> of
+// them first starts (default all).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +18,8 @@ import { performance } from 'node:perf_hooks';
 import { TOKEN_HEADER } from '../common/security.ts';
 
 const RUNS = Number(process.env['FAILSAFE_BENCH_STARTUP_RUNS'] ?? 5);
+/** First starts (each creates a PGlite database: slow); the other next starts use copies of the first folder. */
+const FIRST_RUNS = Math.min(RUNS, Number(process.env['FAILSAFE_BENCH_STARTUP_FIRST_RUNS'] ?? RUNS));
 const TARGET_MS = 1500;
 const LIMIT_MS = 180_000; // a first start on a busy machine (PGlite initdb) can take a minute
 
@@ -176,7 +179,8 @@ export default async function run(): Promise<{ name: string; rows: Row[]; notes?
     for (let i = 0; i < RUNS; i++) {
       for (const [k, s] of series.entries()) {
         const dataDir = path.join(base, `${k}-${i}`);
-        s.first.push(await launch(s.root, dataDir)); // a new folder: everything created
+        if (i < FIRST_RUNS) s.first.push(await launch(s.root, dataDir)); // a new folder: everything created
+        else fs.cpSync(path.join(base, `${k}-0`), dataDir, { recursive: true }); // a copy of a folder started once
         s.next.push(await launch(s.root, dataDir)); // the same folder again
       }
     }
