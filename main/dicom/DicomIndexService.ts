@@ -428,7 +428,19 @@ export class DicomIndexService {
     if (read !== 0) return;
     const patient = this.patientFor(h);
     this.db.prepare('UPDATE dicom_study SET patient_ref = ?, patient_name = ?, birth_date = ?, identity_read = 1 WHERE id = ?').run(patient, h.patientName, h.birthDate, studyId);
+    this.bind(h);
     this.pruneEmpty();
+  }
+
+  /** Records the identity study `h.studyUid` is indexed for (dicom_study_binding, migration 0060). */
+  private bind(h: DicomHeader): void {
+    this.db
+      .prepare(
+        `INSERT INTO dicom_study_binding (study_uid, patient_key, issuer, patient_id, patient_name, birth_date) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(study_uid) DO UPDATE SET patient_key = excluded.patient_key, issuer = excluded.issuer, patient_id = excluded.patient_id,
+           patient_name = excluded.patient_name, birth_date = excluded.birth_date`,
+      )
+      .run(h.studyUid, identityKey(headerIdentity(h), h.studyUid), h.issuerOfPatientId, h.patientId, h.patientName, h.birthDate);
   }
 
   /** The dicom_patient row of the identity `h` names (created when new; its sex filled when unknown, never overwritten). */
@@ -646,14 +658,22 @@ export class DicomIndexService {
          FROM dicom_study s JOIN dicom_patient p ON p.id = s.patient_ref WHERE s.study_uid = ?`,
       )
       .get(h.studyUid) as { id: number; identity_read: number; patient_key: string; patient_id: string; issuer: string; patient_name: string; birth_date: string } | undefined;
-    if (bound && bound.identity_read === 1 && bound.patient_key !== identityKey(headerIdentity(h), h.studyUid)) {
-      const kept = { issuer: bound.issuer, patientId: bound.patient_id, patientName: bound.patient_name, birthDate: bound.birth_date };
+    const key = identityKey(headerIdentity(h), h.studyUid);
+    // A study no longer in the library whose report is still here keeps its identity too.
+    const kept = bound
+      ? bound.identity_read === 1
+        ? bound
+        : undefined
+      : (this.db.prepare('SELECT patient_key, issuer, patient_id, patient_name, birth_date FROM dicom_study_binding WHERE study_uid = ?').get(h.studyUid) as typeof bound);
+    if (kept && kept.patient_key !== key) {
+      const where = bound ? 'is already in the library' : 'was indexed, and a report of it is on this workstation,';
       return (
-        `Study Instance UID ${h.studyUid} is already in the library for patient ${describeIdentity(kept)}, but this file names ${describeIdentity(headerIdentity(h))}: not indexed. ` +
-        'A study belongs to one patient; have the images checked (the wrong patient on them, or a reused UID) before reporting this study.'
+        `Study Instance UID ${h.studyUid} ${where} for patient ${describeIdentity({ issuer: kept.issuer, patientId: kept.patient_id, patientName: kept.patient_name, birthDate: kept.birth_date })}, ` +
+        `but this file names ${describeIdentity(headerIdentity(h))}: not indexed. A study belongs to one patient; have the images checked (the wrong patient on them, or a reused UID) before reporting this study.`
       );
     }
     if (bound) this.confirmIdentity(bound.id, h);
+    else this.bind(h);
     const patient = { id: this.patientFor(h) };
     // STUDY_FIELDS: the first non-empty value is kept (NULL = indexed before 0040, not read yet);
     // a file that disagrees is indexed and listed in dicom_index_warning.
@@ -753,6 +773,8 @@ export class DicomIndexService {
       DELETE FROM dicom_study WHERE NOT EXISTS (SELECT 1 FROM dicom_series se WHERE se.study_ref = dicom_study.id);
       DELETE FROM dicom_patient WHERE NOT EXISTS (SELECT 1 FROM dicom_study s WHERE s.patient_ref = dicom_patient.id);
       DELETE FROM dicom_index_warning WHERE NOT EXISTS (SELECT 1 FROM dicom_instance i WHERE i.path = dicom_index_warning.path);
+      DELETE FROM dicom_study_binding WHERE NOT EXISTS (SELECT 1 FROM dicom_study s WHERE s.study_uid = dicom_study_binding.study_uid)
+        AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.study_uid = dicom_study_binding.study_uid);
     `);
   }
 

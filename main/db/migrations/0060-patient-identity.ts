@@ -11,6 +11,10 @@
 //   the study's files by this version yet (the issuer is unknown; before 0040 the name may be
 //   another study's). The first file of the study read again (next indexing, or exam()) sets its
 //   identity; from then on a file naming another patient is refused. 1 for everything indexed now.
+// - dicom_study_binding: the identity each study UID was indexed for (identity_read = 1), kept
+//   after the study's files are gone for as long as a report of the study is on this workstation,
+//   so that files naming another patient under that UID are refused then too: a report never ends
+//   up on another person's images. Pruned with the study when no report names it.
 import type { Migration } from './index.ts';
 import { identityKey } from '../../dicom/identity.ts';
 
@@ -22,6 +26,14 @@ const migration: Migration = {
       ALTER TABLE dicom_patient ADD COLUMN issuer TEXT NOT NULL DEFAULT '';
       ALTER TABLE dicom_study ADD COLUMN identity_read INTEGER NOT NULL DEFAULT 1 CHECK (identity_read IN (0, 1));
       UPDATE dicom_study SET identity_read = 0;
+      CREATE TABLE dicom_study_binding (
+        study_uid TEXT PRIMARY KEY,
+        patient_key TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        patient_name TEXT NOT NULL,
+        birth_date TEXT NOT NULL
+      );
     `);
     const studies = db
       .prepare(

@@ -94,4 +94,17 @@ describe('two people under one Patient ID, through the contract', () => {
     expect(e).toBeInstanceOf(ContractError);
     expect((e as ContractError).code).toBe('wrong-study');
   });
+
+  it("after Ann's images leave the library, her report keeps the study hers: a file of it naming Bob is refused, hers comes back", async () => {
+    fs.rmSync(path.join(dataDir, 'images', 'ann', 'img.dcm'));
+    await call('library:openFolder', { path: path.join(dataDir, 'images', 'ann') });
+    expect(services.index.study(ANN.studyUid)).toBeNull();
+    const r = await openFolder('intruder-later', { sop: '70.1.3', study: '70.1', series: '70.1.9', patientId: ANN.patientId, elements: person('Baker^Bob', '19600202', '20230101') });
+    expect(r.indexed).toBe(0);
+    expect(r.errors[0]!.reason).toMatch(/Study Instance UID 70\.1 was indexed, and a report of it is on this workstation, for patient "Able\^Ann".*this file names "Baker\^Bob" \(ID SHARED-7, born 19600202\): not indexed/);
+    expect(services.index.study(ANN.studyUid)).toBeNull();
+    const back = await openFolder('ann-again', { sop: '70.1.1', study: '70.1', series: '70.1.9', patientId: ANN.patientId, elements: person('Able^Ann', '19500101', '20230101') });
+    expect(back.errors).toEqual([]);
+    expect(services.index.exam(ANN.studyUid)).toMatchObject({ patientName: 'Able^Ann' });
+  });
 });

@@ -241,6 +241,16 @@ describe('a file naming another patient for a study already indexed', () => {
     expect(patientsWithId('P32')).toHaveLength(1);
   });
 
+  it('a study whose files are gone and which has no report can come back under another patient (a corrected study)', async () => {
+    const [first] = await indexInOrder([study('33.1', 'P34', { name: 'Wrong^Label' })]);
+    fs.rmSync(first!);
+    await index.indexFolder(path.dirname(first!));
+    expect(index.study('33.1')).toBeNull();
+    await indexInOrder([study('33.1', 'P34', { name: 'Right^Label' }, 2)]);
+    expect(patientOf('33.1').patientName).toBe('Right^Label');
+    expect(patientsWithId('P34')).toHaveLength(1);
+  });
+
   it('within one folder run, the first file indexed binds the study; a later file naming another patient is refused', async () => {
     const dir = path.join(tmp, `one-run-${++n}`);
     fs.mkdirSync(dir);
