@@ -49,6 +49,13 @@ export function CarriedOverEditor({ content, update, problems }: { content: Repo
   if (pieces.length === 0) return null;
   const edit = (i: number, text: string) =>
     update((c) => ({ ...c, carriedOver: (c.carriedOver ?? []).map((p, j) => (j === i ? { ...p, text } : p)) }));
+  // Only an emptied piece can be removed (nothing written is lost); the last one removes the section.
+  const remove = (i: number) =>
+    update((c) => {
+      const { carriedOver = [], ...rest } = c;
+      const left = carriedOver.filter((_, j) => j !== i);
+      return left.length > 0 ? { ...rest, carriedOver: left } : rest;
+    });
   return (
     <section id={`section-${CARRIED_SECTION_ID}`} className="report-section carried-over" aria-labelledby="section-title-carried" data-testid="carried-over-editor">
       <h3 id="section-title-carried" className="section-title">
@@ -73,6 +80,11 @@ export function CarriedOverEditor({ content, update, problems }: { content: Repo
             spellCheck
             {...ariaFor('carriedOver', problems)}
           />
+          {p.text.trim() === '' && (
+            <button type="button" className="small" data-testid={`carried-remove-${i}`} onClick={() => remove(i)}>
+              Remove this empty piece
+            </button>
+          )}
         </div>
       ))}
     </section>

@@ -83,6 +83,11 @@ describe('switching the template keeps what was written (browser mode)', () => {
     await select().selectOption('generic');
     await page.getByTestId('template-switch-confirm').click();
     await carried().waitFor();
+    // A piece that does not belong is emptied, then removed (only an empty piece can be).
+    expect(await page.getByTestId('carried-remove-1').count()).toBe(0);
+    await page.getByLabel('Ventricles and extra-axial spaces (from CT head)').fill('');
+    await page.getByTestId('carried-remove-1').click();
+    await expect.poll(() => page.getByLabel('Ventricles and extra-axial spaces (from CT head)').count()).toBe(0);
     await page.getByLabel(/^Findings/).fill('See other text below.');
     await page.getByLabel(/^Conclusion/).fill('Old cerebellar infarct.');
     await page.getByRole('button', { name: /^Compared with / }).first().click();
@@ -98,6 +103,7 @@ describe('switching the template keeps what was written (browser mode)', () => {
     expect(text).toContain('Brain parenchyma');
     expect(text).toContain('CT head');
     expect(text).toContain(FINDING + EDITED);
+    expect(text).not.toContain('Ventricles');
 
     const reports = await bridge(app, 'reports:list', {});
     const id = (reports.value as { id: string }[])[0]!.id;

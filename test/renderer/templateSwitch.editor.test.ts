@@ -85,6 +85,14 @@ describe('the carried-over text in the draft', () => {
     expect(t).toMatch(/Findings is empty/);
   });
 
+  it('offers to remove a piece only once it is emptied (nothing written is removed)', () => {
+    expect(html(editor())).not.toContain('Remove this empty piece');
+    const emptied = { ...report, content: { ...switched, carriedOver: switched.carriedOver!.map((p, i) => (i === 1 ? { ...p, text: ' ' } : p)) } };
+    const markup = html(createElement(DraftEditor, { report: emptied, priors: [], profile: RADIOLOGIST, register: () => undefined, onSigned: () => undefined, onChangeTemplate: () => undefined, onReload: () => undefined }));
+    expect(markup).toContain('data-testid="carried-remove-1"');
+    expect(markup).not.toContain('data-testid="carried-remove-0"');
+  });
+
   it('counts as the reporter\'s work (leaving the draft asks first)', () => {
     const onlyCarried = switchTemplate({ ...newReportFor(mr), fields: { ...newReportFor(mr).fields, vessels: 'Normal flow voids.' } }, generic).content;
     expect(onlyCarried.carriedOver).toHaveLength(1);
