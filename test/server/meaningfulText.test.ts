@@ -3,10 +3,11 @@
 // text PostgreSQL cannot store never becomes a stored signed record, and the cancer pathway is
 // recorded apart from the alert code. Each refusal here was an acceptance (201, or a 500 retried
 // for ever) before issue 7.
+import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReportContent } from '../../common/report.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
-import { addUser, loginAs, post, signableContent, signedAddendum, signedReport, startTestHub, testDb, type TestHub, type TestUser } from './support.ts';
+import { addUser, http, loginAs, post, signableContent, signedAddendum, signedReport, startTestHub, studyFor, testDb, type TestHub, type TestUser } from './support.ts';
 
 let db: HubDb;
 let hub: TestHub;
@@ -136,6 +137,16 @@ describe('text PostgreSQL cannot store is refused as invalid input (400), never 
     expect(r.body.error.code).toBe('invalid-input');
     expect(r.body.error.message).toMatch(message);
     expect(r.stored).toBe(0);
+  });
+
+  it('a lone surrogate in a draft snapshot (the Unfinished list\'s copy) is refused, and the draft is not stored', async () => {
+    const id = crypto.randomUUID();
+    const c = signableContent();
+    c.fields['conclusion'] = 'Draft \uDBFF';
+    const r = await http<ErrorBody>(hub.url, 'PUT', `/api/drafts/${id}`, { token, body: { study: studyFor('d'), content: c, revision: 1, lastActivity: new Date().toISOString() } });
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toMatch(/content\.fields\.conclusion: .*unpaired surrogate/);
+    expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM drafts WHERE report_id = $1', [id])).rows[0]!.n).toBe(0);
   });
 
   it('a NUL in an addendum', async () => {
