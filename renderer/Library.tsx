@@ -10,7 +10,7 @@ import { formatPersonName, formatSex, seriesLabel } from './format.ts';
 import { useHubStatus } from './hub/HubContext.ts';
 import { useSyncStatuses } from './hub/useSyncStatuses.ts';
 import { AddImages } from './library/AddImages.tsx';
-import { ReportsTable } from './library/ReportsTable.tsx';
+import { identityConflictsByStudy, ReportsTable } from './library/ReportsTable.tsx';
 
 export interface LibraryProps {
   appInfo: AppInfo;
@@ -46,6 +46,7 @@ export function Library({ appInfo, patients, currentStudyUid, folderInputRef, re
   const errors = errorsQ.data ?? [];
   const loadError = reportsQ.error ?? errorsQ.error;
   const signedIds = (reports ?? []).filter((r) => isSigned(r.state)).map((r) => r.id);
+  const identityConflicts = identityConflictsByStudy(patients);
   const statuses = useSyncStatuses(signedIds, visible);
 
   return (
@@ -69,7 +70,7 @@ export function Library({ appInfo, patients, currentStudyUid, folderInputRef, re
         ) : reports.length === 0 ? (
           <p>No reports yet.</p>
         ) : (
-          <ReportsTable reports={reports} currentStudyUid={currentStudyUid} statuses={hub?.configured ? statuses : null} onOpenStudy={onOpenStudy} />
+          <ReportsTable reports={reports} currentStudyUid={currentStudyUid} statuses={hub?.configured ? statuses : null} onOpenStudy={onOpenStudy} identityConflicts={identityConflicts} />
         )}
       </section>
 

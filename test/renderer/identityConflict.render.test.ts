@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createElement, type ReactElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppInfo, FailsafeApi, PatientSummary } from '../../common/contract.ts';
+import type { AppInfo, FailsafeApi, PatientSummary, ReportListItem } from '../../common/contract.ts';
 import { openDatabase, type Db } from '../../main/db/database.ts';
 import { DicomIndexService } from '../../main/dicom/DicomIndexService.ts';
 import type { Client } from '../../renderer/api.ts';
@@ -18,6 +18,7 @@ import { ClientContext } from '../../renderer/data/client.ts';
 import { Library } from '../../renderer/Library.tsx';
 import { PatientBanner } from '../../renderer/PatientBanner.tsx';
 import { PriorList } from '../../renderer/PriorList.tsx';
+import { identityConflictsByStudy, ReportsTable } from '../../renderer/library/ReportsTable.tsx';
 import { image, type El } from '../main/dicom/synth.ts';
 
 const api = new Proxy({} as FailsafeApi, { get: () => () => new Promise(() => undefined) });
@@ -99,5 +100,19 @@ describe('identity conflict on screen', () => {
     expect(t).toContain('Identity conflict: only earlier studies of this exact patient');
     const cy = patientOf('80.3').studies[0]!;
     expect(text(createElement(PriorList, { study: cy, priors: [], error: null, shownUid: null, onShow: () => undefined }))).not.toContain('Identity conflict');
+  });
+
+  it("the reports list marks a report on either person's study, not one on a patient without a conflict", () => {
+    const conflicts = identityConflictsByStudy(patients);
+    const row = (id: string, uid: string, name: string): ReportListItem => ({ id, study: { patientId: patientOf(uid).patientId, studyUid: uid }, state: 'draft', author: 'Dr A', updatedAt: '2024-03-15T10:00:00Z', patientName: name, studyDescription: 'CT' });
+    const html = renderToStaticMarkup(
+      createElement(ClientContext, { value: client }, createElement(ReportsTable, { reports: [row('r1', '80.1', 'Able^Ann'), row('r2', '80.3', 'Carter^Cy')], currentStudyUid: null, statuses: null, onOpenStudy: () => undefined, identityConflicts: conflicts })),
+    );
+    const rows = html.split('<tr').slice(2);
+    expect(rows[0]).toContain('Able, Ann');
+    expect(rows[0]).toContain('Identity conflict: another patient has this Patient ID');
+    expect(rows[0]).toContain('title="Identity conflict: Patient ID &quot;SHARED-8&quot;');
+    expect(rows[1]).toContain('Carter, Cy');
+    expect(rows[1]).not.toContain('Identity conflict');
   });
 });
