@@ -15,11 +15,14 @@
  *   alone is not a finding a colleague can act on ("✓" or "👍" as a conclusion says nothing to the
  *   referrer), and a sentence that uses a symbol ("lesion 5 mm → 7 mm") always has letters or digits;
  * - combining marks (M*) left without a base letter (a mark alone draws only a dot or an accent;
- *   within a word the base letter remains);
+ *   within a word the base letter remains), and modifier letters (Lm: the Arabic tatweel "ـ" that
+ *   only stretches a line, "ˆ", the Japanese length mark "ー"), which modify a letter and say
+ *   nothing alone (within a word the letters they modify remain);
  * - unassigned (Cn), private-use (Co) and surrogate (Cs) code points: no meaning any reader shares.
- * What can remain is a letter or a digit of any script (Latin, Arabic, CJK, Devanagari, …).
+ * What can remain is a letter (other than a modifier) or a digit of any script (Latin, Arabic, CJK,
+ * Devanagari, …).
  */
-const CARRIES_NO_WORDS = /[\p{White_Space}\p{Z}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{P}\p{S}\p{M}\p{Cn}\p{Co}\p{Cs}]/gu;
+const CARRIES_NO_WORDS = /[\p{White_Space}\p{Z}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{P}\p{S}\p{M}\p{Lm}\p{Cn}\p{Co}\p{Cs}]/gu;
 
 /** True when the text says something: after removing what carries no words (above), something remains. */
 export function isMeaningfulText(s: string | null | undefined): boolean {

@@ -23,6 +23,7 @@ describe('isMeaningfulText: something a reader can see must remain', () => {
     ['control characters', '\u0001\u0007\u001B\u007F'],
     ['a variation selector and the combining grapheme joiner', '\uFE0F\u034F'],
     ['private-use characters', '\uE000\uF8FF'],
+    ['modifier letters alone (Arabic tatweel, circumflex, Japanese length mark)', '\u0640\u0640 \u02C6 \u30FC'],
     ['a mix of all of the above', ' \u200B.\u00AD—\uFEFF\u200E👍\u0301\n'],
   ];
   it.each(notWritten)('does not count %s as written', (_name, s) => {
@@ -41,6 +42,8 @@ describe('isMeaningfulText: something a reader can see must remain', () => {
     ['a letter with a combining accent', 'e\u0301'],
     ['Arabic-Indic digits', '٣'],
     ['Greek', 'Φυσιολογικό'],
+    ['Japanese with a length mark', 'スーパー'],
+    ['Arabic stretched with tatweel', 'طـبيعي'],
   ];
   it.each(written)('counts %s as written', (_name, s) => {
     expect(isMeaningfulText(s)).toBe(true);
