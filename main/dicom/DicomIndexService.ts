@@ -652,20 +652,16 @@ export class DicomIndexService {
    * (another issuer, ID, name or birth date, or no ID) is never indexed into it, and never moves it.
    */
   private upsert(file: string, h: DicomHeader, size: number, mtimeMs: number): string | null {
-    const bound = this.db
-      .prepare(
-        `SELECT s.id, s.identity_read, p.patient_key, p.patient_id, p.issuer, p.patient_name, p.birth_date
-         FROM dicom_study s JOIN dicom_patient p ON p.id = s.patient_ref WHERE s.study_uid = ?`,
-      )
-      .get(h.studyUid) as { id: number; identity_read: number; patient_key: string; patient_id: string; issuer: string; patient_name: string; birth_date: string } | undefined;
-    const key = identityKey(headerIdentity(h), h.studyUid);
-    // A study no longer in the library whose report is still here keeps its identity too.
-    const kept = bound
-      ? bound.identity_read === 1
-        ? bound
-        : undefined
-      : (this.db.prepare('SELECT patient_key, issuer, patient_id, patient_name, birth_date FROM dicom_study_binding WHERE study_uid = ?').get(h.studyUid) as typeof bound);
-    if (kept && kept.patient_key !== key) {
+    const bound = this.db.prepare('SELECT id, identity_read FROM dicom_study WHERE study_uid = ?').get(h.studyUid) as { id: number; identity_read: number } | undefined;
+    // The identity the study was indexed for (kept after its files are gone while a report of it is
+    // here); none yet for a study from an older index whose files were not read again (identity_read = 0).
+    const kept =
+      bound?.identity_read === 0
+        ? undefined
+        : (this.db.prepare('SELECT patient_key, issuer, patient_id, patient_name, birth_date FROM dicom_study_binding WHERE study_uid = ?').get(h.studyUid) as
+            | { patient_key: string; issuer: string; patient_id: string; patient_name: string; birth_date: string }
+            | undefined);
+    if (kept && kept.patient_key !== identityKey(headerIdentity(h), h.studyUid)) {
       const where = bound ? 'is already in the library' : 'was indexed, and a report of it is on this workstation,';
       return (
         `Study Instance UID ${h.studyUid} ${where} for patient ${describeIdentity({ issuer: kept.issuer, patientId: kept.patient_id, patientName: kept.patient_name, birthDate: kept.birth_date })}, ` +
