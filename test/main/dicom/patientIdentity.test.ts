@@ -162,6 +162,17 @@ describe('same Patient ID, another name or birth date (finding 1)', () => {
   });
 });
 
+describe('the same name and birth date under another Patient ID', () => {
+  it('is another patient, not a conflict: no flag, no priors across the two IDs', async () => {
+    await indexInOrder([study('15.1', 'ID-A', { name: 'Smith^John', birth: '19450505', date: '20200101' }), study('15.2', 'ID-B', { name: 'Smith^John', birth: '19450505', date: '20210101' })]);
+    expect(patientOf('15.1').studies.map((s) => s.studyUid)).toEqual(['15.1']);
+    expect(patientOf('15.2').studies.map((s) => s.studyUid)).toEqual(['15.2']);
+    expect(patientOf('15.1').identityConflict).toBeNull();
+    expect(patientOf('15.2').identityConflict).toBeNull();
+    expect(index.priors({ patientId: 'ID-B', studyUid: '15.2' })).toEqual([]);
+  });
+});
+
 describe('issuer of Patient ID', () => {
   it('the same ID from two issuers: two patients, no conflict (they are different registers)', async () => {
     await indexInOrder([
