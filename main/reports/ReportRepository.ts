@@ -8,6 +8,7 @@ import { isSigned, stateFromSignatures, type ReportState, type Role, type Signat
 import { ExamDetails, Profile, ReportContent, StudyRef, type Addendum, type Report, type SignatureRecord } from '../../common/report.ts';
 import { TEMPLATES } from '../../common/templates.ts';
 import type { Db } from '../db/database.ts';
+import { issueText } from '../../common/validation.ts';
 
 export type AuditAction = AuditEntry['action'];
 
@@ -64,8 +65,7 @@ export const sha256 = (text: string): string => crypto.createHash('sha256').upda
 export function parseContent(raw: unknown): ReportContent {
   const parsed = ReportContent.safeParse(raw);
   if (!parsed.success) {
-    const detail = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(content)'}: ${i.message}`).join('; ');
-    throw new ContractError('invalid-input', `Report content is not valid: ${detail}`);
+    throw new ContractError('invalid-input', `Report content is not valid: ${issueText(parsed.error, { root: '(content)', max: 5 })}`);
   }
   if (!TEMPLATES.some((t) => t.id === parsed.data.templateId)) {
     throw new ContractError('invalid-input', `Unknown template ${parsed.data.templateId}.`);
