@@ -7,6 +7,7 @@
 //   POST   /api/session                        no auth            LoginRequest → LoginResponse
 //   GET    /api/session                        bearer             → SessionInfo
 //   DELETE /api/session                        bearer             → { ok: true }   (logout)
+//   POST   /api/session/confirm                bearer             ConfirmSignerRequest → ConfirmSignerResponse (password again before signing)
 //   POST   /api/ingest                         bearer + Idempotency-Key   OutboxPayload → IngestReceipt
 //   GET    /api/reports/:reportId              bearer             → HubSignedReport
 //   PUT    /api/drafts/:reportId               bearer             DraftSnapshot → DraftAck
@@ -52,11 +53,13 @@ export const HUB_BODY_LIMIT = 2 * 1024 * 1024;
 export const HUB_PATHS = {
   health: '/api/health',
   session: '/api/session',
+  sessionConfirm: '/api/session/confirm',
   ingest: '/api/ingest',
   report: (reportId: string) => `/api/reports/${encodeURIComponent(reportId)}`,
   draft: (reportId: string) => `/api/drafts/${encodeURIComponent(reportId)}`,
   takeOver: (reportId: string) => `/api/drafts/${encodeURIComponent(reportId)}/take-over`,
   unfinished: '/api/unfinished',
+  takenFromMe: '/api/drafts/taken-from-me',
   events: '/api/events',
   eventLog: '/api/events/log',
   policy: '/api/policy',
@@ -86,6 +89,7 @@ export const HUB_ERROR_CODES = [
   'unknown-template', // content.templateId unknown to the hub (422)
   'hash-mismatch', // recomputed content hash differs from signature.contentHash (422)
   'signer-mismatch', // signature is not the logged-in user's name/registration/role (422)
+  'signed-at-implausible', // signedAt is not a date-time, more than SIGNED_AT_SKEW_MS ahead of the hub's clock, or before the signer's account existed (422)
   'report-conflict', // a different signed report already exists for this id (409)
   'original-not-synced', // addendum for a report the hub does not hold yet (409, retry later)
   'original-hash-mismatch', // addendum's originalHash is not the stored report's hash (422)
@@ -93,6 +97,7 @@ export const HUB_ERROR_CODES = [
   'invalid-transition', // the report's life-cycle state does not allow this (409): an addendum to a provisional report, a second verification
   'already-signed', // a draft snapshot / take-over for a report already signed (409)
   'draft-taken-over', // this draft now belongs to someone else (409); details.newOwner
+  'study-already-reported', // the study (or its exam's accession) has a signed report already (409, permanent): add an addendum; details name it
   'already-owner', // take-over of one's own draft (409)
   'not-found',
   'method-not-allowed',
@@ -147,6 +152,30 @@ export const LoginResponse = z.object({
 });
 export type LoginResponse = z.infer<typeof LoginResponse>;
 
+/**
+ * Re-authentication before signing (21 CFR 11.200(a)): the logged-in user's password again, at the
+ * first signature of a session and after `signConfirmIdleMinutes` without one. Counted towards
+ * lockout like a login. The workstation keeps only the time of the confirmation, in memory.
+ */
+export const ConfirmSignerRequest = z.object({ password: z.string().min(1).max(1024) }).strict();
+export type ConfirmSignerRequest = z.infer<typeof ConfirmSignerRequest>;
+
+export const ConfirmSignerResponse = z.object({
+  /** The hub's clock when the password was confirmed (ISO). */
+  confirmedAt: z.string(),
+  /** The site policy's idle limit: a signature more than this many minutes after the last confirmation or signature needs the password again. */
+  idleMinutes: z.number().positive(),
+});
+export type ConfirmSignerResponse = z.infer<typeof ConfirmSignerResponse>;
+
+/**
+ * How far a signature's `signedAt` may lie ahead of the hub's clock (clock skew between
+ * workstation and hub): 5 minutes. A later time is refused (`signed-at-implausible`). The past is
+ * accepted back to the signer's account creation (a report signed offline arrives late), and the
+ * hub records its own receipt time (`storedAt`) beside it.
+ */
+export const SIGNED_AT_SKEW_MS = 5 * 60_000;
+
 export const SessionInfo = z.object({
   user: HubUser,
   expiresAt: z.string(),
@@ -190,6 +219,11 @@ export const HubSignedReport = z.object({
   exam: ExamDetails.nullable(),
   /** Neither a referring physician nor a requesting service is known: alerts go to the duty radiologist. */
   requesterUnknown: z.boolean(),
+  /**
+   * On the cancer pathway (common/signoff.ts cancerPathway: a cancer alert or any cancer finding,
+   * whatever the alert code), recorded apart from `content.alertCode`. Absent from hubs before issue 7.
+   */
+  cancerPathway: z.boolean().optional(),
   /** Every signature record, oldest first. */
   signatures: z.array(SignatureRecord),
   author: z.string(),
@@ -290,6 +324,20 @@ export type TakeOverRequest = z.infer<typeof TakeOverRequest>;
 
 export const TakeOverResponse = DraftWithHistory.extend({ previousOwner: HubUserRef, takenOverAt: z.string() });
 export type TakeOverResponse = z.infer<typeof TakeOverResponse>;
+
+/** One of your drafts a colleague took over since your previous login (GET /api/drafts/taken-from-me). */
+export const TakenFromMe = z.object({
+  reportId: z.string(),
+  study: StudyRef,
+  at: z.string(),
+  to: HubUserRef,
+  reason: z.string(),
+  /** The draft has been signed since (by whoever holds it). */
+  signed: z.boolean(),
+});
+export type TakenFromMe = z.infer<typeof TakenFromMe>;
+export const TakenFromMeList = z.object({ since: z.string().nullable(), items: z.array(TakenFromMe) });
+export type TakenFromMeList = z.infer<typeof TakenFromMeList>;
 
 export const StaleReason = z.enum(['idle', 'session-ended']);
 export type StaleReason = z.infer<typeof StaleReason>;
@@ -405,6 +453,8 @@ export const SitePolicy = z.object({
     significant: AlertDeadlineSchema.default(defaultDeadlines.significant),
     none: AlertDeadlineSchema.default(defaultDeadlines.none),
   }).strict().prefault({}),
+  /** Minutes without a signature after which signing needs the password again (21 CFR 11.200(a)); the first signature of a session always does. */
+  signConfirmIdleMinutes: z.number().positive().max(24 * 60).default(15),
   /** Session lifetime. */
   sessionHours: z.number().positive().max(24 * 7).default(12),
   /** Failed logins before lockout, and the first lockout (doubling per further failure, capped). */

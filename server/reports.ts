@@ -3,6 +3,7 @@
 import type { HubSignedReport } from '../common/hub.ts';
 import { TRANSITIONS } from '../common/lifecycle.ts';
 import type { ExamDetails, ReportContent, ReportState, Role, SignatureMeaning } from '../common/report.ts';
+import { cancerPathway } from '../common/signoff.ts';
 import type { Queryable } from './db/adapter.ts';
 
 interface ReportRow {
@@ -53,6 +54,7 @@ export async function readSignedReport(db: Queryable, reportId: string): Promise
     state: r.state,
     exam: r.exam,
     requesterUnknown: r.requester_unknown,
+    cancerPathway: cancerPathway(r.content),
     signatures,
     author: r.author,
     createdAt: r.created_at,

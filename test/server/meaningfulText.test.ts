@@ -172,6 +172,9 @@ describe('issue 7 finding 8 at the hub: the cancer pathway is recorded apart fro
     const au = await db.query<{ detail: string | { cancerPathway: boolean } }>(`SELECT detail FROM audit WHERE report_id = $1 AND action = 'ingest-report'`, [r.payload.report.id]);
     const detail = au.rows[0]!.detail;
     expect((typeof detail === 'string' ? JSON.parse(detail) : detail).cancerPathway).toBe(true);
+    const served = await http<{ content: { alertCode: string }; cancerPathway: boolean }>(hub.url, 'GET', `/api/reports/${r.payload.report.id}`, { token });
+    expect(served.status).toBe(200);
+    expect(served.body).toMatchObject({ content: { alertCode: 'urgent' }, cancerPathway: true });
   });
 
   it('a report without any cancer is stored with cancerPathway false', async () => {
