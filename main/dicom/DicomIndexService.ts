@@ -4,9 +4,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import { ContractError, type ImageRef, type IndexError, type IndexResult, type PatientSummary, type SeriesSummary, type StudySummary } from '../../common/contract.ts';
 import { ExamDetails, type StudyRef } from '../../common/report.ts';
+import { issueText } from '../../common/validation.ts';
 import type { Db } from '../db/database.ts';
 import { MAX_FILE_BYTES, readFileHeader } from './fileSource.ts';
 import { conflictReason, describeIdentity, identityKey, type PatientIdentity } from './identity.ts';
@@ -327,7 +327,7 @@ export class DicomIndexService {
     }
     const parsed = this.examOf(row);
     if (!parsed.success) {
-      throw new ContractError('invalid-input', `The exam details of study ${studyUid} cannot be bound to a report; the files hold values beyond DICOM's limits:\n${z.prettifyError(parsed.error)}`);
+      throw new ContractError('invalid-input', `The exam details of study ${studyUid} cannot be bound to a report; the files hold values beyond DICOM's limits:\n${issueText(parsed.error)}`);
     }
     return parsed.data;
   }

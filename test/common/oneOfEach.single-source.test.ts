@@ -38,6 +38,11 @@ export const FAMILIES: Family[] = [
     ],
   },
   {
+    name: 'validation-error formatter',
+    owner: 'common/validation.ts',
+    patterns: [/\.issues\s*(\.\s*(map|slice|forEach|filter|reduce|flatMap|join)\b|\[)/, /\bz\.(prettifyError|flattenError|treeifyError)\(/, /\.(format|flatten)\(\)\s*\.\s*(_errors|fieldErrors)/],
+  },
+  {
     name: 'HubError class',
     owner: 'common/hubError.ts',
     patterns: [/\bclass\s+HubError\b/],
@@ -104,6 +109,14 @@ describe('the scanner', () => {
     expect(findIn('res.write(`id: ${e.seq}\\ndata: ${JSON.stringify(e)}\\n\\n`);', f)).toHaveLength(1);
     expect(findIn("res.write(': ping\\n\\n');", f)).toHaveLength(1);
     expect(findIn("res.write(formatSseEvent({ data }));\nconst p = new SseParser();\n// split('\\n\\n') in a comment", f)).toEqual([]);
+  });
+
+  it('catches zod issues turned into words by hand', () => {
+    const f = family('validation');
+    expect(findIn("r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')", f)).toHaveLength(1);
+    expect(findIn('ev.error.issues[0]?.message', f)).toHaveLength(1);
+    expect(findIn('z.prettifyError(parsed.error)', f)).toHaveLength(1);
+    expect(findIn('issueText(parsed.error, { root: "(body)" }); const issues = 3;', f)).toEqual([]);
   });
 
   it('catches date and duration formatting', () => {
