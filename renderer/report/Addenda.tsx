@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState, type RefObject } from 'react';
 import { TRANSITIONS } from '../../common/lifecycle.ts';
 import type { Addendum, Report } from '../../common/report.ts';
+import { isMeaningfulText } from '../../common/text.ts';
 import { useClient } from '../data/client.ts';
 import { ErrorText } from '../ErrorText.tsx';
 import { modalOpen, paneHidden, useKeydown } from '../shortcuts.ts';
@@ -39,8 +40,9 @@ export function Addenda({ report, mayAdd, pane, register, onReport }: AddendaPro
   };
 
   const submit = async () => {
-    if (text.trim() === '') {
-      setError('Write the addendum first.');
+    // The same rule as the store and the hub (common/text.ts): invisible characters or "." are not an addendum.
+    if (!isMeaningfulText(text)) {
+      setError(text.trim() === '' ? 'Write the addendum first.' : 'Write the addendum first: spaces, punctuation, symbols or invisible characters alone do not count.');
       textRef.current?.focus();
       return;
     }
