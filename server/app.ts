@@ -12,7 +12,7 @@ import type { Role } from '../common/report.ts';
 import { login, logout, lookupSession, toHubUser, type SessionUser } from './auth.ts';
 import type { HubDb } from './db/adapter.ts';
 import { migrate } from './db/migrations.ts';
-import { getDraft, listUnfinished, putSnapshot, takeOver } from './drafts.ts';
+import { getDraft, listUnfinished, putSnapshot, takenFromMe, takeOver } from './drafts.ts';
 import { HubError } from './errors.ts';
 import { formatSseComment, formatSseEvent } from '../common/sse.ts';
 import { issueDetails, issueText } from '../common/validation.ts';
@@ -284,6 +284,11 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     const out = await takeOver(db, user, reportId, body, clock());
     events.announce();
     return out;
+  });
+
+  app.get(HUB_PATHS.takenFromMe, async (req) => {
+    const user = await auth(req, 'draft:write');
+    return takenFromMe(db, user);
   });
 
   app.get(HUB_PATHS.unfinished, async (req) => {

@@ -2,7 +2,7 @@
 // department's unfinished list with staleness, and take-over with history and audit.
 import type {
   DraftAck, LateSnapshot, DraftSnapshot, DraftWithHistory, HubDraft, HubDraftRevision, HubUser, SitePolicy, StaleReason, TakeOverRecord,
-  TakeOverRequest, TakeOverResponse, UnfinishedItem, UnfinishedList,
+  TakenFromMeList, TakeOverRequest, TakeOverResponse, UnfinishedItem, UnfinishedList,
 } from '../common/hub.ts';
 import type { ReportContent, Role } from '../common/report.ts';
 import { toHubUser, type SessionUser } from './auth.ts';
@@ -191,14 +191,45 @@ export async function takeOver(db: HubDb, user: SessionUser, reportId: string, r
   });
 }
 
-/** GET /api/unfinished: every unsigned draft in the department, stale first. */
+/**
+ * GET /api/drafts/taken-from-me: the drafts of this user that a colleague took over since the
+ * user's previous login (every one when there was none), newest first, so a returning author is
+ * told at once, not when she opens the study.
+ */
+export async function takenFromMe(db: HubDb, user: SessionUser): Promise<TakenFromMeList> {
+  const prev = await db.query<{ created_at: string }>(
+    'SELECT created_at FROM sessions WHERE user_id = $1 AND token_hash <> $2 ORDER BY created_at DESC LIMIT 1', [user.id, user.session_hash],
+  );
+  const since = prev.rows[0]?.created_at ?? null;
+  const { rows } = await db.query<{ report_id: string; at: string; detail: { from: HubUser; to: HubUser; reason: string }; patient_id: string; study_uid: string; signed: boolean }>(
+    `SELECT a.report_id, a.at, a.detail, d.patient_id, d.study_uid,
+            (d.signed_at IS NOT NULL OR EXISTS (SELECT 1 FROM signed_reports r WHERE r.id = a.report_id)) AS signed
+       FROM audit a JOIN drafts d ON d.report_id = a.report_id
+      WHERE a.action = 'take-over' AND a.detail->'from'->>'username' = $1 AND ($2::timestamptz IS NULL OR a.at >= $2::timestamptz)
+      ORDER BY a.seq DESC`,
+    [user.username, since],
+  );
+  return {
+    since,
+    items: rows.map((r) => ({
+      reportId: r.report_id, study: { patientId: r.patient_id, studyUid: r.study_uid }, at: new Date(r.at).toISOString(),
+      to: r.detail.to, reason: r.detail.reason, signed: r.signed,
+    })),
+  };
+}
+
+/**
+ * GET /api/unfinished: every unsigned draft in the department, stale first. A draft appears from
+ * the moment its study is opened for reporting (the workstation publishes it then, even empty: it
+ * is the study's claim) and leaves once its study has a signed report, whoever signed it.
+ */
 export async function listUnfinished(db: HubDb, policy: SitePolicy, now: number): Promise<UnfinishedList> {
   const { rows } = await db.query<DraftRow & { session_expires: string | null; session_ended: string | null; taken_from: HubUser | null }>(
     `${DRAFT_SELECT.replace('FROM drafts d', `, s.expires_at AS session_expires, s.ended_at AS session_ended,
         (SELECT a.detail->'from' FROM audit a WHERE a.report_id = d.report_id AND a.action = 'take-over' ORDER BY a.seq DESC LIMIT 1) AS taken_from
        FROM drafts d`)}
        LEFT JOIN sessions s ON s.token_hash = d.session_hash
-      WHERE d.signed_at IS NULL AND NOT EXISTS (SELECT 1 FROM signed_reports r WHERE r.id = d.report_id)`,
+      WHERE d.signed_at IS NULL AND NOT EXISTS (SELECT 1 FROM signed_reports r WHERE r.id = d.report_id OR r.study_uid = d.study_uid)`,
   );
   const idleLimit = policy.unfinishedIdleHours * 3600_000;
   const items: UnfinishedItem[] = rows.map((r) => {

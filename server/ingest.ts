@@ -346,16 +346,56 @@ async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload, hash
          r.author, r.createdAt, it.at, it.user.id, it.key, t.to].map((v) => q.add(v)).join(', ')}, ${examColumns(q, r.exam)}
         WHERE NOT EXISTS (SELECT 1 FROM dl WHERE owner_id <> ${q.add(it.user.id)})
        ON CONFLICT (id) DO NOTHING RETURNING id)`;
+/**
+ * The keys by which a study holds its one signed report (migration 4 writes the same): its study
+ * UID and, when the exam has an accession, patient ID + accession (two studies of one patient
+ * sharing an accession are one exam, reported once).
+ */
+export function studyReportKeys(study: { patientId: string; studyUid: string }, exam: ExamDetails | null | undefined): string[] {
+  const accession = (exam?.accession ?? '').replace(/^ +| +$/g, '');
+  return [`uid:${study.studyUid}`, ...(accession !== '' ? [`acc:${study.patientId}|${accession}`] : [])];
+}
+
+/**
+ * One signed report (provisional or final) per study: another report already holding one of the
+ * study's keys refuses this one, for good, naming who signed it and when: a later finding is an
+ * addendum to it. Two reports signed at the same moment both pass here; the unique key of
+ * study_reports lets only one commit (the other's transaction fails, runs again, and is refused).
+ */
+async function refuseSecondReport(tx: Queryable, reportId: string, keys: readonly string[]): Promise<void> {
+  const { rows } = await tx.query<{ report_id: string; signer_name: string; signed_at: string; state: ReportState; study_key: string }>(
+    `SELECT k.report_id, r.signer_name, r.signed_at, r.state, k.study_key
+       FROM study_reports k JOIN signed_reports r ON r.id = k.report_id
+      WHERE k.study_key = ANY($1::text[]) AND k.report_id <> $2 ORDER BY k.study_key DESC LIMIT 1`,
+    [keys, reportId], PREPARE,
+  );
+  const held = rows[0];
+  if (!held) return;
+  const byAccession = held.study_key.startsWith('acc:');
+  throw new HubError(409, 'study-already-reported',
+    `This ${byAccession ? 'exam (same accession number)' : 'study'} already has a ${held.state} report, signed by ${held.signer_name} at ${held.signed_at}. `
+    + 'The hub keeps one report per study: add an addendum to that report instead. Your report is kept on your workstation.',
+    { reportId: held.report_id, signerName: held.signer_name, signedAt: held.signed_at, state: held.state, byAccession });
+}
+
   const stored = await recordSignature(tx, it, q, anchor, {
     reportId: r.id, meaning: sig.meaning, sig, hash, from: t.to, state: t.to,
     audit: { action: 'ingest-report', detail: { contentHash: hash, idempotencyKey: it.key, meaning: sig.meaning, cancerPathway: cancerPathway(r.content) } },
     event: {
+  const keys = studyReportKeys(r.study, r.exam);
+  await refuseSecondReport(tx, r.id, keys);
       type: 'report-signed', at: it.at, reportId: r.id, kind: 'report', state: t.to, study: r.study, signer: signer(sig),
       alertCode: r.content.alertCode, cancerPathway: cancerPathway(r.content),
     },
     receipt: { kind: 'report', reportId: r.id, contentHash: hash, storedAt: it.at, alreadyStored: false },
   });
-  if (stored) return stored;
+  if (stored) {
+    // No ON CONFLICT: a report committed meanwhile for this study makes this a unique violation.
+    for (const key of keys) {
+      await tx.query('INSERT INTO study_reports (study_key, report_id, stored_at) VALUES ($1, $2, $3)', [key, r.id, it.at], PREPARE);
+    }
+    return stored;
+  }
   await refuseIfTakenOver(tx, it.user, r.id);
   const { rows } = await tx.query<{ content_hash: string; stored_at: string }>('SELECT content_hash, stored_at FROM signed_reports WHERE id = $1', [r.id]);
   const existing = rows[0]!;

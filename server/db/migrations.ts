@@ -307,6 +307,33 @@ DROP FUNCTION failsafe_ingest_reports(jsonb);
 DROP FUNCTION failsafe_ingest_report(jsonb);
 `,
   },
+  {
+    id: 4,
+    name: 'one signed report per study: study keys (study UID; patient ID + accession) held by the first report; drafts found by study',
+    // Keys as server/ingest.ts studyReportKeys writes them: 'uid:<study UID>' and, when the exam
+    // has an accession, 'acc:<patient ID>|<accession>' (two studies of one patient sharing an
+    // accession are one exam). A key, once held, never moves: a later report for the study is
+    // refused and must be an addendum. Reports stored twice before this migration stay as they
+    // are; the first of them holds the keys.
+    sql: `
+CREATE TABLE study_reports (
+  study_key text PRIMARY KEY,
+  report_id text NOT NULL REFERENCES signed_reports(id),
+  stored_at timestamptz NOT NULL
+);
+CREATE INDEX study_reports_report ON study_reports (report_id);
+INSERT INTO study_reports (study_key, report_id, stored_at)
+  SELECT k, id, stored_at FROM (
+      SELECT 'uid:' || study_uid AS k, id, stored_at FROM signed_reports
+      UNION ALL
+      SELECT 'acc:' || patient_id || '|' || btrim(accession), id, stored_at FROM signed_reports WHERE btrim(coalesce(accession, '')) <> ''
+    ) keys
+   ORDER BY stored_at, id
+  ON CONFLICT (study_key) DO NOTHING;
+${immutable('study_reports', 'the report that holds a study')}
+CREATE INDEX drafts_study ON drafts (study_uid);
+`,
+  },
 ];
 
 export class MigrationError extends Error {
