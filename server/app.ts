@@ -4,12 +4,12 @@ import crypto from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
-  DraftSnapshot, HUB_BODY_LIMIT, HUB_PATHS, IDEMPOTENCY_HEADER, IdempotencyKey, LoginRequest, OutboxPayload, REPLAYED_HEADER,
+  ConfirmSignerRequest, DraftSnapshot, HUB_BODY_LIMIT, HUB_PATHS, IDEMPOTENCY_HEADER, IdempotencyKey, LoginRequest, OutboxPayload, REPLAYED_HEADER,
   ROLE_PERMISSIONS, SitePolicy, TakeOverRequest, roleMay,
-  type EventLog, type HubAction, type HubEvent, type HubHealth, type HubHello, type HubSignedReport, type LoginResponse, type SessionInfo,
+  type ConfirmSignerResponse, type EventLog, type HubAction, type HubEvent, type HubHealth, type HubHello, type HubSignedReport, type LoginResponse, type SessionInfo,
 } from '../common/hub.ts';
 import type { Role } from '../common/report.ts';
-import { login, logout, lookupSession, toHubUser, type SessionUser } from './auth.ts';
+import { confirmSigner, login, logout, lookupSession, toHubUser, type SessionUser } from './auth.ts';
 import type { HubDb } from './db/adapter.ts';
 import { migrate } from './db/migrations.ts';
 import { getDraft, listUnfinished, putSnapshot, takenFromMe, takeOver } from './drafts.ts';
@@ -223,6 +223,21 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   app.get(HUB_PATHS.session, async (req): Promise<SessionInfo> => {
     const u = await auth(req, null);
     return { user: toHubUser(u), expiresAt: u.expires_at, permissions: permissions(u.role) };
+  });
+
+  // The password again before signing (21 CFR 11.200(a)); a wrong one counts towards lockout.
+  app.post(HUB_PATHS.sessionConfirm, async (req, reply): Promise<ConfirmSignerResponse> => {
+    const u = await auth(req, null);
+    const body = parse(ConfirmSignerRequest, req.body, 'signer confirmation');
+    const out = await confirmSigner(db, policy, u, body.password, clock());
+    if (!out.ok) {
+      if (out.reason === 'locked-out') {
+        void reply.header('retry-after', String(out.retryAfterSeconds));
+        throw new HubError(429, 'locked-out', `Too many wrong passwords: try again in ${out.retryAfterSeconds} s.`, { retryAfterSeconds: out.retryAfterSeconds });
+      }
+      throw new HubError(403, 'forbidden', 'Wrong password: the signature was not confirmed.');
+    }
+    return { confirmedAt: out.confirmedAt, idleMinutes: policy.signConfirmIdleMinutes };
   });
 
   app.delete(HUB_PATHS.session, async (req) => {

@@ -54,6 +54,8 @@ export interface UserRow {
   failed_logins: number;
   locked_until: string | null;
   disabled: boolean;
+  /** When the account was created (ISO): nobody signs before their account existed. */
+  created_at: string;
 }
 
 export const toHubUser = (u: Pick<UserRow, 'username' | 'name' | 'role' | 'registration'>): HubUser => ({
@@ -109,24 +111,7 @@ export async function login(db: HubDb, policy: SitePolicy, username: string, pas
   }
   const good = await verifyPassword(password, user.password_hash);
   const at = new Date(now).toISOString();
-  if (!good) {
-    // Count atomically (parallel guesses all count), then lock when over the limit.
-    const { maxFailures, baseSeconds, maxSeconds } = policy.lockout;
-    const upd = await db.query<{ failed_logins: number; locked_until: string | null }>(
-      `UPDATE users SET failed_logins = failed_logins + 1,
-         locked_until = CASE WHEN failed_logins + 1 >= $2
-           THEN $3::timestamptz + make_interval(secs => LEAST($5::float8, $4::float8 * power(2, failed_logins + 1 - $2)))
-           ELSE locked_until END
-       WHERE id = $1 RETURNING failed_logins, locked_until`,
-      [user.id, maxFailures, at, baseSeconds, maxSeconds],
-    );
-    await db.query(`INSERT INTO audit (at, actor_id, action, detail) VALUES ($1, $2, 'login-failed', $3)`, [at, user.id, JSON.stringify({ failures: upd.rows[0]?.failed_logins ?? null })]);
-    const lockedUntil = upd.rows[0]?.locked_until;
-    if (lockedUntil && Date.parse(lockedUntil) > now) {
-      return { ok: false, reason: 'locked-out', retryAfterSeconds: Math.ceil((Date.parse(lockedUntil) - now) / 1000) };
-    }
-    return { ok: false, reason: 'bad-credentials' };
-  }
+  if (!good) return countFailure(db, policy, user.id, now, 'login-failed');
   const token = newToken();
   const expiresAt = new Date(now + policy.sessionHours * 3600_000).toISOString();
   await db.transaction(async (tx) => {
@@ -155,6 +140,57 @@ export async function lookupSession(db: Queryable, token: string, now: number): 
   if (!row || row.disabled) return { ok: false, reason: 'unauthenticated' };
   if (row.ended_at !== null || Date.parse(row.expires_at) <= now) return { ok: false, reason: 'session-expired' };
   return { ok: true, user: row };
+}
+
+/**
+ * One failed password (a login, or a signer's confirmation): counted atomically (parallel guesses
+ * all count), then the account is locked when over the limit, with doubling backoff.
+ */
+async function countFailure(
+  db: Queryable, policy: SitePolicy, userId: number, now: number, action: 'login-failed' | 'signer-confirm-failed',
+): Promise<{ ok: false; reason: 'bad-credentials' } | { ok: false; reason: 'locked-out'; retryAfterSeconds: number }> {
+  const at = new Date(now).toISOString();
+  const { maxFailures, baseSeconds, maxSeconds } = policy.lockout;
+  const upd = await db.query<{ failed_logins: number; locked_until: string | null }>(
+    `UPDATE users SET failed_logins = failed_logins + 1,
+       locked_until = CASE WHEN failed_logins + 1 >= $2
+         THEN $3::timestamptz + make_interval(secs => LEAST($5::float8, $4::float8 * power(2, failed_logins + 1 - $2)))
+         ELSE locked_until END
+     WHERE id = $1 RETURNING failed_logins, locked_until`,
+    [userId, maxFailures, at, baseSeconds, maxSeconds],
+  );
+  await db.query(`INSERT INTO audit (at, actor_id, action, detail) VALUES ($1, $2, $3, $4)`, [at, userId, action, JSON.stringify({ failures: upd.rows[0]?.failed_logins ?? null })]);
+  const lockedUntil = upd.rows[0]?.locked_until;
+  if (lockedUntil && Date.parse(lockedUntil) > now) {
+    return { ok: false, reason: 'locked-out', retryAfterSeconds: Math.ceil((Date.parse(lockedUntil) - now) / 1000) };
+  }
+  return { ok: false, reason: 'bad-credentials' };
+}
+
+export type ConfirmOutcome =
+  | { ok: true; confirmedAt: string }
+  | { ok: false; reason: 'bad-credentials' }
+  | { ok: false; reason: 'locked-out'; retryAfterSeconds: number };
+
+/**
+ * Re-authentication before signing (21 CFR 11.200(a)): the session's user enters their password
+ * again. A wrong password counts towards lockout exactly like a failed login; a locked account
+ * cannot confirm. The password is checked and forgotten: never stored, never logged.
+ */
+export async function confirmSigner(db: HubDb, policy: SitePolicy, user: SessionUser, password: string, now: number): Promise<ConfirmOutcome> {
+  const { rows } = await db.query<Pick<UserRow, 'password_hash' | 'locked_until' | 'disabled'>>('SELECT password_hash, locked_until, disabled FROM users WHERE id = $1', [user.id]);
+  const row = rows[0];
+  if (!row || row.disabled) return { ok: false, reason: 'bad-credentials' };
+  if (row.locked_until && Date.parse(row.locked_until) > now) {
+    return { ok: false, reason: 'locked-out', retryAfterSeconds: Math.ceil((Date.parse(row.locked_until) - now) / 1000) };
+  }
+  if (!(await verifyPassword(password, row.password_hash))) return countFailure(db, policy, user.id, now, 'signer-confirm-failed');
+  const at = new Date(now).toISOString();
+  await db.transaction(async (tx) => {
+    await tx.query('UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1', [user.id]);
+    await tx.query(`INSERT INTO audit (at, actor_id, action) VALUES ($1, $2, 'signer-confirmed')`, [at, user.id]);
+  });
+  return { ok: true, confirmedAt: at };
 }
 
 export async function logout(db: HubDb, sessionHash: string, userId: number, now: number): Promise<void> {

@@ -12,10 +12,10 @@
 // again alone; nothing of the group was committed or answered.
 import crypto from 'node:crypto';
 import { addendumSignedPayload, type AddendumPayload, type OutboxPayload, type SignedReportPayload, type VerificationPayload } from '../common/hubPayload.ts';
-import { isRetryableHubError, roleMay, type HubEvent, type IngestReceipt } from '../common/hub.ts';
+import { isRetryableHubError, roleMay, SIGNED_AT_SKEW_MS, type HubEvent, type IngestReceipt } from '../common/hub.ts';
 import { checkTransition, TRANSITION_NAMES, TRANSITIONS, type Action, type ReportState, type SignatureMeaning, type Transition } from '../common/lifecycle.ts';
 import { canonicalJson, requesterUnknown, signedPayload, type ExamDetails, type ReportContent, type Signature } from '../common/report.ts';
-import { cancerPathway, checkSignOff } from '../common/signoff.ts';
+import { cancerPathway, checkSignOff, parseIsoDateTime } from '../common/signoff.ts';
 import { isMeaningfulText } from '../common/text.ts';
 import { getTemplate } from '../common/templates.ts';
 import { sha256Hex, type SessionUser } from './auth.ts';
@@ -68,7 +68,7 @@ export async function ingest(
 ): Promise<IngestResult> {
   const action = requiredAction(payload);
   if (!roleMay(user.role, action)) throw new HubError(403, 'forbidden', `A ${user.role} may not ${ACTION_WORDS[action]}.`);
-  const item: Item = { user, key, requestHash: sha256Hex(canonicalJson(rawBody)), at: new Date(now).toISOString(), payload, checked: check(user, payload) };
+  const item: Item = { user, key, requestHash: sha256Hex(canonicalJson(rawBody)), at: new Date(now).toISOString(), payload, checked: check(user, payload, now) };
   return batcher ? batcher.submit(item) : runAlone(db, item);
 }
 
@@ -88,8 +88,9 @@ export const ACTION_WORDS: Readonly<Record<Action, string>> = {
 
 // ---- the checks that need no database ---------------------------------------------------------
 
-function check(user: SessionUser, p: OutboxPayload): Item['checked'] {
+function check(user: SessionUser, p: OutboxPayload, now: number): Item['checked'] {
   try {
+    checkSignedAt(user, p.kind === 'report' ? p.report.signature : p.kind === 'addendum' ? p.addendum.signature : p.signature, now);
     if (p.kind === 'report') return { hash: checkReport(user, p) };
     if (p.kind === 'addendum') return { hash: checkAddendum(user, p) };
     checkSigner(user, p.signature, 'verification');
@@ -105,6 +106,22 @@ function checkSigner(user: SessionUser, sig: { name: string; registration: strin
     throw new HubError(422, 'signer-mismatch',
       `The ${what} is signed by ${sig.name} (${sig.registration}, ${sig.role}) but you are logged in as ${user.name} (${user.registration}, ${user.role}). Only the signer can submit it.`);
   }
+}
+
+/**
+ * The signature time must be a real moment the signer could have signed at: an ISO date-time, not
+ * more than SIGNED_AT_SKEW_MS (5 min) ahead of the hub's clock, and not before the signer's account
+ * existed (less the same skew). The past is otherwise accepted: a report signed offline is
+ * delivered late, honestly; the hub records its own receipt time (stored_at) beside it.
+ */
+function checkSignedAt(user: SessionUser, sig: { signedAt: string }, now: number): void {
+  const t = parseIsoDateTime(sig.signedAt)?.getTime() ?? Number.NaN;
+  const refuse = (why: string): HubError => new HubError(422, 'signed-at-implausible', `The signature time "${sig.signedAt.slice(0, 64)}" ${why}; the hub does not store it.`,
+    { signedAt: sig.signedAt.slice(0, 64), hubTime: new Date(now).toISOString() });
+  if (!Number.isFinite(t)) throw refuse('is not an ISO date-time with its time zone');
+  if (t > now + SIGNED_AT_SKEW_MS) throw refuse(`is more than ${SIGNED_AT_SKEW_MS / 60_000} minutes ahead of the hub's clock (${new Date(now).toISOString()})`);
+  const created = Date.parse(user.created_at);
+  if (Number.isFinite(created) && t < created - SIGNED_AT_SKEW_MS) throw refuse(`is before ${user.name}'s account existed (${new Date(created).toISOString()})`);
 }
 
 const signer = (sig: Signature) => ({ name: sig.name, role: sig.role, registration: sig.registration });
@@ -343,7 +360,7 @@ async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload, hash
          content_hash, author, created_at, stored_at, stored_by, idempotency_key, state,
          exam, accession, referring_physician, requesting_service, modality, study_date, requester_unknown)
        SELECT ${id}, ${[r.study.patientId, r.study.studyUid, JSON.stringify(r.content), sig.name, sig.role, sig.registration, sig.signedAt, hash,
-         r.author, r.createdAt, it.at, it.user.id, it.key, t.to].map((v) => q.add(v)).join(', ')}, ${examColumns(q, r.exam)}
+         it.user.name, r.createdAt, it.at, it.user.id, it.key, t.to].map((v) => q.add(v)).join(', ')}, ${examColumns(q, r.exam)}
         WHERE NOT EXISTS (SELECT 1 FROM dl WHERE owner_id <> ${q.add(it.user.id)})
        ON CONFLICT (id) DO NOTHING RETURNING id)`;
 /**
