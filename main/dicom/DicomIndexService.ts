@@ -655,16 +655,16 @@ export class DicomIndexService {
     const bound = this.db.prepare('SELECT id, identity_read FROM dicom_study WHERE study_uid = ?').get(h.studyUid) as { id: number; identity_read: number } | undefined;
     // The identity the study was indexed for (kept after its files are gone while a report of it is
     // here); none yet for a study from an older index whose files were not read again (identity_read = 0).
-    const kept =
+    const binding =
       bound?.identity_read === 0
         ? undefined
         : (this.db.prepare('SELECT patient_key, issuer, patient_id, patient_name, birth_date FROM dicom_study_binding WHERE study_uid = ?').get(h.studyUid) as
             | { patient_key: string; issuer: string; patient_id: string; patient_name: string; birth_date: string }
             | undefined);
-    if (kept && kept.patient_key !== identityKey(headerIdentity(h), h.studyUid)) {
+    if (binding && binding.patient_key !== identityKey(headerIdentity(h), h.studyUid)) {
       const where = bound ? 'is already in the library' : 'was indexed, and a report of it is on this workstation,';
       return (
-        `Study Instance UID ${h.studyUid} ${where} for patient ${describeIdentity({ issuer: kept.issuer, patientId: kept.patient_id, patientName: kept.patient_name, birthDate: kept.birth_date })}, ` +
+        `Study Instance UID ${h.studyUid} ${where} for patient ${describeIdentity({ issuer: binding.issuer, patientId: binding.patient_id, patientName: binding.patient_name, birthDate: binding.birth_date })}, ` +
         `but this file names ${describeIdentity(headerIdentity(h))}: not indexed. A study belongs to one patient; have the images checked (the wrong patient on them, or a reused UID) before reporting this study.`
       );
     }
