@@ -25,6 +25,7 @@ export const CHANNELS = [
   'hub:status',
   'hub:login',
   'hub:logout',
+  'hub:confirmSigner',
   'sync:status',
   'sync:statuses',
   'sync:retry',

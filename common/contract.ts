@@ -217,6 +217,15 @@ export const contract = {
   'hub:status': { input: Empty, output: HubStatus },
   'hub:login': { input: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict(), output: HubStatus },
   'hub:logout': { input: Empty, output: HubStatus },
+  /**
+   * The logged-in user's password again before signing (21 CFR 11.200(a)): checked by the hub (a
+   * wrong one counts towards lockout). Only the time of the confirmation is kept, in memory; the
+   * password is never stored or logged.
+   */
+  'hub:confirmSigner': {
+    input: z.object({ password: z.string().min(1).max(1024) }).strict(),
+    output: z.object({ confirmedAt: z.string(), idleMinutes: z.number().positive() }),
+  },
   'sync:status': { input: z.object({ reportId: Uid }).strict(), output: SyncStatusSchema },
   /** The sync status of many reports in one request (one per list, not one per row). */
   'sync:statuses': { input: z.object({ reportIds: z.array(Uid).max(5000) }).strict(), output: z.array(SyncStatusSchema) },
@@ -238,7 +247,8 @@ export type Input<C extends Channel> = z.input<Contract[C]['input']>;
 export type Output<C extends Channel> = z.output<Contract[C]['output']>;
 
 /** Error codes a call can fail with; `message` is for people. */
-export const ErrorCode = z.enum(['invalid-input', 'not-found', 'conflict', 'forbidden', 'unsigned-problems', 'wrong-study', 'internal', 'unavailable']);
+/** `confirm-password`: with a hub, signing needs the logged-in user's password again (first signature of a session, or after the site's idle minutes): ask, `hub:confirmSigner`, then sign again. */
+export const ErrorCode = z.enum(['invalid-input', 'not-found', 'conflict', 'forbidden', 'unsigned-problems', 'wrong-study', 'internal', 'unavailable', 'confirm-password']);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: { code: ErrorCode; message: string } };

@@ -92,7 +92,11 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
   const hubOpts = hubOutcome.value;
 
   const actor = (): string => reports.getProfile()?.name ?? 'unidentified user';
+  // With a hub the signer is the person logged in to it (and confirmed by password: WorkstationHub
+  // .signer), whatever the local profile says; only a workstation without a hub (--no-hub) signs
+  // with its local profile.
   const signer = (): Profile => {
+    if (hub) return hub.signer();
     const p = reports.getProfile();
     if (!p) throw new ContractError('forbidden', 'Set up your signer profile (name, role, registration) before signing.');
     return p;
@@ -135,7 +139,10 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       sampleStudyUid,
     }),
     'profile:get': () => reports.getProfile(),
-    'profile:set': (p) => reports.setProfile(p),
+    'profile:set': (p) => {
+      if (hub) throw new ContractError('forbidden', 'With a hub, the signer is the person logged in to it: the name, role and registration come from the hub login and cannot be set here.');
+      return reports.setProfile(p);
+    },
     'library:list': () => index.listPatients(),
     'library:openFolder': async ({ path: folder }) => {
       const abs = path.resolve(folder);
@@ -214,6 +221,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     'hub:status': () => hub?.status() ?? NO_HUB,
     'hub:login': ({ username, password }) => needHub().login(username, password),
     'hub:logout': () => needHub().logout(),
+    'hub:confirmSigner': ({ password }) => needHub().confirmSigner(password),
     'sync:status': ({ reportId }) => needHub().syncStatus(reportId),
     'sync:statuses': ({ reportIds }) => needHub().syncStatuses(reportIds),
     'sync:retry': ({ reportId }) => needHub().retry(reportId),

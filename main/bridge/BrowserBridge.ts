@@ -42,6 +42,7 @@ const STATUS: Record<ErrorCode, number> = {
   'wrong-study': 409,
   internal: 500,
   unavailable: 503,
+  'confirm-password': 403,
 };
 
 const MIME: Record<string, string> = {

@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { SitePolicy, UNFINISHED_REFETCH_MIN_MS, type HubEvent, type HubUser, type UnfinishedList } from '../../common/hub.ts';
 import { ContractError, type AppEvent, type HubStatus, type PhoneCallInput, type SyncStatusInfo } from '../../common/contract.ts';
-import type { Report, ReportContent, StudyRef } from '../../common/report.ts';
+import type { Profile, Report, ReportContent, StudyRef } from '../../common/report.ts';
 import type { Db } from '../db/database.ts';
 import type { ReportStore } from '../reports/ReportStore.ts';
 import { HubClient, HubError, type HubSubscription, type SignedReportSink } from '../sync/HubClient.ts';
@@ -101,6 +101,13 @@ export class WorkstationHub {
   /** Bumped at log out (and when another user logs in): a draft publisher only sends within its own session. */
   private session = 0;
   private user: HubUser | null = null;
+  /**
+   * When the logged-in user last entered their password for signing, or last signed (this clock,
+   * ms). Memory only: never stored, so a restart, a log out or another login asks again.
+   */
+  private signerConfirmedAt: number | null = null;
+  /** The site policy's idle limit for that confirmation (the hub answers it with each confirmation). */
+  private signConfirmIdleMs = SitePolicy.shape.signConfirmIdleMinutes.parse(undefined) * 60_000;
   private readonly outbox: SqliteOutboxStore;
   /** Draft snapshots sent from here whose hub event is still to come (not reacted to twice). */
   private readonly ownSnapshots: OwnSnapshots;
@@ -333,6 +340,7 @@ export class WorkstationHub {
       this.dropPublisher();
     }
     this.user = res.user;
+    this.signerConfirmedAt = null;
     this.reports.setSetting(SESSION_KEY, JSON.stringify({ token: res.token, user: res.user, expiresAt: res.expiresAt }));
     // The hub's identity is the signer: name, role and registration come from the login.
     this.reports.setProfile({ name: res.user.name, role: res.user.role, registration: res.user.registration });
@@ -351,6 +359,8 @@ export class WorkstationHub {
    * this user's is ever sent under the next user's token.
    */
   async logout(): Promise<HubStatus> {
+    // From this moment nobody at this workstation signs under the old session.
+    this.signerConfirmedAt = null;
     this.closeSubscription();
     const old = this.publisherValue;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -373,6 +383,42 @@ export class WorkstationHub {
     this.announcedOnline = this.online();
     this.events.emit('event', { type: 'hub-changed', online: this.announcedOnline });
     return this.status();
+  }
+
+  /**
+   * Who signs now (issue 7 finding 5): the user of this workstation's hub session, never the local
+   * profile. Refused at once without a session ('Log in to sign'), and without a password entered
+   * for signing in this session within the site's idle minutes (21 CFR 11.200(a)): the caller asks
+   * for it (`confirm-password`), `confirmSigner`, then signs again.
+   */
+  signer(): Profile {
+    if (!this.client.token || !this.user) {
+      throw new ContractError('forbidden', 'Log in to sign: with a hub, only the person logged in to the hub can sign.');
+    }
+    const at = this.signerConfirmedAt;
+    if (at === null || this.clock.now() - at > this.signConfirmIdleMs) {
+      const why = at === null ? 'the first signature of a session' : `more than ${Math.round(this.signConfirmIdleMs / 60_000)} minutes since your last signature`;
+      throw new ContractError('confirm-password', `Enter your password to sign (${why}). Nothing was signed.`);
+    }
+    return { name: this.user.name, role: this.user.role, registration: this.user.registration };
+  }
+
+  /** The password again before signing: the hub checks it (a wrong one counts towards lockout); only the time is kept, in memory. */
+  async confirmSigner(password: string): Promise<{ confirmedAt: string; idleMinutes: number }> {
+    const me = this.requireLogin();
+    let res;
+    try {
+      res = await this.client.confirmSigner(password);
+    } catch (err) {
+      if (err instanceof HubError && err.status === 403) throw new ContractError('forbidden', 'Wrong password: nothing was signed.');
+      if (err instanceof HubError && err.status === 429) throw new ContractError('forbidden', `${err.message} Nothing was signed.`);
+      throw asContractError(err);
+    }
+    // Logged out or someone else logged in meanwhile: this confirmation is not theirs.
+    if (this.user?.username !== me.username) throw new ContractError('forbidden', 'Log in to sign: the session changed.');
+    this.signerConfirmedAt = this.clock.now();
+    this.signConfirmIdleMs = res.idleMinutes * 60_000;
+    return res;
   }
 
   private requireLogin(): HubUser {
@@ -401,6 +447,8 @@ export class WorkstationHub {
 
   /** After a local signature: the draft leaves the unfinished list when the hub stores the report. */
   signed(reportId: string): void {
+    // A signature is activity: the idle time before the password is asked again starts anew.
+    if (this.signerConfirmedAt !== null) this.signerConfirmedAt = this.clock.now();
     this.publisher.forget(reportId);
     this.sender.wake();
   }

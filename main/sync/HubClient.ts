@@ -4,6 +4,7 @@
 // Live updates are server-sent events read through fetch (no WebSocket dependency), with
 // reconnect (full-jitter backoff) and catch-up from the last seq seen.
 import {
+  ConfirmSignerResponse,
   DraftAck,
   DraftSnapshot,
   DraftWithHistory,
@@ -152,6 +153,11 @@ export class HubClient implements SignedReportSink {
     } finally {
       this.setToken(null);
     }
+  }
+
+  /** The password again before signing (POST /api/session/confirm): checked by the hub, counted towards lockout, never kept. */
+  async confirmSigner(password: string): Promise<ConfirmSignerResponse> {
+    return this.request('POST', HUB_PATHS.sessionConfirm, ConfirmSignerResponse, { body: { password } });
   }
 
   async health(signal?: AbortSignal): Promise<HubHealth> {
