@@ -179,12 +179,14 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     },
     'reports:open': ({ study, templateId }) => {
       const s = studyOf(study);
-      return reports.open(study, {
+      const opened = reports.open(study, {
         actor: actor(),
         modality: s.modalities[0] ?? '',
         description: s.description,
         ...(templateId ? { templateId } : {}),
       });
+      hub?.draftOpened(opened);
+      return opened;
     },
     'reports:get': ({ reportId }) => reports.get(reportId, actor()),
     'reports:save': ({ reportId, study, content, baseRevision }) => {

@@ -98,10 +98,12 @@ export async function putSnapshot(db: HubDb, user: SessionUser, reportId: string
       state.refused = takenOverError(d, rows[0]?.at ?? null);
       return null; // commit the late snapshot, then answer 409
     }
-    if (s.revision === d.revision && s.closed === true && !d.closed) {
+    if (s.revision === d.revision && (s.closed ?? false) !== d.closed) {
       // The editor closed the draft without a new revision (the usual case: its last snapshot
-      // already carried the text): mark it closed so the Unfinished list shows it.
-      await tx.query('UPDATE drafts SET closed = true, session_hash = $2, updated_at = $3 WHERE report_id = $1', [reportId, user.session_hash, at]);
+      // already carried the text): mark it closed so the Unfinished list shows it. Or the author
+      // opened it again: it is being reported again (the study's claim is live).
+      await tx.query('UPDATE drafts SET closed = $4, session_hash = $2, updated_at = $3, last_activity = GREATEST(last_activity, $5::timestamptz) WHERE report_id = $1',
+        [reportId, user.session_hash, at, s.closed ?? false, s.closed ? d.last_activity : lastActivity]);
       await emitEvent(tx, { type: 'unfinished-changed', at, reportId, reason: 'snapshot', owner: user.username });
       return { reportId, revision: d.revision, applied: true, owner: ownerOf(d) };
     }

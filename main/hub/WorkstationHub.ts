@@ -348,6 +348,7 @@ export class WorkstationHub {
     this.sender.wake();
     this.subscribe();
     await this.readPolicy();
+    await this.tellTakenFromMe();
     this.announcedOnline = this.online();
     this.events.emit('event', { type: 'hub-changed', online: this.announcedOnline });
     return this.status();
@@ -424,6 +425,36 @@ export class WorkstationHub {
   private requireLogin(): HubUser {
     if (!this.client.token || !this.user) throw new ContractError('forbidden', 'Log in to the hub first.');
     return this.user;
+  }
+
+  /**
+   * A study opened for reporting: its draft is published at once, even empty. The draft on the hub
+   * is the study's claim: every workstation shows who is reporting it since when, and a study
+   * opened and left stays on the Unfinished list (issue 7 findings 6, 7).
+   */
+  draftOpened(report: Report): void {
+    if (!this.client.token || !this.user || report.state !== 'draft' || report.takenOverBy) return;
+    this.publisher.update(report.id, { study: report.study, content: report.content, revision: report.revision, lastActivity: new Date().toISOString(), author: this.user.name });
+  }
+
+  /**
+   * At login: tells the returning author at once which of her drafts colleagues took over since
+   * her previous login, and by whom (a notice; best effort, the Unfinished list says it too).
+   */
+  private async tellTakenFromMe(): Promise<void> {
+    let list;
+    try {
+      list = await this.client.takenFromMe();
+    } catch {
+      return;
+    }
+    if (list.items.length === 0) return;
+    const lines = list.items.map((i) =>
+      `${i.to.name} took over your draft for patient ${i.study.patientId} (study ${i.study.studyUid}) at ${formatDateTime(i.at)}${i.signed ? ' and it has been signed' : ''}; reason: ${i.reason}`);
+    this.events.emit('event', {
+      type: 'notice', level: 'warning',
+      message: `While you were away, ${list.items.length === 1 ? 'a draft of yours was' : `${list.items.length} drafts of yours were`} taken over: ${lines.join('. ')}.`,
+    });
   }
 
   /** After each local save of a draft: publish its snapshot (throttled) for the team. */

@@ -21,6 +21,7 @@ import {
   SitePolicy,
   TakeOverRequest,
   TakeOverResponse,
+  TakenFromMeList,
   UnfinishedList,
   type HubUser,
 } from '../../common/hub.ts';
@@ -231,6 +232,11 @@ export class HubClient implements SignedReportSink {
 
   async policy(): Promise<SitePolicy> {
     return this.request('GET', HUB_PATHS.policy, SitePolicy);
+  /** This user's drafts taken over by a colleague since the user's previous login. */
+  async takenFromMe(): Promise<TakenFromMeList> {
+    return this.request('GET', HUB_PATHS.takenFromMe, TakenFromMeList);
+  }
+
   }
 
   async eventLog(since: number, limit = 500): Promise<EventLog> {
