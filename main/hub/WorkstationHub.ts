@@ -18,7 +18,7 @@ import type { ReportStore } from '../reports/ReportStore.ts';
 import { HubClient, HubError, type HubSubscription, type SignedReportSink } from '../sync/HubClient.ts';
 import { OutboxPayload } from '../../common/hubPayload.ts';
 import { formatDateTime } from '../../common/format.ts';
-import { OutboxSender, summarise } from '../sync/OutboxSender.ts';
+import { OutboxSender, RefusedForGood, summarise } from '../sync/OutboxSender.ts';
 import { SqliteOutboxStore, type OutboxEntry } from '../sync/OutboxStore.ts';
 import { SqlitePhoneLog } from '../sync/PhoneLog.ts';
 import { DraftPublisher, type DraftSink } from '../sync/DraftPublisher.ts';
@@ -249,7 +249,7 @@ export class WorkstationHub {
         if (me) {
           const signer = signerOf(payloadJson);
           if (signer && (signer.registration !== me.registration || signer.name !== me.name)) {
-            return { kind: 'unavailable', status: null, message: `waiting for ${signer.name} (${signer.registration}) to log in: only the signer's session can deliver it` };
+            return { kind: 'waiting', message: `waiting for ${signer.name} (${signer.registration}) to log in: only the signer's session can deliver it` };
           }
         }
         return this.client.postSigned(key, payloadJson, signal);
@@ -508,7 +508,12 @@ export class WorkstationHub {
   }
 
   retry(reportId: string): SyncStatusInfo {
-    this.sender.retry(reportId);
+    try {
+      this.sender.retry(reportId);
+    } catch (err) {
+      if (err instanceof RefusedForGood) throw new ContractError('conflict', err.message);
+      throw err;
+    }
     return this.syncStatus(reportId);
   }
 

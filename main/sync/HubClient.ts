@@ -40,7 +40,9 @@ export type SendOutcome =
   /** 401: log in again, then retry. */
   | { kind: 'unauthorized'; message: string }
   /** Try again later: no answer (status null), timeout, 5xx, 408/429, key in flight, original not synced yet. */
-  | { kind: 'unavailable'; status: number | null; message: string };
+  | { kind: 'unavailable'; status: number | null; message: string }
+  /** Not sent: the row waits for something on this workstation (its signer's session); other rows go on. */
+  | { kind: 'waiting'; message: string };
 
 /** What the outbox sender needs from the hub. */
 export interface SignedReportSink {

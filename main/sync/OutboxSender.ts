@@ -6,9 +6,15 @@
 //
 // Failures: network error, timeout, 408/425/429 and 5xx are retried with exponential backoff
 // and full jitter (capped); 401 keeps the row pending with "login required" and pauses until
-// `resume()`; any other 4xx (422 invalid, 409 key reused with a different body, 403 …) marks
-// the row failed with the hub's reason: never retried silently, shown to the user, retried
-// only by `retry(reportId)`.
+// `resume()` (a 401 to a request sent before the latest `resume()` belongs to the ended session
+// and is ignored: the row is due again at once); any other 4xx (422 invalid, 409 key reused with
+// a different body, 403 …) marks the row failed with the hub's reason in words
+// (common/refusal.ts): never retried silently, shown to the user as "Not delivered: …". A person
+// may resend it only when the refusal is one a change on the hub's side can lift; otherwise
+// `retry(reportId)` says why it would be refused again (the answer is a corrected report). A row
+// whose sink answers `waiting` (its signer is not the one logged in) waits without holding up the
+// other rows or marking the hub offline. While idle, the hub's health is probed every `pollMs`,
+// so the online flag tells the truth with nothing to send.
 //
 // A signed report with a critical or urgent alert code that has not reached the hub within
 // `criticalDeadlineMs` (60 s) raises `critical-undelivered` until it is delivered or the
@@ -20,6 +26,7 @@ import type { SendOutcome, SignedReportSink } from './HubClient.ts';
 import type { OutboxEntry, OutboxStore } from './OutboxStore.ts';
 import type { PhoneCallInput } from '../../common/contract.ts';
 import type { PhoneLog, PhoneRecord } from './PhoneLog.ts';
+import { refusalMeaning } from '../../common/refusal.ts';
 
 export type SyncState = 'local' | 'pending' | 'synced' | 'failed';
 
@@ -105,6 +112,10 @@ export class OutboxSender {
   private loginReason: string | null = null;
   private onlineFlag: boolean | null = null;
   private inFlight: AbortController | null = null;
+  /** Bumped by `resume()` (a login): a 401 to a request sent in an earlier session pauses nothing. */
+  private session = 0;
+  /** When the hub last answered anything (ms), for the idle health probe. */
+  private lastContactAt: number | null = null;
   /** Reports currently warned about (critical-undelivered emitted, not yet resolved). */
   private readonly warned = new Set<string>();
   /** Alert code per outbox row id (payloads are immutable, so parse once). */
@@ -169,7 +180,10 @@ export class OutboxSender {
 
   /** After a successful login: leaves the "login required" pause and sends. */
   resume(): void {
+    this.session += 1;
     this.loginReason = null;
+    // Rows that waited for a session (their signer's, or any after a 401) are due at once.
+    this.store.duePendingNow(new Date(this.clock.now()).toISOString());
     this.consecutiveFailures = 0;
     this.wake();
   }
@@ -226,8 +240,21 @@ export class OutboxSender {
     return rec;
   }
 
-  /** A person chose to retry a failed report (e.g. after fixing the cause). */
+  /**
+   * A person chose to resend a report refused for good. Only a refusal a change on the hub's side
+   * can lift is sent again; any other would be refused again with the same bytes, so this throws
+   * `RefusedForGood` saying why (the remedy is a corrected report).
+   */
   retry(reportId: string): number {
+    for (const row of this.store.forReport(reportId)) {
+      if (row.state !== 'failed') continue;
+      const refusal = parseRefusal(row.lastError);
+      if (refusal && !refusalMeaning(refusal.code, '').resendCanHelp) {
+        throw new RefusedForGood(
+          `Resending this ${row.kind} would be refused again: ${refusalMeaning(refusal.code, '').words}. The signed content cannot change; issue a corrected report instead.`,
+        );
+      }
+    }
     const n = this.store.retry(reportId, new Date(this.clock.now()).toISOString());
     if (n > 0) {
       this.emitStatus(reportId);
@@ -295,8 +322,10 @@ export class OutboxSender {
       const rows = this.store.due(new Date(this.clock.now()).toISOString(), this.batch);
       if (rows.length === 0) {
         // Nothing to send: learn (or re-learn, e.g. after wake() reset the failures while the
-        // hub was down) whether the hub is reachable, and keep probing while it is not.
-        if (this.onlineFlag !== true) {
+        // hub was down) whether the hub is reachable, and keep probing while it is not. While
+        // online, a cheap health probe each idle poll notices a hub that died.
+        const quiet = this.lastContactAt === null || this.clock.now() - this.lastContactAt >= this.pollMs / 2;
+        if (this.onlineFlag !== true || quiet) {
           const up = await this.hub.ping();
           this.setOnline(up);
           if (!up) this.consecutiveFailures += 1;
@@ -315,6 +344,7 @@ export class OutboxSender {
   private async sendOne(row: OutboxEntry): Promise<boolean> {
     const ctrl = new AbortController();
     this.inFlight = ctrl;
+    const session = this.session;
     let outcome: SendOutcome;
     try {
       outcome = await this.hub.postSigned(row.idempotencyKey, row.payloadJson, ctrl.signal);
@@ -336,7 +366,10 @@ export class OutboxSender {
         return true;
       }
       case 'rejected': {
-        const reason = `The hub refused this ${row.kind} (${outcome.status}${outcome.code ? ` ${outcome.code}` : ''}): ${outcome.message}`;
+        const meaning = refusalMeaning(outcome.code, outcome.message);
+        const reason =
+          `Not delivered: ${meaning.words}. The hub refused this ${row.kind} (${outcome.status}${outcome.code ? ` ${outcome.code}` : ''}): ${outcome.message}` +
+          (meaning.resendCanHelp ? '' : ' Resending it would be refused again: issue a corrected report.');
         this.store.markAttempt(row.id, reason, nowIso, true);
         this.consecutiveFailures = 0;
         this.setOnline(true);
@@ -344,6 +377,13 @@ export class OutboxSender {
         return true;
       }
       case 'unauthorized': {
+        if (session !== this.session) {
+          // Sent under a session that has since been replaced by a login: not this session's
+          // answer. The row is due again at once, under the new session.
+          this.store.markAttempt(row.id, `sent before the latest login: ${outcome.message}`, nowIso, false);
+          this.emitStatus(row.reportId);
+          return true;
+        }
         const reason = `login required: ${outcome.message}`;
         const next = new Date(nowMs + fullJitterDelay(row.attempts, this.baseDelayMs, this.capDelayMs, this.clock.random)).toISOString();
         this.store.markAttempt(row.id, reason, next, false);
@@ -363,6 +403,12 @@ export class OutboxSender {
         this.emitStatus(row.reportId);
         return false;
       }
+      case 'waiting': {
+        // Held on this workstation (e.g. for its signer's session): the others go on.
+        this.store.markAttempt(row.id, outcome.message, new Date(nowMs + this.pollMs).toISOString(), false);
+        this.emitStatus(row.reportId);
+        return true;
+      }
     }
   }
 
@@ -378,6 +424,7 @@ export class OutboxSender {
   }
 
   private setOnline(up: boolean): void {
+    if (up) this.lastContactAt = this.clock.now();
     if (this.onlineFlag === up) return;
     this.onlineFlag = up;
     this.events.emit('online', up);
@@ -432,6 +479,17 @@ export class OutboxSender {
     this.alertCache.set(row.id, alert);
     return alert;
   }
+}
+
+/** Thrown by `retry` for a refusal that resending the same signed bytes cannot lift. */
+export class RefusedForGood extends Error {
+  override readonly name = 'RefusedForGood';
+}
+
+/** The status and code of a refusal recorded by the sender (its `rejected` reason), or null. */
+export function parseRefusal(lastError: string | null): { status: number; code: string | null } | null {
+  const m = lastError === null ? null : /The hub refused this [a-z]+ \((\d{3})(?: ([A-Za-z0-9_-]+))?\): /.exec(lastError);
+  return m ? { status: Number(m[1]), code: m[2] ?? null } : null;
 }
 
 /** One status for a report from its outbox rows (report + addenda). */

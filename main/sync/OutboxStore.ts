@@ -40,6 +40,8 @@ export interface OutboxStore {
   unsynced(): OutboxEntry[];
   /** Puts a report's failed rows back to pending, due now (a person chose to retry). Returns how many. */
   retry(reportId: string, nowIso: string): number;
+  /** Makes every pending row scheduled later due now (after a login: rows waiting for a session go at once). Returns how many. */
+  duePendingNow(nowIso: string): number;
 }
 
 interface Row {
@@ -100,6 +102,7 @@ export class SqliteOutboxStore implements OutboxStore {
       forReports: db.prepare<[string], Row>('SELECT * FROM outbox WHERE report_id IN (SELECT value FROM json_each(?)) ORDER BY id'),
       unsynced: db.prepare<[], Row>(`SELECT * FROM outbox WHERE state <> 'synced' ORDER BY id`),
       retry: db.prepare<[string, string]>(`UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE report_id = ? AND state = 'failed'`),
+      duePendingNow: db.prepare<[string, string]>(`UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND next_attempt_at > ?`),
     };
   }
 
@@ -137,5 +140,9 @@ export class SqliteOutboxStore implements OutboxStore {
 
   retry(reportId: string, nowIso: string): number {
     return this.st.retry.run(nowIso, reportId).changes;
+  }
+
+  duePendingNow(nowIso: string): number {
+    return this.st.duePendingNow.run(nowIso, nowIso).changes;
   }
 }

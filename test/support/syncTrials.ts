@@ -116,6 +116,10 @@ export class KillableStore implements OutboxStore {
     this.check();
     return this.inner.retry(reportId, nowIso);
   }
+  duePendingNow(nowIso: string): number {
+    this.check();
+    return this.inner.duePendingNow(nowIso);
+  }
 }
 
 interface SenderInstance {

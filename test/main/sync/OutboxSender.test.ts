@@ -152,14 +152,16 @@ describe('OutboxSender', () => {
     expect(Date.parse(r3.nextAttemptAt!) - clock.now()).toBeGreaterThan(2900);
   });
 
-  it('marks a permanent 4xx failed with the hub reason and never retries it silently; retry() sends it again', async () => {
+  it('marks a permanent 4xx failed with the hub reason and never retries it silently; retry() sends it again (a refusal the hub side can lift: test/main/sync/refused.test.ts has them all)', async () => {
     const ws = workstation();
     const id = ws.sign();
-    const sink = scriptedSink([{ kind: 'rejected', status: 422, code: 'hash-mismatch', message: 'The content hash does not match.' }]);
+    const sink = scriptedSink([{ kind: 'rejected', status: 422, code: 'unknown-template', message: 'Unknown template.' }]);
     const sender = makeSender(ws, sink);
     sender.start();
     await until(() => sender.status(id).state === 'failed');
-    expect(sender.status(id).reason).toBe('The hub refused this report (422 hash-mismatch): The content hash does not match.');
+    expect(sender.status(id).reason).toBe(
+      "Not delivered: the hub does not know this report's template (the hub may need an upgrade). The hub refused this report (422 unknown-template): Unknown template.",
+    );
     await new Promise((r) => setTimeout(r, 150));
     expect(sink.calls).toHaveLength(1);
     expect(sender.retry(id)).toBe(1);
@@ -191,7 +193,7 @@ describe('OutboxSender', () => {
     const id = ws.sign();
     ws.addendum(id);
     const other = ws.sign();
-    const sink = scriptedSink([{ kind: 'rejected', status: 409, code: 'report-conflict', message: 'different report' }]);
+    const sink = scriptedSink([{ kind: 'rejected', status: 422, code: 'unknown-template', message: 'unknown template' }]);
     const sender = makeSender(ws, sink);
     sender.start();
     await until(() => sender.status(other).state === 'synced');
@@ -308,7 +310,7 @@ describe('OutboxSender', () => {
     clock.advance(61_000);
     const [w] = sender.checkCritical();
     expect(w).toMatchObject({ reportId: id, alertCode: 'critical' });
-    expect(w!.message).toMatch(/delivery failed: The hub refused this report \(422 signer-mismatch\)/);
+    expect(w!.message).toMatch(/delivery failed: Not delivered: .*The hub refused this report \(422 signer-mismatch\)/);
   });
 
   it('stop() lets the request in flight finish and records its outcome', async () => {
