@@ -6,6 +6,7 @@ import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { ContractError, type AppEvent, type AppInfo, type Handlers, type HubStatus } from '../common/contract.ts';
 import type { Profile, StudyRef } from '../common/report.ts';
+import { ROLE_LABELS, SIGNED_STATES, roleMay, type Role } from '../common/lifecycle.ts';
 import { openDatabase, type Db } from './db/database.ts';
 import { DicomIndexService } from './dicom/DicomIndexService.ts';
 import { ReportStore } from './reports/ReportStore.ts';
@@ -101,6 +102,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     if (!p) throw new ContractError('forbidden', 'Set up your signer profile (name, role, registration) before signing.');
     return p;
   };
+  // The role of whoever uses the workstation: the hub login's, else the local profile's (null: none set up).
+  const myRole = (): Role | null => hub?.status().user?.role ?? reports.getProfile()?.role ?? null;
   const studyOf = (ref: StudyRef) => {
     const s = index.study(ref.studyUid);
     if (!s) throw new ContractError('not-found', `Study ${ref.studyUid} is not in the local index.`);
@@ -179,6 +182,13 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     },
     'reports:open': ({ study, templateId }) => {
       const s = studyOf(study);
+      const role = myRole();
+      if (role !== null && !roleMay(role, 'draft:write')) {
+        // A role that never drafts (a referrer, a safety lead) reads: nothing is created.
+        const signed = reports.list({ states: SIGNED_STATES }).find((r) => r.study.studyUid === study.studyUid && r.study.patientId === study.patientId);
+        if (!signed) throw new ContractError('not-found', nothingToRead(role));
+        return reports.get(signed.id, actor());
+      }
       const opened = reports.open(study, {
         actor: actor(),
         modality: s.modalities[0] ?? '',
@@ -190,6 +200,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     },
     'reports:get': ({ reportId }) => reports.get(reportId, actor()),
     'reports:save': ({ reportId, study, content, baseRevision }) => {
+      const role = myRole();
+      if (role !== null && !roleMay(role, 'draft:write')) throw new ContractError('forbidden', `As ${ROLE_LABELS[role].toLowerCase()} you read signed reports; drafts are written by reporters.`);
       const saved = reports.save(reportId, study, content, baseRevision, actor());
       hub?.draftSaved(reportId, study, content, saved.revision);
       return saved;
@@ -246,4 +258,9 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       db.close();
     },
   };
+}
+
+/** What a role that never drafts is told when a study has no signed report (the renderer says the same). */
+export function nothingToRead(role: Role): string {
+  return `Nothing to read yet: this study has no signed report. As ${ROLE_LABELS[role].toLowerCase()} you read signed reports; drafts are written and signed by reporters.`;
 }

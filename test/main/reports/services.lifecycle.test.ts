@@ -11,7 +11,7 @@ import { contract, ContractError, type Handlers } from '../../../common/contract
 import type { Profile, Report, StudyRef } from '../../../common/report.ts';
 import { createServices, type Services } from '../../../main/services.ts';
 import { verifySignature } from '../../../main/reports/signatures.ts';
-import { signableContent, TRAINEE, TRAINER } from './fixtures.ts';
+import { RADIOLOGIST, signableContent, TRAINEE, TRAINER } from './fixtures.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 let services: Services;
@@ -98,12 +98,53 @@ describe('reports:sign and reports:verify through the contract', () => {
 
   it('a referrer and a safety lead are told they may not sign; nothing is signed', async () => {
     const referrer: Profile = { name: 'Dr Joseph Lister', role: 'referrer', registration: 'GMC 5555555' };
-    const { report, revision } = await draftOf(prior, referrer);
+    // A referrer opens no draft (below): this one is a radiologist's.
+    const { report, revision } = await draftOf(prior, RADIOLOGIST);
+    await call('profile:set', referrer);
     const e = await refused('reports:sign', { reportId: report.id, study: prior, revision });
     expect(e.code).toBe('forbidden');
     expect(e.message).toMatch(/referrer may not sign reports/i);
     await call('profile:set', { ...referrer, role: 'safety-lead' });
     expect((await refused('reports:sign', { reportId: report.id, study: prior, revision })).message).toMatch(/safety lead may not sign reports/i);
     expect((await call('reports:get', { reportId: report.id })).state).toBe('draft');
+  });
+});
+
+describe('roles that never draft, through the contract (issue 7, acceptance 10)', () => {
+  const referrer: Profile = { name: 'Dr Joseph Lister', role: 'referrer', registration: 'GMC 5555555' };
+  const safetyLead: Profile = { name: 'Ms Florence Nightingale', role: 'safety-lead', registration: 'NMC 1234' };
+
+  it('opening a study with no signed report creates nothing and says there is nothing to read yet', async () => {
+    for (const who of [referrer, safetyLead]) {
+      await call('profile:set', who);
+      const before = await call('reports:list', {});
+      const e = await refused('reports:open', { study: prior });
+      expect(e.code).toBe('not-found');
+      expect(e.message).toMatch(/^Nothing to read yet: this study has no signed report\./);
+      expect(await call('reports:list', {})).toEqual(before);
+      expect(before.filter((r) => r.author === who.name)).toEqual([]);
+    }
+  });
+
+  it('opening a signed study gives the signed report to read (nothing new, the reading audited)', async () => {
+    await call('profile:set', referrer);
+    const before = await call('reports:list', {});
+    const r = await call('reports:open', { study: current });
+    expect(['final', 'appended']).toContain(r.state);
+    expect(await call('reports:list', {})).toEqual(before);
+    expect((await call('reports:audit', { reportId: r.id })).at(-1)).toMatchObject({ action: 'view-signed', actor: referrer.name });
+  });
+
+  it("saving into a reporter's draft is refused with the reason; the draft is unchanged", async () => {
+    await call('profile:set', RADIOLOGIST);
+    const draft = await call('reports:open', { study: prior });
+    expect(draft.state).toBe('draft');
+    for (const who of [referrer, safetyLead]) {
+      await call('profile:set', who);
+      const e = await refused('reports:save', { reportId: draft.id, study: prior, content: signableContent(), baseRevision: draft.revision });
+      expect(e.code).toBe('forbidden');
+      expect(e.message).toMatch(/you read signed reports; drafts are written by reporters/);
+    }
+    expect((await call('reports:get', { reportId: draft.id })).revision).toBe(draft.revision);
   });
 });
