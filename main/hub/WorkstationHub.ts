@@ -23,6 +23,7 @@ import { SqliteOutboxStore, type OutboxEntry } from '../sync/OutboxStore.ts';
 import { SqlitePhoneLog } from '../sync/PhoneLog.ts';
 import { DraftPublisher, type DraftSink } from '../sync/DraftPublisher.ts';
 import { realClock, type SyncClock } from '../sync/clock.ts';
+import { OfflineVerifier } from './OfflineVerifier.ts';
 import { OwnSnapshots, RefetchSignal } from '../sync/unfinishedSignal.ts';
 
 const SESSION_KEY = 'hub.session';
@@ -108,6 +109,8 @@ export class WorkstationHub {
   private signerConfirmedAt: number | null = null;
   /** The site policy's idle limit for that confirmation (the hub answers it with each confirmation). */
   private signConfirmIdleMs = SitePolicy.shape.signConfirmIdleMinutes.parse(undefined) * 60_000;
+  /** Checks that password while the hub is unreachable (memory only; made at this session's log in). */
+  private offlineVerifier: OfflineVerifier | null = null;
   private readonly outbox: SqliteOutboxStore;
   /** Draft snapshots sent from here whose hub event is still to come (not reacted to twice). */
   private readonly ownSnapshots: OwnSnapshots;
@@ -341,6 +344,7 @@ export class WorkstationHub {
     }
     this.user = res.user;
     this.signerConfirmedAt = null;
+    this.offlineVerifier = await OfflineVerifier.fromPassword(password);
     this.reports.setSetting(SESSION_KEY, JSON.stringify({ token: res.token, user: res.user, expiresAt: res.expiresAt }));
     // The hub's identity is the signer: name, role and registration come from the login.
     this.reports.setProfile({ name: res.user.name, role: res.user.role, registration: res.user.registration });
@@ -362,6 +366,7 @@ export class WorkstationHub {
   async logout(): Promise<HubStatus> {
     // From this moment nobody at this workstation signs under the old session.
     this.signerConfirmedAt = null;
+    this.offlineVerifier = null;
     this.closeSubscription();
     const old = this.publisherValue;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -411,6 +416,7 @@ export class WorkstationHub {
     try {
       res = await this.client.confirmSigner(password);
     } catch (err) {
+      if (err instanceof HubError && err.status === null) return this.confirmOffline(me, password);
       if (err instanceof HubError && err.status === 403) throw new ContractError('forbidden', 'Wrong password: nothing was signed.');
       if (err instanceof HubError && err.status === 429) throw new ContractError('forbidden', `${err.message} Nothing was signed.`);
       throw asContractError(err);
@@ -420,6 +426,21 @@ export class WorkstationHub {
     this.signerConfirmedAt = this.clock.now();
     this.signConfirmIdleMs = res.idleMinutes * 60_000;
     return res;
+  }
+
+  /** The hub is unreachable: the password is checked against this session's in-memory verifier (OfflineVerifier). */
+  private async confirmOffline(me: HubUser, password: string): Promise<{ confirmedAt: string; idleMinutes: number }> {
+    const verifier = this.offlineVerifier;
+    if (!verifier) throw new ContractError('unavailable', 'The hub is unreachable and this session began before the workstation last started: the password can be confirmed only by the hub. Nothing was signed.');
+    const outcome = await verifier.check(password);
+    if (outcome === 'exhausted') {
+      this.offlineVerifier = null;
+      throw new ContractError('forbidden', 'Too many wrong passwords: signing now waits until the hub can check your password. Nothing was signed.');
+    }
+    if (outcome === 'wrong') throw new ContractError('forbidden', 'Wrong password: nothing was signed.');
+    if (this.user?.username !== me.username) throw new ContractError('forbidden', 'Log in to sign: the session changed.');
+    this.signerConfirmedAt = this.clock.now();
+    return { confirmedAt: new Date(this.signerConfirmedAt).toISOString(), idleMinutes: this.signConfirmIdleMs / 60_000 };
   }
 
   private requireLogin(): HubUser {

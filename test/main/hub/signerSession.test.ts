@@ -25,6 +25,7 @@ const IDLE_MINUTES = 0.05;
 let db: HubDb;
 let drop: () => Promise<void>;
 let hub: Hub;
+let hubClosed = false;
 let services: Services;
 let dataDir: string;
 let current: StudyRef;
@@ -71,7 +72,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await services?.close();
-  await hub?.close();
+  if (!hubClosed) await hub?.close();
   await drop?.();
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
@@ -142,5 +143,21 @@ describe('with a hub, the signer is the person logged in', () => {
     const signed = await call('reports:sign', { reportId: report.id, study: prior, revision });
     expect(signed.state).toBe('final');
     expect(signed.signatures[0]!.name).toBe(RADIOLOGIST.name);
+  }, 60_000);
+
+  it('with the hub unreachable, the password is checked against the session\'s in-memory verifier: a wrong one signs nothing, the right one signs (held in the outbox)', async () => {
+    const reports = await call('reports:list', {});
+    const final = reports.find((r) => r.state === 'final')!;
+    await sleep(IDLE_MINUTES * 60_000 + 500);
+    await hub.close();
+    hubClosed = true;
+    const text = 'Addendum: signed while the hub was down.';
+    expect((await refused('reports:addendum', { reportId: final.id, text })).code).toBe('confirm-password');
+    expect((await refused('hub:confirmSigner', { password: 'not my password' })).message).toMatch(/Wrong password/);
+    expect((await refused('reports:addendum', { reportId: final.id, text })).code).toBe('confirm-password');
+    await call('hub:confirmSigner', { password: TRIAL_PASSWORD });
+    const addendum = await call('reports:addendum', { reportId: final.id, text });
+    expect(addendum.signature.name).toBe(RADIOLOGIST.name);
+    expect(outboxRows(final.id)).toBe(2);
   }, 60_000);
 });
