@@ -220,3 +220,11 @@ export function stateFromSignatures(meanings: readonly SignatureMeaning[]): Repo
  * "signed"), or it was taken over.
  */
 export const UNFINISHED_CHANGE_REASONS = ['snapshot', 'signed', 'taken-over'] as const;
+
+/**
+ * What a role that never drafts (a referrer, a safety lead) is told on opening a study with no
+ * signed report: nothing was created (main/services.ts reports:open; the renderer says the same).
+ */
+export function nothingToReadYet(role: Role): string {
+  return `Nothing to read yet: this study has no signed report. As ${ROLE_LABELS[role].toLowerCase()} you read signed reports; drafts are written and signed by reporters.`;
+}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { ContractError, type AppEvent, type AppInfo, type Handlers, type HubStatus } from '../common/contract.ts';
 import type { Profile, StudyRef } from '../common/report.ts';
-import { ROLE_LABELS, SIGNED_STATES, roleMay, type Role } from '../common/lifecycle.ts';
+import { ROLE_LABELS, SIGNED_STATES, nothingToReadYet, roleMay, type Role } from '../common/lifecycle.ts';
 import { openDatabase, type Db } from './db/database.ts';
 import { DicomIndexService } from './dicom/DicomIndexService.ts';
 import { ReportStore } from './reports/ReportStore.ts';
@@ -186,7 +186,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       if (role !== null && !roleMay(role, 'draft:write')) {
         // A role that never drafts (a referrer, a safety lead) reads: nothing is created.
         const signed = reports.list({ states: SIGNED_STATES }).find((r) => r.study.studyUid === study.studyUid && r.study.patientId === study.patientId);
-        if (!signed) throw new ContractError('not-found', nothingToRead(role));
+        if (!signed) throw new ContractError('not-found', nothingToReadYet(role));
         return reports.get(signed.id, actor());
       }
       const opened = reports.open(study, {
@@ -258,9 +258,4 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       db.close();
     },
   };
-}
-
-/** What a role that never drafts is told when a study has no signed report (the renderer says the same). */
-export function nothingToRead(role: Role): string {
-  return `Nothing to read yet: this study has no signed report. As ${ROLE_LABELS[role].toLowerCase()} you read signed reports; drafts are written and signed by reporters.`;
 }

@@ -3,7 +3,7 @@
 // bound to another study is not shown.
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { StudySummary } from '../../common/contract.ts';
-import { ROLE_LABELS, isSigned, roleMay, type ReportState } from '../../common/lifecycle.ts';
+import { isSigned, nothingToReadYet, roleMay, type ReportState } from '../../common/lifecycle.ts';
 import type { Profile, Report, StudyRef } from '../../common/report.ts';
 import { useClient } from '../data/client.ts';
 import { DraftEditor } from './DraftEditor.tsx';
@@ -27,13 +27,16 @@ export function ReportEditor({ study, priors, profile, register, onState, onRepo
   const [report, setReport] = useState<Report | null>(null);
   const [generation, setGeneration] = useState(0);
   const [error, setError] = useState<string | null>(null);
+  /** A role that never drafts opened a study with no signed report: the hub side created nothing. */
+  const [nothingToRead, setNothingToRead] = useState(false);
   const ref: StudyRef = useMemo(() => ({ patientId: study.patientId, studyUid: study.studyUid }), [study.patientId, study.studyUid]);
 
   const load = useCallback(
     async (templateId?: string) => {
       const r = await client.api['reports:open']({ study: ref, ...(templateId ? { templateId } : {}) });
       if (!r.ok) {
-        setError(r.error.message);
+        if (r.error.code === 'not-found' && !roleMay(profile.role, 'draft:write')) setNothingToRead(true);
+        else setError(r.error.message);
         return;
       }
       setError(null);
@@ -41,7 +44,7 @@ export function ReportEditor({ study, priors, profile, register, onState, onRepo
       setGeneration((g) => g + 1);
       onReportsChanged();
     },
-    [client, ref, onReportsChanged],
+    [client, ref, onReportsChanged, profile.role],
   );
 
   // The parent keys this component by study, so one load per mount.
@@ -52,12 +55,13 @@ export function ReportEditor({ study, priors, profile, register, onState, onRepo
       if (r.ok) {
         setReport(r.value);
         onReportsChanged();
-      } else setError(r.error.message);
+      } else if (r.error.code === 'not-found' && !roleMay(profile.role, 'draft:write')) setNothingToRead(true);
+      else setError(r.error.message);
     });
     return () => {
       live = false;
     };
-  }, [client, ref, onReportsChanged]);
+  }, [client, ref, onReportsChanged, profile.role]);
 
   useEffect(() => {
     onState(report ? report.state : null);
@@ -82,6 +86,16 @@ export function ReportEditor({ study, priors, profile, register, onState, onRepo
       </div>
     );
   }
+  // A role that never drafts (a referrer, a safety lead) reads signed reports only: opening a study
+  // with none created nothing (main/services.ts reports:open).
+  if (nothingToRead || (report && !isSigned(report.state) && !roleMay(profile.role, 'draft:write'))) {
+    return (
+      <div className="report-pane" data-testid="no-draft-role">
+        <h2 id="report-title">Report</h2>
+        <p>{nothingToReadYet(profile.role)}</p>
+      </div>
+    );
+  }
   if (!report) return <p className="report-pane">Opening the report…</p>;
   if (report.study.studyUid !== study.studyUid || report.study.patientId !== study.patientId) {
     return (
@@ -92,18 +106,6 @@ export function ReportEditor({ study, priors, profile, register, onState, onRepo
   }
   if (isSigned(report.state)) {
     return <SignedReport key={`${report.id}:${generation}`} report={report} profile={profile} register={register} onReport={replace} />;
-  }
-  // A role that never drafts (a referrer, a safety lead) reads signed reports only.
-  if (!roleMay(profile.role, 'draft:write')) {
-    return (
-      <div className="report-pane" data-testid="no-draft-role">
-        <h2 id="report-title">Report</h2>
-        <p>
-          This study has no signed report yet. As {ROLE_LABELS[profile.role].toLowerCase()} you read signed reports; drafts are written and signed by
-          reporters.
-        </p>
-      </div>
-    );
   }
   return (
     <DraftEditor
