@@ -241,9 +241,11 @@ async function replay(tx: Queryable, it: Item): Promise<IngestResult> {
 }
 
 /**
- * Groups concurrent records into one transaction and one commit. A record waits only while
- * earlier groups are in flight; when the hub is quiet each record goes alone at once. A group is
- * sorted by key so two groups claim keys in the same order.
+ * Groups concurrent records into one transaction and one commit. When the hub is quiet a record
+ * goes alone at once; while a group is in flight, records wait for it and then go together (a
+ * further group starts early only when `minGroup` are waiting), so a busy hub commits many records
+ * at a time instead of many single ones. A group is sorted by key so two groups claim keys in the
+ * same order.
  */
 export class IngestBatcher {
   private queue: { item: Item; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[] = [];
@@ -253,6 +255,8 @@ export class IngestBatcher {
     private readonly db: HubDb,
     private readonly maxInFlight = 4,
     private readonly maxGroup = 32,
+    /** While a group is in flight, another starts only once this many records wait (else they join the next). */
+    private readonly minGroup = 8,
   ) {}
 
   submit(item: Item): Promise<IngestResult> {
@@ -263,7 +267,7 @@ export class IngestBatcher {
   }
 
   private pump(): void {
-    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0 && (this.inFlight === 0 || this.queue.length >= this.minGroup)) {
       const group = this.queue.splice(0, this.maxGroup).sort((a, b) => (a.item.key < b.item.key ? -1 : a.item.key > b.item.key ? 1 : 0));
       this.inFlight++;
       void this.run(group).finally(() => {
