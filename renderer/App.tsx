@@ -16,10 +16,12 @@ import { useLibrary } from './app/useLibrary.ts';
 import { useStudyNavigation } from './app/useStudyNavigation.ts';
 import { useClient } from './data/client.ts';
 import { useAppEvents } from './data/useAppEvents.ts';
+import { ClaimDialog, ClaimsContext, useClaimsSource, type ClaimQuestion } from './hub/claims.tsx';
 import { CriticalDialog } from './hub/CriticalDialog.tsx';
 import { HubContext } from './hub/HubContext.ts';
 import { LoginScreen } from './hub/LoginScreen.tsx';
 import { UnfinishedPanel } from './hub/UnfinishedPanel.tsx';
+import { formatPersonName } from './format.ts';
 import { Library } from './Library.tsx';
 import { ProfileSetup } from './ProfileSetup.tsx';
 import { StudyScreen } from './StudyScreen.tsx';
@@ -53,6 +55,24 @@ export function App() {
   const library = useLibrary(appInfo !== null);
   const reportsChanged = useCallback(() => setRefreshKey((k) => k + 1), []);
   const nav = useStudyNavigation(library, setNotice, reportsChanged);
+  const claims = useClaimsSource();
+  const [claimQuestion, setClaimQuestion] = useState<ClaimQuestion | null>(null);
+  // A study someone else is reporting opens only once the reporter confirms (issue 7 finding 6).
+  const { requestOpen } = nav;
+  const { known } = library;
+  const openUid = nav.current?.study.studyUid ?? null;
+  const openStudy = useCallback(
+    (studyUid: string) => {
+      if (studyUid === openUid) return requestOpen(studyUid);
+      void (async () => {
+        const others = await claims.othersNow(studyUid);
+        if (!others || others.length === 0) return requestOpen(studyUid);
+        const s = known(studyUid)?.study;
+        setClaimQuestion({ studyUid, others, label: s ? `${formatPersonName(s.patientName)} (ID ${s.patientId}), ${s.description || 'study'}` : `Study ${studyUid}` });
+      })();
+    },
+    [claims, requestOpen, known, openUid],
+  );
 
   // Boot: app info and profile (the hub status and the library load themselves).
   useEffect(() => {
@@ -160,6 +180,7 @@ export function App() {
   const { current, view } = nav;
   return (
     <HubContext value={hub}>
+      <ClaimsContext value={claims}>
       <div className="app">
         <TopBar
           view={view}
@@ -183,14 +204,14 @@ export function App() {
         <main className="main">
           <div hidden={view !== 'library'} className="view">
             <Library
-              top={<UnfinishedPanel patients={library.patients} visible={view === 'library'} onTakenOver={(r) => void nav.openAdopted(r.study.studyUid)} onOpenStudy={nav.requestOpen} />}
+              top={<UnfinishedPanel patients={library.patients} visible={view === 'library'} onTakenOver={(r) => void nav.openAdopted(r.study.studyUid)} onOpenStudy={openStudy} />}
               appInfo={appInfo}
               patients={library.patients}
               currentStudyUid={current?.study.studyUid ?? null}
               folderInputRef={folderInputRef}
               refreshKey={refreshKey}
               visible={view === 'library'}
-              onOpenStudy={nav.requestOpen}
+              onOpenStudy={openStudy}
               onLibraryChanged={library.reload}
             />
           </div>
@@ -210,9 +231,19 @@ export function App() {
         </main>
 
         <SwitchDialog pending={nav.pending} current={current?.study ?? null} onStay={nav.cancelSwitch} onLeave={() => void nav.confirmSwitch()} />
+        <ClaimDialog
+          question={claimQuestion}
+          onCancel={() => setClaimQuestion(null)}
+          onContinue={() => {
+            const q = claimQuestion;
+            setClaimQuestion(null);
+            if (q) requestOpen(q.studyUid);
+          }}
+        />
         <HelpDialog open={helpOpen} onClose={() => setHelpOpen(false)} />
         {critical}
       </div>
+      </ClaimsContext>
     </HubContext>
   );
 }

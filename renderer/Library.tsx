@@ -7,6 +7,7 @@ import { formatDicomDate } from '../common/format.ts';
 import { isSigned } from '../common/lifecycle.ts';
 import { useQuery } from './data/useQuery.ts';
 import { formatPersonName, formatSex, seriesLabel } from './format.ts';
+import { ClaimLine } from './hub/claims.tsx';
 import { useHubStatus } from './hub/HubContext.ts';
 import { useSyncStatuses } from './hub/useSyncStatuses.ts';
 import { AddImages } from './library/AddImages.tsx';
@@ -110,6 +111,7 @@ export function Library({ appInfo, patients, currentStudyUid, folderInputRef, re
                         <span className="muted">
                           {[s.modalities.join(', '), `accession ${s.accession || 'none'}`].filter((x) => x !== '').join(' · ')}
                         </span>
+                        <ClaimLine studyUid={s.studyUid} />
                       </div>
                       <ul className="series-list" aria-label={`Series of ${s.description || 'study'}`}>
                         {s.series.map((se) => (

@@ -5,6 +5,7 @@ import type { ReportState } from '../common/lifecycle.ts';
 import type { Profile } from '../common/report.ts';
 import { formatDicomDate } from '../common/format.ts';
 import { seriesLabel } from './format.ts';
+import { ClaimLine } from './hub/claims.tsx';
 import { PatientBanner } from './PatientBanner.tsx';
 import { PriorList } from './PriorList.tsx';
 import { useQuery } from './data/useQuery.ts';
@@ -90,6 +91,7 @@ export function StudyScreen({ appInfo, study, patient, profile, register, onRepo
   return (
     <div className="study-screen">
       <PatientBanner patient={patient} study={study} reportState={state} />
+      <ClaimLine studyUid={study.studyUid} othersOnly />
       <div className="study-layout">
         <section className="images-pane" aria-label="Images" id="images-pane" tabIndex={-1}>
           <div className="images-toolbar">
