@@ -42,7 +42,8 @@ const STATUS: Record<ErrorCode, number> = {
   'wrong-study': 409,
   internal: 500,
   unavailable: 503,
-  'confirm-password': 403,
+  // A question the page answers (the password dialog before signing), not a failure: no error status.
+  'confirm-password': 200,
 };
 
 const MIME: Record<string, string> = {

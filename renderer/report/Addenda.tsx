@@ -9,6 +9,7 @@ import { ErrorText } from '../ErrorText.tsx';
 import { modalOpen, paneHidden, useKeydown } from '../shortcuts.ts';
 import type { EditorControl } from './editorControl.ts';
 import { SignatureBlock } from './Signatures.tsx';
+import { useSignerConfirmation } from './ConfirmSigner.tsx';
 
 export interface AddendaProps {
   report: Report;
@@ -25,6 +26,7 @@ export function Addenda({ report, mayAdd, pane, register, onReport }: AddendaPro
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const { signWithConfirmation, dialog: confirmSignerDialog } = useSignerConfirmation();
   const textRef = useRef<HTMLTextAreaElement>(null);
   const addButtonRef = useRef<HTMLButtonElement>(null);
 
@@ -48,8 +50,12 @@ export function Addenda({ report, mayAdd, pane, register, onReport }: AddendaPro
     }
     setBusy(true);
     setError(null);
-    const r = await client.api['reports:addendum']({ reportId: report.id, text });
+    const r = await signWithConfirmation(() => client.api['reports:addendum']({ reportId: report.id, text }));
     setBusy(false);
+    if (r === null) {
+      setError('The addendum was not signed: the password was not entered. Your text is kept.');
+      return;
+    }
     if (!r.ok) {
       setError(`The addendum was not signed: ${r.error.message}. Your text is kept.`);
       return;
@@ -104,6 +110,7 @@ export function Addenda({ report, mayAdd, pane, register, onReport }: AddendaPro
             Add addendum <kbd className="hint">Ctrl+Shift+A</kbd>
           </button>
         ))}
+      {confirmSignerDialog}
       <ol className="addendum-list" data-testid="addendum-list" aria-label="Addenda, newest first" reversed>
         {report.addenda.map((a, i) => (
           <li key={a.id} className="addendum">

@@ -19,6 +19,7 @@ import { TakenOverView } from './TakenOverView.tsx';
 import { movesOnSwitch, templateOf } from './draftState.ts';
 import { CarriedOverEditor, TemplateSwitchDialog, type PendingSwitch } from './TemplateSwitch.tsx';
 import { useDraftSaver } from './useDraftSaver.ts';
+import { useSignerConfirmation } from './ConfirmSigner.tsx';
 
 export interface DraftEditorProps {
   report: Report;
@@ -42,6 +43,7 @@ export function DraftEditor({ report, priors, profile, register, onSigned, onCha
   const { content, update, replaceContent, saver, saveState, conflict, setConflict, lost, lockedRef } = useDraftSaver(report, register);
   const [signing, setSigning] = useState(false);
   const [signError, setSignError] = useState<string | null>(null);
+  const { signWithConfirmation, dialog: confirmSignerDialog } = useSignerConfirmation();
   const [pendingSwitch, setPendingSwitch] = useState<PendingSwitch | null>(null);
   const paneRef = useRef<HTMLDivElement>(null);
   const template = templateOf(content.templateId);
@@ -62,8 +64,12 @@ export function DraftEditor({ report, priors, profile, register, onSigned, onCha
       setSignError('Not signed: the latest text could not be saved first. Your text is kept; see the save status.');
       return;
     }
-    const r = await client.api['reports:sign']({ reportId: report.id, study: report.study, revision: saver.revision });
+    const r = await signWithConfirmation(() => client.api['reports:sign']({ reportId: report.id, study: report.study, revision: saver.revision }));
     setSigning(false);
+    if (r === null) {
+      setSignError('Not signed: the password was not entered. Your text is kept.');
+      return;
+    }
     if (!r.ok) {
       setSignError(`Not signed: ${r.error.message}`);
       return;
@@ -193,6 +199,7 @@ export function DraftEditor({ report, priors, profile, register, onSigned, onCha
         }}
       />
       <ConflictDialog conflict={conflict} open={conflict !== null && !lost} content={content} onKeepMine={resolveKeepMine} onTakeTheirs={resolveTakeTheirs} />
+      {confirmSignerDialog}
     </div>
   );
 }

@@ -14,6 +14,7 @@ import { ReportContentView } from './ReportContentView.tsx';
 import { ReportHeading } from './ReportHeading.tsx';
 import { VERIFY_LABEL, signedReportActions, stateClass, stateLabel } from './reportActions.ts';
 import { ExamView, SignatureList } from './Signatures.tsx';
+import { useSignerConfirmation } from './ConfirmSigner.tsx';
 
 export interface SignedReportProps {
   report: Report;
@@ -31,15 +32,17 @@ export function SignedReport({ report, profile, register, onReport }: SignedRepo
   const paneRef = useRef<HTMLDivElement>(null);
   const [verifying, setVerifying] = useState(false);
   const [verifyError, setVerifyError] = useState<string | null>(null);
+  const { signWithConfirmation, dialog: confirmSignerDialog } = useSignerConfirmation();
   const actions = signedReportActions(report.state, profile.role);
   const own = report.signatures.filter((s) => s.addendumId === null);
 
   const verify = async () => {
     setVerifying(true);
     setVerifyError(null);
-    const r = await client.api['reports:verify']({ reportId: report.id, study: report.study });
+    const r = await signWithConfirmation(() => client.api['reports:verify']({ reportId: report.id, study: report.study }));
     setVerifying(false);
-    if (!r.ok) setVerifyError(`Not verified: ${r.error.message}`);
+    if (r === null) setVerifyError('Not verified: the password was not entered.');
+    else if (!r.ok) setVerifyError(`Not verified: ${r.error.message}`);
     else onReport(r.value);
   };
 
@@ -70,6 +73,7 @@ export function SignedReport({ report, profile, register, onReport }: SignedRepo
             {verifying ? 'Verifying…' : VERIFY_LABEL}
           </button>
           <ErrorText error={verifyError} />
+          {confirmSignerDialog}
         </section>
       )}
 

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { TOKEN_HEADER } from '../../common/security.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -85,4 +85,17 @@ export async function launchChromium(): Promise<Browser> {
 export async function bridge(app: RunningApp, channel: string, input: unknown): Promise<{ ok: boolean; value?: unknown; error?: { code: string; message: string } }> {
   const res = await fetch(`${app.origin}/api/${channel}`, { method: 'POST', headers: { 'content-type': 'application/json', [TOKEN_HEADER]: app.token }, body: JSON.stringify(input) });
   return (await res.json()) as { ok: boolean; value?: unknown; error?: { code: string; message: string } };
+}
+
+/**
+ * With a hub, the first signature of a session (and one after the site's idle minutes) asks for
+ * the password again (renderer/report/ConfirmSigner.tsx): enter it and confirm. The demo
+ * accounts' password is "demo".
+ */
+export async function enterSignPassword(page: Page, password = 'demo'): Promise<void> {
+  const dialog = page.getByTestId('confirm-signer');
+  await dialog.waitFor();
+  await dialog.getByLabel('Password').fill(password);
+  await dialog.getByRole('button', { name: 'Confirm and sign' }).click();
+  await dialog.waitFor({ state: 'detached' });
 }

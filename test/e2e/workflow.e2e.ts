@@ -7,7 +7,7 @@
 // unsigned draft for another study asks first, and typed text survives a reload.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { bridge, launchChromium, startApp, tempDataDir, type RunningApp } from './harness.ts';
+import { bridge, enterSignPassword, launchChromium, startApp, tempDataDir, type RunningApp } from './harness.ts';
 
 interface CanvasStats {
   width: number;
@@ -193,7 +193,26 @@ describe('reporting workflow (browser mode)', () => {
   });
 
   it('signs: the report becomes FINAL and read-only, with the signature', async () => {
+    // The first signature of the session asks for the password again (21 CFR 11.200(a)).
     await signButton(page).click();
+    const confirm = page.getByTestId('confirm-signer');
+    await confirm.waitFor();
+    // Cancel signs nothing.
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => page.locator('section.signoff').textContent()).toContain('Not signed: the password was not entered');
+    expect(await page.getByTestId('signed-report').count()).toBe(0);
+    // A wrong password says so and signs nothing.
+    await signButton(page).click();
+    await confirm.waitFor();
+    await confirm.getByLabel('Password').fill('not-the-password');
+    await confirm.getByRole('button', { name: 'Confirm and sign' }).click();
+    await expect.poll(() => confirm.getByRole('alert').textContent()).toContain('Wrong password');
+    // The one refusal this step expects (the bridge answers a wrong password 403; the browser logs it).
+    await expect.poll(() => errors.findIndex((e) => /status of 403/.test(e))).toBeGreaterThanOrEqual(0);
+    errors.splice(errors.findIndex((e) => /status of 403/.test(e)), 1);
+    expect(await page.getByTestId('signed-report').count()).toBe(0);
+    await confirm.getByLabel('Password').fill('demo');
+    await confirm.getByRole('button', { name: 'Confirm and sign' }).click();
     const signed = page.getByTestId('signed-report');
     await signed.waitFor();
     const text = (await signed.textContent()) ?? '';
@@ -295,6 +314,8 @@ describe('reporting workflow (browser mode)', () => {
     const addendum = 'Addendum: parotid lesion discussed with the referrer; ultrasound advised.';
     await box.fill(addendum);
     await page.getByRole('button', { name: 'Sign addendum' }).click();
+    // After a restart the session is restored, but its first signature asks for the password.
+    await enterSignPassword(page);
 
     const list = page.getByTestId('addendum-list');
     await expect.poll(() => list.textContent()).toContain(addendum);
@@ -374,6 +395,7 @@ describe('trainee and trainer (browser mode, embedded hub)', () => {
     await expect.poll(() => signButton(page).textContent()).toBe('Submit provisional report');
     expect(await page.locator('.signer').textContent()).toContain('Meaning: provisional report (awaiting verification)');
     await signButton(page).click();
+    await enterSignPassword(page);
 
     const signed = page.getByTestId('signed-report');
     await signed.waitFor();
@@ -416,6 +438,7 @@ describe('trainee and trainer (browser mode, embedded hub)', () => {
     const verify = page.getByTestId('verify-button');
     expect(await verify.textContent()).toBe('Verify and issue final report');
     await verify.click();
+    await enterSignPassword(page);
 
     await expect.poll(() => page.getByTestId('signed-report').getAttribute('data-state'), { timeout: 15_000 }).toBe('final');
     const done = page.getByTestId('signed-report');
