@@ -86,6 +86,11 @@ describe('keyboard-first workflow and edge cases (browser mode)', () => {
     await expect.poll(() => page.getByTestId('sign-button').textContent()).toBe('Sign report');
 
     await kb.press('Control+Enter');
+    // The first signature of the session asks for the password again: typed, Enter confirms.
+    await page.getByTestId('confirm-signer').waitFor();
+    await expect.poll(() => focusedId(page)).toBe('confirm-signer-password');
+    await kb.type('demo');
+    await kb.press('Enter');
     const signed = page.getByTestId('signed-report');
     await signed.waitFor();
     expect(await signed.textContent()).toContain('Normal CT head.');
