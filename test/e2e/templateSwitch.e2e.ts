@@ -6,7 +6,7 @@
 // audit trail names the field moved.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { bridge, launchChromium, startApp, tempDataDir, type RunningApp } from './harness.ts';
+import { bridge, enterSignPassword, launchChromium, startApp, tempDataDir, type RunningApp } from './harness.ts';
 
 const CARRIED = 'Other text from the previous template';
 const FINDING = 'Small chronic infarct, left cerebellar hemisphere.';
@@ -95,6 +95,7 @@ describe('switching the template keeps what was written (browser mode)', () => {
     await page.getByRole('radio', { name: 'No alert', exact: true }).check();
     await expect.poll(() => page.getByTestId('sign-button').textContent()).toBe('Sign report');
     await page.getByTestId('sign-button').click();
+    await enterSignPassword(page);
     const signed = page.getByTestId('signed-report');
     await signed.waitFor();
     const view = page.getByTestId('carried-over-view');
