@@ -9,7 +9,8 @@ const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 export const SignedReportPayload = z.object({
   kind: z.literal('report'),
   report: z.object({
-    id: z.string().min(1),
+    /** Every string the hub stores is storable text (no NUL, no lone surrogate): a 400, never a 500. */
+    id: storableString(200).min(1),
     study: StudyRef,
     /** The exam, bound into the signed payload. Absent only in outbox rows written before exams were recorded. */
     exam: ExamDetails.optional(),
@@ -17,15 +18,17 @@ export const SignedReportPayload = z.object({
     content: StorableReportContent,
     /** A final report, or a trainee's provisional report (which awaits a `verification`). */
     signature: Signature.extend({ meaning: z.enum(['final-report', 'provisional']) }),
-    author: z.string(),
-    createdAt: z.string(),
+    author: storableString(1000),
+    createdAt: storableString(100),
+    /** A corrected report: the id of the report the hub refused for good that it replaces; bound into the signed hash. */
+    replaces: storableString(200).min(1).optional(),
   }),
 });
 export type SignedReportPayload = z.infer<typeof SignedReportPayload>;
 
 export const AddendumPayload = z.object({
   kind: z.literal('addendum'),
-  reportId: z.string().min(1),
+  reportId: storableString(200).min(1),
   /** contentHash of the final-report signature this addendum is attached to. */
   originalHash: Sha256Hex,
   addendum: Addendum.extend({ text: storableString(100_000), signature: Signature.extend({ meaning: z.literal('addendum') }) }),
@@ -35,7 +38,7 @@ export type AddendumPayload = z.infer<typeof AddendumPayload>;
 /** A trainer's verification of a provisional report the hub already holds: the report becomes final. */
 export const VerificationPayload = z.object({
   kind: z.literal('verification'),
-  reportId: z.string().min(1),
+  reportId: storableString(200).min(1),
   /** contentHash of the provisional signature being verified. */
   provisionalHash: Sha256Hex,
   /** Hash: signedPayload(content, study, signer, signedAt, 'verification', exam, { provisionalHash }). */

@@ -51,3 +51,18 @@ export function refusalMeaning(code: string | null, hubMessage: string): Refusal
   if (known) return known;
   return { words: hubMessage || 'the hub refused it', resendCanHelp: true };
 }
+
+/** What the outbox records for a permanent refusal: "Not delivered: <words>." then the hub's own answer. */
+export function refusalReason(kind: string, status: number, code: string | null, hubMessage: string): string {
+  const meaning = refusalMeaning(code, hubMessage);
+  return (
+    `Not delivered: ${meaning.words}. The hub refused this ${kind} (${status}${code ? ` ${code}` : ''}): ${hubMessage}` +
+    (meaning.resendCanHelp ? '' : ' Resending it would be refused again: issue a corrected report.')
+  );
+}
+
+/** The status and code of a refusal recorded by `refusalReason`, or null (not a permanent refusal). */
+export function parseRefusal(reason: string | null): { status: number; code: string | null } | null {
+  const m = reason === null ? null : /The hub refused this [a-z]+ \((\d{3})(?: ([A-Za-z0-9_-]+))?\): /.exec(reason);
+  return m ? { status: Number(m[1]), code: m[2] ?? null } : null;
+}

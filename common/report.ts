@@ -234,6 +234,10 @@ export const Report = z.object({
   addenda: z.array(Addendum),
   /** Set when a colleague took this draft over: the local copy is read-only. */
   takenOverBy: z.string().nullable().optional(),
+  /** A corrected report: the id of the report the hub refused for good that this one replaces (bound into its signature). */
+  replaces: z.string().nullable().optional(),
+  /** A report refused for good and replaced by a signed corrected report: that report and when it was signed. */
+  replacedBy: z.object({ reportId: z.string(), signedAt: z.string() }).nullable().optional(),
 });
 export type Report = z.infer<typeof Report>;
 
@@ -264,6 +268,8 @@ export function signedPayload(
   meaning: SignatureMeaning,
   exam?: ExamDetails,
   verifies?: { provisionalHash: string },
+  /** A corrected report names the refused report it replaces (absent otherwise: older hashes unchanged). */
+  replaces?: string,
 ): string {
-  return canonicalJson({ content, study, exam, signer, signedAt, meaning, verifies });
+  return canonicalJson({ content, study, exam, signer, signedAt, meaning, verifies, replaces });
 }

@@ -5,7 +5,7 @@ import { addendumSignedPayload } from './hubPayload.ts';
 import { TRANSITIONS } from './lifecycle.ts';
 import { signedPayload, type Profile, type Report, type SignatureRecord } from './report.ts';
 
-type Signed = Pick<Report, 'id' | 'study' | 'exam' | 'content' | 'signatures' | 'addenda'>;
+type Signed = Pick<Report, 'id' | 'study' | 'exam' | 'content' | 'signatures' | 'addenda' | 'replaces'>;
 
 const MAKES_FINAL = new Set<string>(Object.values(TRANSITIONS).filter((t) => t.to === 'final').map((t) => t.meaning));
 
@@ -36,7 +36,7 @@ export function signedTextOf(record: SignatureRecord, report: Signed): SignedTex
     case 'provisional':
     case 'final-report':
       if (record.addendumId !== null) return { ok: false, reason: `a ${record.meaning} signature cannot sign an addendum` };
-      return { ok: true, text: signedPayload(report.content, report.study, signer, record.signedAt, record.meaning, exam) };
+      return { ok: true, text: signedPayload(report.content, report.study, signer, record.signedAt, record.meaning, exam, undefined, report.replaces ?? undefined) };
     case 'verification': {
       const provisional = provisionalSignatureOf(report);
       if (!provisional) return { ok: false, reason: 'a verification needs the provisional signature it verifies' };

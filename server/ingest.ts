@@ -153,7 +153,7 @@ function checkReport(user: SessionUser, p: SignedReportPayload): string {
       `The report fails the sign-off rules: ${blocking.map((b) => `[${b.sectionId}] ${b.message}`).join(' ')}`,
       { problems: blocking });
   }
-  return expectHash(sha256Hex(signedPayload(r.content, r.study, signer(sig), sig.signedAt, sig.meaning, r.exam)), sig, 'report');
+  return expectHash(sha256Hex(signedPayload(r.content, r.study, signer(sig), sig.signedAt, sig.meaning, r.exam, undefined, r.replaces)), sig, 'report');
 }
 
 function checkAddendum(user: SessionUser, p: AddendumPayload): string {
@@ -401,7 +401,11 @@ async function refuseSecondReport(tx: Queryable, reportId: string, keys: readonl
 
   const stored = await recordSignature(tx, it, q, anchor, {
     reportId: r.id, meaning: sig.meaning, sig, hash, from: t.to, state: t.to,
-    audit: { action: 'ingest-report', detail: { contentHash: hash, idempotencyKey: it.key, meaning: sig.meaning, cancerPathway: cancerPathway(r.content) } },
+    audit: {
+      action: 'ingest-report',
+      // A corrected report records the refused report it replaces (bound into its signature).
+      detail: { contentHash: hash, idempotencyKey: it.key, meaning: sig.meaning, cancerPathway: cancerPathway(r.content), ...(r.replaces ? { replaces: r.replaces } : {}) },
+    },
     event: {
   const keys = studyReportKeys(r.study, r.exam);
   await refuseSecondReport(tx, r.id, keys);

@@ -20,6 +20,7 @@ import { ReportContent, signedPayload, type Addendum, type Profile, type Report,
 import { finalSignatureOf, provisionalSignatureOf } from '../../common/signatures.ts';
 import { checkSignOff } from '../../common/signoff.ts';
 import { isMeaningfulText, unstorableTextReason } from '../../common/text.ts';
+import { parseRefusal, refusalMeaning } from '../../common/refusal.ts';
 import { parseSigner, parseStudy, sha256, studyOfRow, type ReportRepository, type ReportRow } from './ReportRepository.ts';
 
 /** Refuses `transition` from `state` by `role`: the state decides first ('conflict'), then the role ('forbidden'). */
@@ -79,7 +80,9 @@ export class ReportLifecycle {
         throw new ContractError('unsigned-problems', `The report cannot be signed yet: ${blocking.map((p) => `[${p.sectionId}] ${p.message}`).join(' ')}`);
       }
       const meaning = TRANSITIONS[transition].meaning;
-      const contentHash = sha256(signedPayload(content, boundStudy, who, signedAt, meaning, exam));
+      // A corrected report names the refused report it replaces, inside what is signed.
+      const replaces = row.replaces ?? undefined;
+      const contentHash = sha256(signedPayload(content, boundStudy, who, signedAt, meaning, exam, undefined, replaces));
       const record = repo.insertSignature(reportId, who, meaning, signedAt, contentHash);
       const changed = repo.st.signDraft.run(to, JSON.stringify(exam), signedAt, reportId, revision).changes;
       if (changed !== 1) throw new ContractError('conflict', 'The report changed while signing. Reload it.');
@@ -87,7 +90,16 @@ export class ReportLifecycle {
       const { id: _id, reportId: _r, addendumId: _a, ...signature } = record;
       const payload: SignedReportPayload = {
         kind: 'report',
-        report: { id: reportId, study: boundStudy, exam, content, signature: { ...signature, meaning }, author: row.author, createdAt: row.created_at },
+        report: {
+          id: reportId,
+          study: boundStudy,
+          exam,
+          content,
+          signature: { ...signature, meaning },
+          author: row.author,
+          createdAt: row.created_at,
+          ...(replaces ? { replaces } : {}),
+        },
       };
       repo.writeOutbox(payload.kind, reportId, payload, signedAt);
     });
@@ -157,6 +169,38 @@ export class ReportLifecycle {
       repo.writeOutbox(payload.kind, reportId, payload, signedAt);
       return addendum;
     });
+  }
+
+  /**
+   * A corrected report for a signed report the hub refused for good (a refusal that resending the
+   * same signed bytes cannot lift, common/refusal.ts): a new draft of the same study, pre-filled with
+   * the refused report's content, that names the refused report (`replaces`, bound into its
+   * signature). Audited on both reports. Asking again returns the same correction.
+   */
+  correct(refusedId: string, actor: string): Report {
+    const repo = this.repo;
+    const id = repo.tx(() => {
+      const row = repo.row(refusedId);
+      if (!isSigned(row.state)) throw new ContractError('conflict', 'Only a signed report the hub refused can be corrected; a draft is still edited as it is.');
+      const delivery = repo.st.deliveryOf.get(refusedId);
+      if (!delivery || delivery.state !== 'failed') {
+        throw new ContractError('conflict', delivery?.state === 'synced' ? 'The hub holds this report: add an addendum to correct it.' : 'This report has not been refused by the hub: it is still being delivered.');
+      }
+      const refusal = parseRefusal(delivery.last_error);
+      if (refusal && refusalMeaning(refusal.code, '').resendCanHelp) {
+        throw new ContractError('conflict', `The hub may accept this report as it is once the hub side is fixed (${refusalMeaning(refusal.code, '').words}): retry it instead.`);
+      }
+      const existing = repo.st.correctionOf.get(refusedId);
+      if (existing) return existing.id;
+      const newId = repo.newId();
+      const at = repo.iso();
+      repo.st.insertCorrection.run(newId, row.patient_id, row.study_uid, row.template_id, row.content, actor, at, at, refusedId);
+      repo.st.insertRevision.run(newId, 0, at, actor, row.content);
+      repo.writeAudit(actor, 'create', newId, 0, `corrected report replacing ${refusedId}, refused by the hub: ${delivery.last_error ?? 'no reason recorded'}`);
+      repo.writeAudit(actor, 'view-signed', refusedId, null, `corrected report ${newId} created to replace it`);
+      return newId;
+    });
+    return repo.load(id);
   }
 
   /** A signed report's row changes only its state (the database refuses anything else). */

@@ -37,6 +37,8 @@ export interface ReportRow {
   /** Set on the workstation that lost this draft to a colleague (state taken-over). */
   taken_over_by: string | null;
   taken_over_at: string | null;
+  /** A corrected report: the refused report it replaces (migration 0070). */
+  replaces: string | null;
 }
 
 interface SignatureRow {
@@ -132,6 +134,18 @@ export class ReportRepository {
       // newest activity wins, and a live draft beats a read-only (taken-over) copy.
       newestForStudy: db.prepare<[string], ReportRow>(
         `SELECT * FROM reports WHERE study_uid = ? ORDER BY (taken_over_by IS NULL) DESC, updated_at DESC, created_at DESC, rowid DESC LIMIT 1`,
+      ),
+      insertCorrection: db.prepare<[string, string, string, string, string, string, string, string, string]>(
+        `INSERT INTO reports (id, patient_id, study_uid, state, template_id, content, revision, author, created_at, updated_at, replaces)
+         VALUES (?, ?, ?, 'draft', ?, ?, 0, ?, ?, ?, ?)`,
+      ),
+      correctionOf: db.prepare<[string], ReportRow>('SELECT * FROM reports WHERE replaces = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
+      replacedBy: db.prepare<[string], { id: string; signed_at: string }>(
+        `SELECT r.id, min(s.signed_at) AS signed_at FROM reports r JOIN signatures s ON s.report_id = r.id AND s.addendum_id IS NULL
+          WHERE r.replaces = ? GROUP BY r.id ORDER BY signed_at LIMIT 1`,
+      ),
+      deliveryOf: db.prepare<[string], { state: string; last_error: string | null }>(
+        `SELECT state, last_error FROM outbox WHERE report_id = ? AND kind = 'report' ORDER BY id LIMIT 1`,
       ),
       insertDraft: db.prepare<[string, string, string, string, string, number, string, string, string]>(
         `INSERT INTO reports (id, patient_id, study_uid, state, template_id, content, revision, author, created_at, updated_at)
@@ -265,7 +279,16 @@ export class ReportRepository {
       signatures,
       addenda,
       takenOverBy: row.taken_over_by,
+      replaces: row.replaces ?? null,
+      replacedBy: this.replacedBy(row),
     };
+  }
+
+  /** The signed corrected report that replaces this one, if any. */
+  private replacedBy(row: ReportRow): { reportId: string; signedAt: string } | null {
+    if (!isSigned(row.state)) return null;
+    const r = this.st.replacedBy.get(row.id);
+    return r ? { reportId: r.id, signedAt: r.signed_at } : null;
   }
 
   /** The stored state is the one its signatures make (common/lifecycle.ts); anything else is refused, not shown. */

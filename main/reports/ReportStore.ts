@@ -102,6 +102,10 @@ export class ReportStore {
   addendum(reportId: string, text: string, signer: Profile): Addendum {
     return this.lifecycle.addendum(reportId, text, signer);
   }
+  /** A corrected report replacing a signed report the hub refused for good (ReportLifecycle.correct). */
+  correct(refusedId: string, actor: string): Report {
+    return this.lifecycle.correct(refusedId, actor);
+  }
 
   // ---- take-over ----
   markTakenOver(reportId: string, newOwner: string, atIso?: string): Report {

@@ -26,7 +26,7 @@ import type { SendOutcome, SignedReportSink } from './HubClient.ts';
 import type { OutboxEntry, OutboxStore } from './OutboxStore.ts';
 import type { PhoneCallInput } from '../../common/contract.ts';
 import type { PhoneLog, PhoneRecord } from './PhoneLog.ts';
-import { refusalMeaning } from '../../common/refusal.ts';
+import { parseRefusal, refusalMeaning, refusalReason } from '../../common/refusal.ts';
 
 export type SyncState = 'local' | 'pending' | 'synced' | 'failed';
 
@@ -366,10 +366,7 @@ export class OutboxSender {
         return true;
       }
       case 'rejected': {
-        const meaning = refusalMeaning(outcome.code, outcome.message);
-        const reason =
-          `Not delivered: ${meaning.words}. The hub refused this ${row.kind} (${outcome.status}${outcome.code ? ` ${outcome.code}` : ''}): ${outcome.message}` +
-          (meaning.resendCanHelp ? '' : ' Resending it would be refused again: issue a corrected report.');
+        const reason = refusalReason(row.kind, outcome.status, outcome.code, outcome.message);
         this.store.markAttempt(row.id, reason, nowIso, true);
         this.consecutiveFailures = 0;
         this.setOnline(true);
@@ -484,12 +481,6 @@ export class OutboxSender {
 /** Thrown by `retry` for a refusal that resending the same signed bytes cannot lift. */
 export class RefusedForGood extends Error {
   override readonly name = 'RefusedForGood';
-}
-
-/** The status and code of a refusal recorded by the sender (its `rejected` reason), or null. */
-export function parseRefusal(lastError: string | null): { status: number; code: string | null } | null {
-  const m = lastError === null ? null : /The hub refused this [a-z]+ \((\d{3})(?: ([A-Za-z0-9_-]+))?\): /.exec(lastError);
-  return m ? { status: Number(m[1]), code: m[2] ?? null } : null;
 }
 
 /** One status for a report from its outbox rows (report + addenda). */

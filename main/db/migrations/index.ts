@@ -7,6 +7,7 @@ import m0030 from './0030-take-over.ts';
 import m0040 from './0040-exam-details.ts';
 import m0050 from './0050-signatures.ts';
 import m0060 from './0060-patient-identity.ts';
+import m0070 from './0070-corrections.ts';
 
 export interface Migration {
   version: number;
@@ -14,4 +15,4 @@ export interface Migration {
   up(db: Db): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0010, m0020, m0030, m0040, m0050, m0060];
+export const MIGRATIONS: readonly Migration[] = [m0010, m0020, m0030, m0040, m0050, m0060, m0070];
