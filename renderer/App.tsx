@@ -55,7 +55,7 @@ export function App() {
   const library = useLibrary(appInfo !== null);
   const reportsChanged = useCallback(() => setRefreshKey((k) => k + 1), []);
   const nav = useStudyNavigation(library, setNotice, reportsChanged);
-  const claims = useClaimsSource();
+  const claims = useClaimsSource(hub);
   const [claimQuestion, setClaimQuestion] = useState<ClaimQuestion | null>(null);
   // A study someone else is reporting opens only once the reporter confirms (issue 7 finding 6).
   const { requestOpen } = nav;
@@ -132,7 +132,8 @@ export function App() {
 
   /** At first start (no profile yet), the bundled sample opens once the signer is known. */
   const openSampleIfFirstStart = (firstStart: boolean) => {
-    if (firstStart && appInfo.sampleStudyUid) void nav.openNow(appInfo.sampleStudyUid);
+    // Through the claim check: the sample may be a study a colleague is reporting.
+    if (firstStart && appInfo.sampleStudyUid) openStudy(appInfo.sampleStudyUid);
   };
   const critical = hub.configured ? <CriticalDialog hub={hub} onRecorded={() => (reportsChanged(), hubState.refresh())} /> : null;
 

@@ -5,12 +5,12 @@
 // 10:42" in the library and on the study. Before a study claimed by someone else opens, a fresh read
 // (not the cached list: a claim made a moment ago counts) and the reporter's confirmation.
 import { createContext, useCallback, useContext, useMemo } from 'react';
+import type { HubStatus } from '../../common/contract.ts';
 import type { UnfinishedItem } from '../../common/hub.ts';
 import { formatClock, formatDateTime } from '../../common/format.ts';
 import { useClient } from '../data/client.ts';
 import { useQuery } from '../data/useQuery.ts';
 import { Dialog } from '../Dialog.tsx';
-import { useHubStatus } from './HubContext.ts';
 import { may } from './hubText.ts';
 
 export interface StudyClaim {
@@ -45,10 +45,9 @@ function toClaims(items: readonly UnfinishedItem[], me: string | null): Map<stri
   return by;
 }
 
-/** The app's one source of claims (provide it with ClaimsContext). */
-export function useClaimsSource(): Claims {
+/** The app's one source of claims (provide it with ClaimsContext); `hub` is the app's hub status (the app provides HubContext itself). */
+export function useClaimsSource(hub: HubStatus | null): Claims {
   const client = useClient();
-  const hub = useHubStatus();
   const user = hub?.user ?? null;
   const allowed = hub?.configured === true && may(user, 'unfinished:list');
   const q = useQuery('claims', (api) => api['unfinished:list']({}), {
@@ -58,14 +57,14 @@ export function useClaimsSource(): Claims {
   });
   const me = user?.username ?? null;
   const by = useMemo(() => (allowed && q.data ? toClaims(q.data.items, me) : new Map<string, StudyClaim[]>()), [allowed, q.data, me]);
-  const { setData } = q;
+  // Asked right after login too (the first start's sample study), before this hook sees the user:
+  // the hub decides whether the list may be read (a referrer's is refused: nothing to ask).
   const othersNow = useCallback(async (studyUid: string): Promise<StudyClaim[] | null> => {
-    if (!allowed) return null;
-    const r = await client.api['unfinished:list']({});
+    const [r, status] = await Promise.all([client.api['unfinished:list']({}), client.api['hub:status']({})]);
     if (!r.ok) return null;
-    setData(r.value);
-    return (toClaims(r.value.items, me).get(studyUid) ?? []).filter((c) => !c.mine);
-  }, [allowed, client, me, setData]);
+    const who = status.ok ? status.value.user?.username ?? null : null;
+    return (toClaims(r.value.items, who).get(studyUid) ?? []).filter((c) => !c.mine);
+  }, [client]);
   return useMemo(() => ({ on: (uid: string) => by.get(uid) ?? [], othersNow }), [by, othersNow]);
 }
 
