@@ -19,6 +19,7 @@ export const CHANNELS = [
   'reports:sign',
   'reports:verify',
   'reports:addendum',
+  'reports:correct',
   'reports:audit',
   'reports:revisions',
   'reports:close',

@@ -210,6 +210,8 @@ export const contract = {
     output: Report,
   },
   'reports:addendum': { input: z.object({ reportId: Uid, text: storableString(100_000).trim().min(1) }).strict(), output: Addendum },
+  /** A corrected report (a new draft of the same study) replacing a signed report the hub refused for good. */
+  'reports:correct': { input: z.object({ reportId: Uid }).strict(), output: Report },
   'reports:audit': { input: z.object({ reportId: Uid }).strict(), output: z.array(AuditEntry) },
   'reports:revisions': { input: z.object({ reportId: Uid }).strict(), output: z.array(Revision) },
   /** The editor closed this draft: publish its snapshot to the hub at once. */

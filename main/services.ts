@@ -225,6 +225,14 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       emit({ type: 'sync-changed', reportId });
       return a;
     },
+    'reports:correct': ({ reportId }) => {
+      const role = myRole();
+      if (role !== null && !roleMay(role, 'draft:write')) throw new ContractError('forbidden', `As ${ROLE_LABELS[role].toLowerCase()} you read signed reports; corrected reports are written by reporters.`);
+      const draft = reports.correct(reportId, actor());
+      hub?.draftOpened(draft);
+      emit({ type: 'sync-changed', reportId });
+      return draft;
+    },
     'reports:audit': ({ reportId }) => reports.audit(reportId),
     'reports:revisions': ({ reportId }) => reports.revisions(reportId),
     'reports:close': async ({ reportId }) => {

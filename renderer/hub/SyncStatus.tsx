@@ -1,7 +1,11 @@
-// Where a signed report is: waiting to reach the hub, at the hub, or refused (with the reason and
-// a Retry). `SyncStatusView` shows a status it is given (a list fetches all its rows' statuses in
-// one request: useSyncStatuses); `SyncStatus` fetches one report's, refreshed on sync events.
+// Where a signed report is: waiting to reach the hub, at the hub, or not delivered (the hub's reason
+// in words). A refusal a change on the hub's side can lift is offered Retry; any other cannot be
+// resent (its signed bytes cannot change): the report's own view offers "Issue a corrected report"
+// instead, and once a corrected report is signed says "Replaced by the corrected report of <time>".
+// `SyncStatusView` shows a status it is given (a list fetches all its rows' statuses in one request:
+// useSyncStatuses); `SyncStatus` fetches one report's, refreshed on sync events.
 import { useState } from 'react';
+import { parseRefusal, refusalMeaning } from '../../common/refusal.ts';
 import type { SyncStatusInfo } from '../../common/contract.ts';
 import { formatDateTime } from '../../common/format.ts';
 import { useHubStatus } from './HubContext.ts';
@@ -15,9 +19,19 @@ export interface SyncStatusViewProps {
   onRetry(): Promise<string | null>;
   /** One short line (reports list) instead of the full sentence. */
   compact?: boolean;
+  /** Start a corrected report (offered for a refusal that resending cannot lift). */
+  onCorrect?: () => Promise<string | null>;
+  /** The signed corrected report that replaced this one. */
+  replacedBy?: { reportId: string; signedAt: string } | null;
 }
 
-export function SyncStatusView({ status, error, onRetry, compact }: SyncStatusViewProps) {
+/** Whether resending the same signed report could succeed (a refusal the hub side can lift, or an unknown one). */
+export function resendCanHelp(reason: string | null): boolean {
+  const refusal = parseRefusal(reason);
+  return refusal === null || refusalMeaning(refusal.code, '').resendCanHelp;
+}
+
+export function SyncStatusView({ status, error, onRetry, compact, onCorrect, replacedBy }: SyncStatusViewProps) {
   const [busy, setBusy] = useState(false);
   const [retryError, setRetryError] = useState<string | null>(null);
   const retry = async () => {
@@ -25,6 +39,14 @@ export function SyncStatusView({ status, error, onRetry, compact }: SyncStatusVi
     setRetryError(await onRetry());
     setBusy(false);
   };
+  const correct = async () => {
+    if (!onCorrect) return;
+    setBusy(true);
+    setRetryError(await onCorrect());
+    setBusy(false);
+  };
+  const failed = status?.state === 'failed';
+  const resendable = failed && resendCanHelp(status.reason);
   const problem = retryError ?? error;
   const state = status?.state ?? 'unknown';
   return (
@@ -41,9 +63,17 @@ export function SyncStatusView({ status, error, onRetry, compact }: SyncStatusVi
           {problem ? ` · ${problem}` : ''}
         </span>
       )}
-      {status?.state === 'failed' && (
+      {failed && replacedBy ? (
+        <span data-testid="replaced-by"> · Replaced by the corrected report of {formatDateTime(replacedBy.signedAt)}.</span>
+      ) : null}
+      {resendable && !replacedBy && (
         <button type="button" className="small" disabled={busy} onClick={() => void retry()}>
           {busy ? 'Retrying…' : 'Retry'}
+        </button>
+      )}
+      {failed && !resendable && !replacedBy && onCorrect && !compact && (
+        <button type="button" className="small" data-testid="correct-button" disabled={busy} onClick={() => void correct()}>
+          {busy ? 'Opening…' : 'Issue a corrected report'}
         </button>
       )}
     </div>
@@ -51,9 +81,17 @@ export function SyncStatusView({ status, error, onRetry, compact }: SyncStatusVi
 }
 
 /** One report's delivery (the signed report's own view). Nothing without a hub. */
-export function SyncStatus({ reportId }: { reportId: string }) {
+export function SyncStatus({ reportId, onCorrect, replacedBy }: { reportId: string } & Pick<SyncStatusViewProps, 'onCorrect' | 'replacedBy'>) {
   const hub = useHubStatus();
   const statuses = useSyncStatuses([reportId]);
   if (!hub?.configured) return null;
-  return <SyncStatusView status={statuses.get(reportId)} error={statuses.error} onRetry={() => statuses.retry(reportId)} />;
+  return (
+    <SyncStatusView
+      status={statuses.get(reportId)}
+      error={statuses.error}
+      onRetry={() => statuses.retry(reportId)}
+      {...(onCorrect ? { onCorrect } : {})}
+      replacedBy={replacedBy ?? null}
+    />
+  );
 }

@@ -15,13 +15,14 @@ export const SYNC_LABELS: Record<SyncStatusInfo['state'], string> = {
   local: 'Not sent (this workstation only)',
   pending: 'Waiting to reach the hub',
   synced: 'At the hub',
-  failed: 'Refused by the hub',
+  failed: 'Not delivered',
 };
 
 /** One line for a signed report's delivery: label, and the reason when there is one. */
 export function syncText(s: Pick<SyncStatusInfo, 'state' | 'reason' | 'attempts'>): string {
   const label = SYNC_LABELS[s.state];
-  if (s.state === 'failed') return `${label}: ${s.reason ?? 'no reason given'}`;
+  // The outbox words a permanent refusal "Not delivered: <the hub's reason in words>. …" (common/refusal.ts).
+  if (s.state === 'failed') return s.reason?.startsWith(`${label}: `) ? s.reason : `${label}: ${s.reason ?? 'no reason given'}`;
   if (s.state === 'pending') {
     const tries = s.attempts > 0 ? ` (${s.attempts} attempt${s.attempts === 1 ? '' : 's'})` : '';
     return s.reason ? `${label}${tries}: ${s.reason}` : `${label}${tries}`;

@@ -58,7 +58,17 @@ export function SignedReport({ report, profile, register, onReport }: SignedRepo
             verified report adds the trainer's signature to it.
           </p>
         )}
-        <SyncStatus reportId={report.id} />
+        <SyncStatus
+          reportId={report.id}
+          replacedBy={report.replacedBy ?? null}
+          onCorrect={async () => {
+            // A corrected report: a new draft of this study with this content, replacing this one.
+            const r = await client.api['reports:correct']({ reportId: report.id });
+            if (!r.ok) return r.error.message;
+            onReport(r.value);
+            return null;
+          }}
+        />
       </div>
 
       {actions.verify && (

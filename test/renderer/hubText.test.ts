@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { may, staleText, syncText, waitingText } from '../../renderer/hub/hubText.ts';
+import { refusalReason } from '../../common/refusal.ts';
 import type { HubUser } from '../../common/hub.ts';
 
 const user = (role: HubUser['role']): HubUser => ({ username: 'u', name: 'Dr U', role, registration: 'GMC 1' });
@@ -20,9 +21,13 @@ describe('syncText', () => {
   it('names each state, with the reason for a refusal and for a wait', () => {
     expect(syncText({ state: 'synced', reason: null, attempts: 1 })).toBe('At the hub');
     expect(syncText({ state: 'failed', reason: 'The hub refused this report (422 hash-mismatch)', attempts: 1 })).toBe(
-      'Refused by the hub: The hub refused this report (422 hash-mismatch)',
+      'Not delivered: The hub refused this report (422 hash-mismatch)',
     );
-    expect(syncText({ state: 'failed', reason: null, attempts: 1 })).toBe('Refused by the hub: no reason given');
+    // The outbox's own words (common/refusal.ts refusalReason) are shown as they are.
+    const words = refusalReason('report', 422, 'hash-mismatch', 'bad hash');
+    expect(syncText({ state: 'failed', reason: words, attempts: 1 })).toBe(words);
+    expect(words).toMatch(/^Not delivered: the signed content does not match its signature hash\. /);
+    expect(syncText({ state: 'failed', reason: null, attempts: 1 })).toBe('Not delivered: no reason given');
     expect(syncText({ state: 'pending', reason: 'hub unreachable: ECONNREFUSED', attempts: 3 })).toBe('Waiting to reach the hub (3 attempts): hub unreachable: ECONNREFUSED');
     expect(syncText({ state: 'pending', reason: null, attempts: 0 })).toBe('Waiting to reach the hub');
     expect(syncText({ state: 'local', reason: null, attempts: 0 })).toBe('Not sent (this workstation only)');
