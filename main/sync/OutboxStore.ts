@@ -25,7 +25,8 @@ export interface OutboxEntry {
 export interface OutboxStore {
   /**
    * Pending rows due at `nowIso`, oldest first, skipping any row with an earlier row of the same
-   * report not yet synced (a report reaches the hub before its addenda).
+   * report not yet synced (a report reaches the hub before its addenda), except an addendum refused
+   * for good: it holds up no later addendum (blocks nothing else).
    */
   due(nowIso: string, limit: number): OutboxEntry[];
   /** Earliest next_attempt_at among pending rows (null = none scheduled; a NULL time counts as now). */
@@ -85,7 +86,8 @@ export class SqliteOutboxStore implements OutboxStore {
       due: db.prepare<[string, number], Row>(
         `SELECT * FROM outbox o
          WHERE o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)
-           AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.report_id = o.report_id AND e.id < o.id AND e.state <> 'synced')
+           AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.report_id = o.report_id AND e.id < o.id
+                             AND (e.state = 'pending' OR (e.state = 'failed' AND e.kind <> 'addendum')))
          ORDER BY o.id LIMIT ?`,
       ),
       nextDue: db.prepare<[], { pending: number; next: string | null; nulls: number }>(

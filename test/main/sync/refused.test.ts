@@ -104,6 +104,47 @@ describe('every permanent refusal the hub can give', () => {
   }
 });
 
+describe('recovering from a refusal for good', () => {
+  it('the corrected report is delivered with `replaces`; the refused one then reads as replaced', async () => {
+    const ws = workstation();
+    const refusedId = ws.sign();
+    const h = station(ws);
+    await h.login('ada', 'pw');
+    hub.script.push({ status: 422, code: 'signoff-problems', message: 'The report fails the sign-off rules.' });
+    h.start();
+    await until(() => h.syncStatus(refusedId).state === 'failed');
+    const draft = ws.store.correct(refusedId, ws.profile.name);
+    const saved = ws.store.save(draft.id, draft.study, draft.content, draft.revision, ws.profile.name);
+    ws.store.sign(draft.id, draft.study, saved.revision, ws.profile);
+    h.signed(draft.id);
+    await until(() => h.syncStatus(draft.id).state === 'synced');
+    const body = JSON.parse(hub.stored.get(draft.id)![0]!.body) as { report: { replaces?: string } };
+    expect(body.report.replaces).toBe(refusedId);
+    expect(ws.store.get(refusedId, 'test').replacedBy?.reportId).toBe(draft.id);
+    // The refused report stays refused (never resent), and says so.
+    expect(h.syncStatus(refusedId).state).toBe('failed');
+    expect(hub.stored.get(refusedId)).toBeUndefined();
+  });
+
+  it('an addendum refused for good holds up no later addendum of the same report', async () => {
+    const ws = workstation();
+    const id = ws.sign();
+    const h = station(ws);
+    await h.login('ada', 'pw');
+    h.start();
+    await until(() => h.syncStatus(id).state === 'synced');
+    hub.script.push({ status: 422, code: 'original-hash-mismatch', message: 'scripted' });
+    ws.addendum(id, 'First addendum.');
+    h.signed(id);
+    await until(() => h.syncStatus(id).state === 'failed');
+    ws.addendum(id, 'Second addendum, written after the first was refused.');
+    h.signed(id);
+    await until(() => (hub.stored.get(id) ?? []).length === 2, 5000);
+    expect((hub.stored.get(id) ?? []).map((r) => r.kind)).toEqual(['report', 'addendum']);
+    expect(h.syncStatus(id)).toMatchObject({ state: 'failed', reason: expect.stringContaining('Not delivered: the addendum does not match') });
+  });
+});
+
 describe('delivery while sessions change', () => {
   it('a row waiting for its signer to log in holds up nobody else and does not say the hub is offline', async () => {
     const ws = workstation({ profile: TRAINER });
