@@ -135,6 +135,17 @@ describe('roles that never draft, through the contract (issue 7, acceptance 10)'
     expect((await call('reports:audit', { reportId: r.id })).at(-1)).toMatchObject({ action: 'view-signed', actor: referrer.name });
   });
 
+  it('a corrected report is refused to a referrer, and to a reporter for a report the hub has not refused', async () => {
+    await call('profile:set', referrer);
+    const signed = await call('reports:open', { study: current });
+    expect((await refused('reports:correct', { reportId: signed.id })).message).toMatch(/corrected reports are written by reporters/);
+    await call('profile:set', RADIOLOGIST);
+    // No hub here: nothing was refused, so there is nothing to correct (an addendum corrects a delivered report).
+    const e = await refused('reports:correct', { reportId: signed.id });
+    expect(e.code).toBe('conflict');
+    expect(e.message).toMatch(/not been refused by the hub/);
+  });
+
   it("saving into a reporter's draft is refused with the reason; the draft is unchanged", async () => {
     await call('profile:set', RADIOLOGIST);
     const draft = await call('reports:open', { study: prior });
