@@ -185,7 +185,11 @@ describe('department hub: the locum case (two workstations, one hub)', () => {
   it('the colleague sees it in Unfinished with author and age, takes it over, and finds the text', async () => {
     colleague = await openPage(browser, colleagueApp, errors);
     await logIn(colleague, COLLEAGUE);
-    await colleague.getByTestId('patient-banner').waitFor();
+    // The first start's sample study is the one the locum left unfinished: asked first, not opened (issue 7).
+    const claimed = colleague.getByTestId('claim-dialog');
+    await claimed.waitFor({ timeout: 15_000 });
+    expect(await claimed.textContent()).toContain(`Opened by ${LOCUM.name}`);
+    await claimed.getByRole('button', { name: 'Cancel: do not open' }).click();
     await colleague.getByRole('button', { name: /^Library/ }).click();
 
     const panel = colleague.getByTestId('unfinished-panel');
