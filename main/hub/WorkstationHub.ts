@@ -41,6 +41,8 @@ export interface WorkstationHubOptions {
   criticalDeadlineMs?: number;
   draftThrottleMs?: number;
   baseDelayMs?: number;
+  /** The outbox's idle poll (and health probe) interval. Default 30 s. */
+  pollMs?: number;
   /** Per-request timeout of the hub client (default 10 s). */
   timeoutMs?: number;
   /** Live event stream reconnect backoff base / cap (defaults 500 ms / 10 s). */
@@ -155,6 +157,7 @@ export class WorkstationHub {
       actor: () => this.user?.name ?? this.reports.getProfile()?.name ?? 'unidentified user',
       ...(opts.criticalDeadlineMs !== undefined ? { criticalDeadlineMs: opts.criticalDeadlineMs } : {}),
       ...(opts.baseDelayMs !== undefined ? { baseDelayMs: opts.baseDelayMs } : {}),
+      ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
     });
     this.publisherValue = this.newPublisher();
 

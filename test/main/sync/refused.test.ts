@@ -243,6 +243,25 @@ describe('OutboxSender and logins', () => {
   });
 });
 
+describe('hub:status with a department hub, nobody logged in, nothing to send', () => {
+  it('turns offline when that hub dies (the idle sender probes its health)', async () => {
+    const own = await startFakeHub();
+    const ws = workstation();
+    const h = new WorkstationHub({ baseUrl: own.url, embedded: false, db: ws.db, reports: ws.store, timeoutMs: 500, baseDelayMs: 20, pollMs: 60 });
+    stops.push(() => h.stop());
+    const changes: boolean[] = [];
+    h.events.on('event', (e) => {
+      if (e.type === 'hub-changed') changes.push(e.online);
+    });
+    h.start();
+    await until(() => h.status().online);
+    await own.close();
+    await until(() => !h.status().online, 5000);
+    expect(changes.at(-1)).toBe(false);
+    expect(h.status()).toMatchObject({ user: null, pending: 0, failed: 0 });
+  });
+});
+
 describe('OutboxSender while idle', () => {
   it('with nothing to send, notices a hub that dies (health probe each poll) and one that comes back', async () => {
     const ws = workstation();
