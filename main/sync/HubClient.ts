@@ -232,13 +232,13 @@ export class HubClient implements SignedReportSink {
     return this.request('GET', HUB_PATHS.unfinished, UnfinishedList);
   }
 
-  async policy(): Promise<SitePolicy> {
-    return this.request('GET', HUB_PATHS.policy, SitePolicy);
   /** This user's drafts taken over by a colleague since the user's previous login. */
   async takenFromMe(): Promise<TakenFromMeList> {
     return this.request('GET', HUB_PATHS.takenFromMe, TakenFromMeList);
   }
 
+  async policy(): Promise<SitePolicy> {
+    return this.request('GET', HUB_PATHS.policy, SitePolicy);
   }
 
   async eventLog(since: number, limit = 500): Promise<EventLog> {
