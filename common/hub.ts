@@ -8,7 +8,6 @@
 //   GET    /api/session                        bearer             → SessionInfo
 //   DELETE /api/session                        bearer             → { ok: true }   (logout)
 //   POST   /api/session/confirm                bearer             ConfirmSignerRequest → ConfirmSignerResponse (password again before signing)
-//   POST   /api/session/confirm                bearer             ConfirmSignerRequest → ConfirmSignerResponse (password again before signing)
 //   POST   /api/ingest                         bearer + Idempotency-Key   OutboxPayload → IngestReceipt
 //   GET    /api/reports/:reportId              bearer             → HubSignedReport
 //   PUT    /api/drafts/:reportId               bearer             DraftSnapshot → DraftAck
@@ -55,7 +54,6 @@ export const HUB_PATHS = {
   health: '/api/health',
   session: '/api/session',
   sessionConfirm: '/api/session/confirm',
-  sessionConfirm: '/api/session/confirm',
   ingest: '/api/ingest',
   report: (reportId: string) => `/api/reports/${encodeURIComponent(reportId)}`,
   draft: (reportId: string) => `/api/drafts/${encodeURIComponent(reportId)}`,
@@ -91,7 +89,6 @@ export const HUB_ERROR_CODES = [
   'unknown-template', // content.templateId unknown to the hub (422)
   'hash-mismatch', // recomputed content hash differs from signature.contentHash (422)
   'signer-mismatch', // signature is not the logged-in user's name/registration/role (422)
-  'signed-at-implausible', // signedAt is not a date-time, more than SIGNED_AT_SKEW_MS ahead of the hub's clock, or before the signer's account existed (422)
   'signed-at-implausible', // signedAt is not a date-time, more than SIGNED_AT_SKEW_MS ahead of the hub's clock, or before the signer's account existed (422)
   'report-conflict', // a different signed report already exists for this id (409)
   'original-not-synced', // addendum for a report the hub does not hold yet (409, retry later)
@@ -154,30 +151,6 @@ export const LoginResponse = z.object({
   permissions: z.array(HubAction),
 });
 export type LoginResponse = z.infer<typeof LoginResponse>;
-
-/**
- * Re-authentication before signing (21 CFR 11.200(a)): the logged-in user's password again, at the
- * first signature of a session and after `signConfirmIdleMinutes` without one. Counted towards
- * lockout like a login. The workstation keeps only the time of the confirmation, in memory.
- */
-export const ConfirmSignerRequest = z.object({ password: z.string().min(1).max(1024) }).strict();
-export type ConfirmSignerRequest = z.infer<typeof ConfirmSignerRequest>;
-
-export const ConfirmSignerResponse = z.object({
-  /** The hub's clock when the password was confirmed (ISO). */
-  confirmedAt: z.string(),
-  /** The site policy's idle limit: a signature more than this many minutes after the last confirmation or signature needs the password again. */
-  idleMinutes: z.number().positive(),
-});
-export type ConfirmSignerResponse = z.infer<typeof ConfirmSignerResponse>;
-
-/**
- * How far a signature's `signedAt` may lie ahead of the hub's clock (clock skew between
- * workstation and hub): 5 minutes. A later time is refused (`signed-at-implausible`). The past is
- * accepted back to the signer's account creation (a report signed offline arrives late), and the
- * hub records its own receipt time (`storedAt`) beside it.
- */
-export const SIGNED_AT_SKEW_MS = 5 * 60_000;
 
 /**
  * Re-authentication before signing (21 CFR 11.200(a)): the logged-in user's password again, at the
@@ -480,8 +453,6 @@ export const SitePolicy = z.object({
     significant: AlertDeadlineSchema.default(defaultDeadlines.significant),
     none: AlertDeadlineSchema.default(defaultDeadlines.none),
   }).strict().prefault({}),
-  /** Minutes without a signature after which signing needs the password again (21 CFR 11.200(a)); the first signature of a session always does. */
-  signConfirmIdleMinutes: z.number().positive().max(24 * 60).default(15),
   /** Minutes without a signature after which signing needs the password again (21 CFR 11.200(a)); the first signature of a session always does. */
   signConfirmIdleMinutes: z.number().positive().max(24 * 60).default(15),
   /** Session lifetime. */

@@ -350,23 +350,6 @@ const examColumns = (q: Params, exam: ExamDetails | undefined): string => [
   exam?.modality ?? null, exam?.studyDate ?? null, requesterUnknown(exam),
 ].map((v) => q.add(v)).join(', ');
 
-async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload, hash: string): Promise<Stored> {
-  const r = p.report;
-  const sig = r.signature;
-  const t = TRANSITIONS[transitionOf(p)];
-  const q = new Params();
-  const id = q.add(r.id);
-  // Inserted unless a colleague took the draft over (the draft row stays locked until COMMIT, so a
-  // take-over waits for this and then finds the report signed) or the id is stored already.
-  const anchor = `dl AS (SELECT owner_id FROM drafts WHERE report_id = ${id} FOR UPDATE),
-     new AS (
-       INSERT INTO signed_reports (id, patient_id, study_uid, content, signer_name, signer_role, signer_registration, signed_at,
-         content_hash, author, created_at, stored_at, stored_by, idempotency_key, state,
-         exam, accession, referring_physician, requesting_service, modality, study_date, requester_unknown)
-       SELECT ${id}, ${[r.study.patientId, r.study.studyUid, JSON.stringify(r.content), sig.name, sig.role, sig.registration, sig.signedAt, hash,
-         it.user.name, r.createdAt, it.at, it.user.id, it.key, t.to].map((v) => q.add(v)).join(', ')}, ${examColumns(q, r.exam)}
-        WHERE NOT EXISTS (SELECT 1 FROM dl WHERE owner_id <> ${q.add(it.user.id)})
-       ON CONFLICT (id) DO NOTHING RETURNING id)`;
 /**
  * The keys by which a study holds its one signed report (migration 4 writes the same): its study
  * UID and, when the exam has an accession, patient ID + accession (two studies of one patient
@@ -399,6 +382,25 @@ async function refuseSecondReport(tx: Queryable, reportId: string, keys: readonl
     { reportId: held.report_id, signerName: held.signer_name, signedAt: held.signed_at, state: held.state, byAccession });
 }
 
+async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload, hash: string): Promise<Stored> {
+  const r = p.report;
+  const sig = r.signature;
+  const t = TRANSITIONS[transitionOf(p)];
+  const keys = studyReportKeys(r.study, r.exam);
+  await refuseSecondReport(tx, r.id, keys);
+  const q = new Params();
+  const id = q.add(r.id);
+  // Inserted unless a colleague took the draft over (the draft row stays locked until COMMIT, so a
+  // take-over waits for this and then finds the report signed) or the id is stored already.
+  const anchor = `dl AS (SELECT owner_id FROM drafts WHERE report_id = ${id} FOR UPDATE),
+     new AS (
+       INSERT INTO signed_reports (id, patient_id, study_uid, content, signer_name, signer_role, signer_registration, signed_at,
+         content_hash, author, created_at, stored_at, stored_by, idempotency_key, state,
+         exam, accession, referring_physician, requesting_service, modality, study_date, requester_unknown)
+       SELECT ${id}, ${[r.study.patientId, r.study.studyUid, JSON.stringify(r.content), sig.name, sig.role, sig.registration, sig.signedAt, hash,
+         it.user.name, r.createdAt, it.at, it.user.id, it.key, t.to].map((v) => q.add(v)).join(', ')}, ${examColumns(q, r.exam)}
+        WHERE NOT EXISTS (SELECT 1 FROM dl WHERE owner_id <> ${q.add(it.user.id)})
+       ON CONFLICT (id) DO NOTHING RETURNING id)`;
   const stored = await recordSignature(tx, it, q, anchor, {
     reportId: r.id, meaning: sig.meaning, sig, hash, from: t.to, state: t.to,
     audit: {
@@ -407,8 +409,6 @@ async function refuseSecondReport(tx: Queryable, reportId: string, keys: readonl
       detail: { contentHash: hash, idempotencyKey: it.key, meaning: sig.meaning, cancerPathway: cancerPathway(r.content), ...(r.replaces ? { replaces: r.replaces } : {}) },
     },
     event: {
-  const keys = studyReportKeys(r.study, r.exam);
-  await refuseSecondReport(tx, r.id, keys);
       type: 'report-signed', at: it.at, reportId: r.id, kind: 'report', state: t.to, study: r.study, signer: signer(sig),
       alertCode: r.content.alertCode, cancerPathway: cancerPathway(r.content),
     },
