@@ -11,6 +11,8 @@ export interface RefusalMeaning {
   words: string;
   /** Resending the same bytes can succeed after a change on the hub's side. */
   resendCanHelp: boolean;
+  /** false: a corrected report of the same study would be refused too (the remedy is elsewhere, in the words). Default true. */
+  correctionCanHelp?: false;
 }
 
 type IngestRefusalCode = Exclude<
@@ -31,7 +33,7 @@ export const REFUSAL_MEANINGS: Readonly<Record<IngestRefusalCode | 'study-alread
   'invalid-transition': { words: "the report's state on the hub does not allow this", resendCanHelp: false },
   'original-hash-mismatch': { words: 'the addendum does not match the report the hub holds', resendCanHelp: false },
   'addendum-conflict': { words: 'the hub already holds a different addendum under this id', resendCanHelp: false },
-  'study-already-reported': { words: 'the hub already holds a final report for this study (add an addendum to it instead)', resendCanHelp: false },
+  'study-already-reported': { words: 'the hub already holds a final report for this study (add an addendum to it instead)', resendCanHelp: false, correctionCanHelp: false },
   'idempotency-key-reused': { words: 'the hub received different content under the same delivery key', resendCanHelp: false },
   'idempotency-key-missing': { words: 'the delivery carried no delivery key (a workstation defect)', resendCanHelp: false },
   'idempotency-key-invalid': { words: 'the delivery key was malformed (a workstation defect)', resendCanHelp: false },
@@ -57,7 +59,7 @@ export function refusalReason(kind: string, status: number, code: string | null,
   const meaning = refusalMeaning(code, hubMessage);
   return (
     `Not delivered: ${meaning.words}. The hub refused this ${kind} (${status}${code ? ` ${code}` : ''}): ${hubMessage}` +
-    (meaning.resendCanHelp ? '' : ' Resending it would be refused again: issue a corrected report.')
+    (meaning.resendCanHelp ? '' : meaning.correctionCanHelp === false ? ' Resending it would be refused again.' : ' Resending it would be refused again: issue a corrected report.')
   );
 }
 

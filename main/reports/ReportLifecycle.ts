@@ -187,8 +187,12 @@ export class ReportLifecycle {
         throw new ContractError('conflict', delivery?.state === 'synced' ? 'The hub holds this report: add an addendum to correct it.' : 'This report has not been refused by the hub: it is still being delivered.');
       }
       const refusal = parseRefusal(delivery.last_error);
-      if (refusal && refusalMeaning(refusal.code, '').resendCanHelp) {
-        throw new ContractError('conflict', `The hub may accept this report as it is once the hub side is fixed (${refusalMeaning(refusal.code, '').words}): retry it instead.`);
+      const meaning = refusal ? refusalMeaning(refusal.code, '') : null;
+      if (meaning?.resendCanHelp) {
+        throw new ContractError('conflict', `The hub may accept this report as it is once the hub side is fixed (${meaning.words}): retry it instead.`);
+      }
+      if (meaning?.correctionCanHelp === false) {
+        throw new ContractError('conflict', `A corrected report of this study would be refused too: ${meaning.words}.`);
       }
       const existing = repo.st.correctionOf.get(refusedId);
       if (existing) return existing.id;

@@ -250,8 +250,9 @@ export class OutboxSender {
       if (row.state !== 'failed') continue;
       const refusal = parseRefusal(row.lastError);
       if (refusal && !refusalMeaning(refusal.code, '').resendCanHelp) {
+        const meaning = refusalMeaning(refusal.code, '');
         throw new RefusedForGood(
-          `Resending this ${row.kind} would be refused again: ${refusalMeaning(refusal.code, '').words}. The signed content cannot change; issue a corrected report instead.`,
+          `Resending this ${row.kind} would be refused again: ${meaning.words}. The signed content cannot change${meaning.correctionCanHelp === false ? '.' : '; issue a corrected report instead.'}`,
         );
       }
     }

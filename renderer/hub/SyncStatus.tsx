@@ -31,6 +31,12 @@ export function resendCanHelp(reason: string | null): boolean {
   return refusal === null || refusalMeaning(refusal.code, '').resendCanHelp;
 }
 
+/** Whether a corrected report of the same study could be accepted (not when the hub holds the study's report). */
+function correctionCanHelp(reason: string | null): boolean {
+  const refusal = parseRefusal(reason);
+  return refusal === null || refusalMeaning(refusal.code, '').correctionCanHelp !== false;
+}
+
 export function SyncStatusView({ status, error, onRetry, compact, onCorrect, replacedBy }: SyncStatusViewProps) {
   const [busy, setBusy] = useState(false);
   const [retryError, setRetryError] = useState<string | null>(null);
@@ -71,7 +77,7 @@ export function SyncStatusView({ status, error, onRetry, compact, onCorrect, rep
           {busy ? 'Retrying…' : 'Retry'}
         </button>
       )}
-      {failed && !resendable && !replacedBy && onCorrect && !compact && (
+      {failed && !resendable && !replacedBy && onCorrect && !compact && correctionCanHelp(status.reason) && (
         <button type="button" className="small" data-testid="correct-button" disabled={busy} onClick={() => void correct()}>
           {busy ? 'Opening…' : 'Issue a corrected report'}
         </button>

@@ -35,11 +35,12 @@ const failed = (code: string): SyncStatusInfo => ({
 
 describe('a report refused for good, on screen', () => {
   for (const [code, meaning] of Object.entries(REFUSAL_MEANINGS)) {
-    it(`${code}: "Not delivered: ${meaning.words}" with ${meaning.resendCanHelp ? 'Retry' : 'Issue a corrected report'}`, () => {
+    const correct = !meaning.resendCanHelp && meaning.correctionCanHelp !== false;
+    it(`${code}: "Not delivered: ${meaning.words}" with ${meaning.resendCanHelp ? 'Retry' : correct ? 'Issue a corrected report' : 'neither (the words say what to do)'}`, () => {
       const t = view(failed(code));
       expect(t).toContain(`Not delivered: ${meaning.words}.`);
       expect(t.includes('Retry')).toBe(meaning.resendCanHelp);
-      expect(t.includes('Issue a corrected report')).toBe(!meaning.resendCanHelp);
+      expect(t.includes('Issue a corrected report')).toBe(correct);
     });
   }
 

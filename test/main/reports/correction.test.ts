@@ -32,7 +32,15 @@ describe('a corrected report', () => {
     expect(() => ws.store.correct(other.id, RADIOLOGIST.name)).toThrow(/Only a signed report/);
   });
 
-  for (const code of Object.keys(REFUSAL_MEANINGS).filter((c) => !REFUSAL_MEANINGS[c as keyof typeof REFUSAL_MEANINGS].resendCanHelp)) {
+  it('is refused when a corrected report of the study would be refused too (the hub holds a final report for it: add an addendum there)', () => {
+    const ws = workstation();
+    const id = ws.sign();
+    refuse(ws, id, 'study-already-reported');
+    expect(() => ws.store.correct(id, RADIOLOGIST.name)).toThrow(/A corrected report of this study would be refused too: the hub already holds a final report/);
+  });
+
+  const correctable = Object.entries(REFUSAL_MEANINGS).filter(([, m]) => !m.resendCanHelp && m.correctionCanHelp !== false).map(([c]) => c);
+  for (const code of correctable) {
     it(`after ${code}: a draft of the same study with the refused content, audited on both, named in the signed payload; the refused copy says it was replaced`, () => {
       const ws = workstation();
       const refusedId = ws.sign();
