@@ -167,6 +167,12 @@ export class DraftPublisher {
           this.events.emit('already-signed', { reportId });
           return;
         }
+        if (err instanceof HubError && err.status !== null && err.status !== 401 && !err.retryable) {
+          // Refused for good (e.g. invalid-input, forbidden): the same snapshot would be refused
+          // again, so it is not resent every window; the next local save publishes afresh.
+          this.events.emit('publish-error', { reportId, error: err });
+          return;
+        }
         // Keep the newest snapshot for the next window (a newer one may have arrived meanwhile).
         if (s.latest === null) s.latest = snapshot;
         else if (snapshot.closed) s.latest = { ...s.latest, closed: true };

@@ -78,6 +78,26 @@ describe('DraftPublisher', () => {
     expect(sink.calls.map((c) => c.snap.revision)).toEqual([1, 2]);
   });
 
+  it('does not resend a snapshot the hub refused for good every window; the next save publishes afresh', async () => {
+    const clock = new ManualClock();
+    const sink = recordingSink(clock);
+    const errors: string[] = [];
+    const pub = new DraftPublisher({ hub: sink, clock, throttleMs: 30_000 });
+    pub.events.on('publish-error', (e) => errors.push(e.error.message));
+    sink.fail = new HubError(422, 'invalid-input', 'content.fields.findings: text holds a NUL character');
+    pub.update('r1', snap(1, clock));
+    await settle();
+    await clock.advance(10 * 60_000);
+    // Before: resent every 30 s for as long as the workstation ran (20 requests in these 10 minutes).
+    expect(sink.calls).toHaveLength(1);
+    expect(errors).toEqual(['content.fields.findings: text holds a NUL character']);
+    sink.fail = null;
+    pub.update('r1', snap(2, clock));
+    await clock.advance(30_000);
+    expect(sink.calls.map((c) => c.snap.revision)).toEqual([1, 2]);
+    expect(clock.pending).toBe(0);
+  });
+
   it('stops publishing when the hub says the draft was taken over, naming the new owner', async () => {
     const clock = new ManualClock();
     const sink = recordingSink(clock);
