@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { bridge, launchChromium, repoRoot, startApp, tempDataDir, type RunningApp } from './harness.ts';
+import { bridge, enterSignPassword, launchChromium, repoRoot, startApp, tempDataDir, type RunningApp } from './harness.ts';
 
 const HUB_CLI = path.join(repoRoot, 'dist', 'node', 'hub.mjs');
 /** The hub runs on PGlite in its data folder, whatever the environment says. */
@@ -230,6 +230,7 @@ describe('department hub: the locum case (two workstations, one hub)', () => {
     await colleague.getByRole('radio', { name: 'No alert', exact: true }).check();
     await expect.poll(() => colleague.getByTestId('sign-button').textContent()).toBe('Sign report');
     await colleague.getByTestId('sign-button').click();
+    await enterSignPassword(colleague, COLLEAGUE.password);
     const signed = colleague.getByTestId('signed-report');
     await signed.waitFor();
     expect(await signed.textContent()).toContain(`Signed by ${COLLEAGUE.name}`);
@@ -358,6 +359,7 @@ describe('hub unreachable: offline banner, critical report phoned through, nothi
     await page.getByLabel('Time of the conversation').fill('2026-01-01T10:00');
     await expect.poll(() => page.getByTestId('sign-button').textContent()).toBe('Sign report');
     await page.getByTestId('sign-button').click();
+    await enterSignPassword(page, COLLEAGUE.password);
     const signed = page.getByTestId('signed-report');
     await signed.waitFor();
     await expect.poll(() => signed.getByTestId('sync-status').getAttribute('data-state'), { timeout: 15_000 }).toBe('pending');
