@@ -46,8 +46,14 @@ export function TopBar({ view, current, hub, signer, onLibrary, onStudy, onHelp,
           </button>
         </>
       ) : (
-        <button type="button" className="small" onClick={onEditProfile} title="Edit your signer profile">
-          {signer.name} · {ROLE_LABELS[signer.role]}
+        <button
+          type="button"
+          className="small"
+          data-testid="local-signer"
+          onClick={onEditProfile}
+          title="No hub: reports are signed with this workstation's local profile, which nobody checks. Edit your signer profile"
+        >
+          {signer.name} · {ROLE_LABELS[signer.role]} <span className="muted">(local profile, no hub)</span>
         </button>
       )}
     </header>
