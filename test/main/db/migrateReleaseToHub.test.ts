@@ -38,6 +38,9 @@ beforeAll(async () => {
   ({ db: hubDb, drop } = await openTrialDb('pglite'));
   hub = await startRealTrialHub(hubDb, SIGNERS[0]!);
   for (const s of SIGNERS.slice(1)) await addTrialUser(hubDb, s);
+  // The release's reports were signed by people who had hub accounts then (a signature needs a hub
+  // session): the accounts date from before the fixture, as they would in the department.
+  await hubDb.query("UPDATE users SET created_at = '2026-01-01T00:00:00.000Z'");
   dir = tempDir('release-hub');
   const file = path.join(dir, 'failsafe.sqlite');
   fs.copyFileSync(FIXTURE, file);
