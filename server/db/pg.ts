@@ -51,8 +51,8 @@ export async function openPg(opts: PgOptions): Promise<HubDb> {
   const channel = `failsafe_events_${schema ?? 'public'}`;
 
   const wrap = (q: Pool | PoolClient): Queryable => ({
-    async query<T>(sql: string, params?: readonly unknown[], opts?: { prepare?: boolean }): Promise<QueryResult<T>> {
-      const r = opts?.prepare
+    async query<T>(sql: string, params?: readonly unknown[], how?: { prepare?: boolean }): Promise<QueryResult<T>> {
+      const r = how?.prepare
         ? await q.query({ name: statementName(sql), text: sql, values: params as unknown[] | undefined })
         : await q.query(sql, params as unknown[] | undefined);
       return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
