@@ -474,11 +474,17 @@ interface LockedReport {
 
 /** The stored report, locked until COMMIT (a verification and an addendum to one report serialise), or null. */
 async function lockReport(tx: Queryable, reportId: string): Promise<LockedReport | null> {
+  // Lock first, read after, in two statements: in READ COMMITTED a row lock that waited for another
+  // transaction re-reads only the locked row, so a joined signature that transaction committed
+  // would stay invisible (a verification delivered twice at once was then refused as
+  // invalid-transition instead of answered as stored). The second statement sees it.
+  const locked = await tx.query('SELECT 1 FROM signed_reports WHERE id = $1 FOR UPDATE', [reportId], PREPARE);
+  if (locked.rows.length === 0) return null;
   const { rows } = await tx.query<LockedReport>(
     `SELECT r.patient_id, r.study_uid, r.content, r.exam, r.state, r.content_hash, r.stored_by, r.signer_name, r.signer_registration,
             v.content_hash AS verification_hash, v.stored_at AS verification_stored_at
        FROM signed_reports r LEFT JOIN signatures v ON v.report_id = r.id AND v.meaning = $2
-      WHERE r.id = $1 FOR UPDATE OF r`,
+      WHERE r.id = $1`,
     [reportId, TRANSITIONS.verify.meaning], PREPARE,
   );
   return rows[0] ?? null;

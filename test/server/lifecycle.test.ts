@@ -246,7 +246,9 @@ describe.each<DbKind>(['pglite', 'postgres'])('report life cycle at the hub (%s)
       ]);
       // One first answer (201); the same key replays it, a new key finds it stored (200).
       expect(results.filter((r) => r.status === 201 && r.headers.get('idempotent-replayed') !== 'true')).toHaveLength(1);
-      expect(results.every((r) => r.status === 201 || r.status === 200)).toBe(true);
+      // (On PostgreSQL a delivery that waited for the first one's row lock used to be refused as
+      // invalid-transition: the joined signature stayed invisible to the re-read row.)
+      expect(results.filter((r) => r.status !== 201 && r.status !== 200).map((r) => [r.status, r.text])).toEqual([]);
       expect(new Set(results.slice(0, 6).map((r) => r.text)).size).toBe(1);
       expect(await count(db, `signatures WHERE report_id = $1 AND meaning = 'verification'`, [p.report.id])).toBe(1);
       expect(await count(db, `events WHERE report_id = $1 AND type = 'report-signed' AND body->>'kind' = 'verification'`, [p.report.id])).toBe(1);
