@@ -53,7 +53,20 @@ for (const r of results) {
   if (r.seconds) md += `(${r.seconds} s)\n\n`;
 }
 if (only.length > 0 && fs.existsSync(docPath)) {
-  console.log('bench: partial run; docs/benchmarks.md not rewritten. Results:\n' + md);
+  // A partial run replaces only its own benchmarks' sections (each "## " section names its file)
+  // and says when and on what machine each was run; the others keep theirs.
+  let doc = fs.readFileSync(docPath, 'utf8');
+  for (const r of results) {
+    const section = md.slice(md.indexOf(`## ${r.name}\n`)).split(/\n(?=## )/)[0].trimEnd() +
+      `\n\n(this section: partial run \`npm run bench -- ${only.join(' ')}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine})\n`;
+    const parts = doc.split(/\n(?=## )/);
+    const at = parts.findIndex((x) => x.startsWith(`## ${r.name}\n`));
+    if (at >= 0) parts[at] = section.trimEnd() + '\n';
+    else parts.push(section.trimEnd() + '\n');
+    doc = parts.join('\n');
+  }
+  fs.writeFileSync(docPath, doc);
+  console.log(`bench: partial run; its sections of ${path.relative(root, docPath)} replaced. Results:\n` + md);
 } else {
   fs.mkdirSync(path.dirname(docPath), { recursive: true });
   fs.writeFileSync(docPath, md);
