@@ -60,9 +60,13 @@ export function useClaimsSource(hub: HubStatus | null): Claims {
   // Asked right after login too (the first start's sample study), before this hook sees the user:
   // the hub decides whether the list may be read (a referrer's is refused: nothing to ask).
   const othersNow = useCallback(async (studyUid: string): Promise<StudyClaim[] | null> => {
-    const [r, status] = await Promise.all([client.api['unfinished:list']({}), client.api['hub:status']({})]);
+    const status = await client.api['hub:status']({});
+    const now = status.ok ? status.value.user : null;
+    // A role that may not read the unfinished list (a referrer) is not asked: it drafts nothing.
+    if (!may(now, 'unfinished:list')) return null;
+    const r = await client.api['unfinished:list']({});
     if (!r.ok) return null;
-    const who = status.ok ? status.value.user?.username ?? null : null;
+    const who = now?.username ?? null;
     return (toClaims(r.value.items, who).get(studyUid) ?? []).filter((c) => !c.mine);
   }, [client]);
   return useMemo(() => ({ on: (uid: string) => by.get(uid) ?? [], othersNow }), [by, othersNow]);

@@ -3,7 +3,7 @@
 // bound to another study is not shown.
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { StudySummary } from '../../common/contract.ts';
-import { isSigned, nothingToReadYet, roleMay, type ReportState } from '../../common/lifecycle.ts';
+import { isSigned, nothingToReadYet, roleMay, type ReportState, type Role } from '../../common/lifecycle.ts';
 import type { Profile, Report, StudyRef } from '../../common/report.ts';
 import { useClient } from '../data/client.ts';
 import { DraftEditor } from './DraftEditor.tsx';
@@ -33,6 +33,10 @@ export function ReportEditor({ study, priors, profile, register, onState, onRepo
 
   const load = useCallback(
     async (templateId?: string) => {
+      if (await nothingSignedToRead(client.api, ref, profile.role)) {
+        setNothingToRead(true);
+        return;
+      }
       const r = await client.api['reports:open']({ study: ref, ...(templateId ? { templateId } : {}) });
       if (!r.ok) {
         if (r.error.code === 'not-found' && !roleMay(profile.role, 'draft:write')) setNothingToRead(true);
@@ -50,14 +54,19 @@ export function ReportEditor({ study, priors, profile, register, onState, onRepo
   // The parent keys this component by study, so one load per mount.
   useEffect(() => {
     let live = true;
-    void client.api['reports:open']({ study: ref }).then((r) => {
+    void (async () => {
+      if (await nothingSignedToRead(client.api, ref, profile.role)) {
+        if (live) setNothingToRead(true);
+        return;
+      }
+      const r = await client.api['reports:open']({ study: ref });
       if (!live) return;
       if (r.ok) {
         setReport(r.value);
         onReportsChanged();
       } else if (r.error.code === 'not-found' && !roleMay(profile.role, 'draft:write')) setNothingToRead(true);
       else setError(r.error.message);
-    });
+    })();
     return () => {
       live = false;
     };
@@ -119,4 +128,14 @@ export function ReportEditor({ study, priors, profile, register, onState, onRepo
       onReload={replace}
     />
   );
+}
+
+/**
+ * A role that never drafts (a referrer, a safety lead) reads signed reports only: when the list has
+ * none for this study there is nothing to open, and asking would only be refused (not-found).
+ */
+async function nothingSignedToRead(api: ReturnType<typeof useClient>['api'], ref: StudyRef, role: Role): Promise<boolean> {
+  if (roleMay(role, 'draft:write')) return false;
+  const list = await api['reports:list']({});
+  return list.ok && !list.value.some((r) => r.study.studyUid === ref.studyUid && r.study.patientId === ref.patientId && isSigned(r.state));
 }

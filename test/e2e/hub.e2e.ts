@@ -171,9 +171,11 @@ describe('department hub: the locum case (two workstations, one hub)', () => {
     await locum.getByRole('button', { name: 'Leave it unsigned and open the other study' }).click();
     await expect.poll(() => locum.getByTestId('patient-banner').textContent()).toContain('15 Mar 2023');
 
-    // The locum's own draft is listed as unfinished, with Open (no Take over).
+    // The locum's own draft is listed as unfinished, with Open (no Take over). The study just
+    // opened is listed too (opening claims it, issue 7), still open on her workstation.
     await locum.getByRole('button', { name: /^Library/ }).click();
-    const own = locum.getByTestId('unfinished-item').filter({ hasText: LOCUM.name });
+    await expect.poll(() => locum.getByTestId('unfinished-item').filter({ hasText: LOCUM.name }).filter({ hasText: 'Open on the author' }).count(), { timeout: 10_000 }).toBe(1);
+    const own = locum.getByTestId('unfinished-item').filter({ hasText: LOCUM.name }).filter({ hasText: 'Closed by the author' });
     await expect.poll(() => own.count(), { timeout: 10_000 }).toBe(1);
     expect(await own.textContent()).toContain('(you)');
     expect(await own.getByRole('button', { name: /^Take over/ }).count()).toBe(0);
