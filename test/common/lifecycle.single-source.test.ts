@@ -12,9 +12,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, sourceFiles as sourceFilesIn } from '../support/sourceFiles.ts';
 import { REPORT_STATES, ROLES } from '../../common/lifecycle.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
+const ROOT = REPO_ROOT;
 const SCANNED = ['common', 'main', 'preload', 'renderer', 'server', 'scripts'];
 const EXTENSIONS = /\.(ts|tsx|mts|cts|js|mjs|cjs|sql)$/;
 const THE_SOURCE = 'common/lifecycle.ts';
@@ -129,19 +130,7 @@ export function findRestatements(src: string): Finding[] {
   return found.sort((a, b) => a.line - b.line);
 }
 
-function sourceFiles(): string[] {
-  const files: string[] = [];
-  const walk = (dir: string): void => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      if (e.name === 'node_modules' || e.name === 'dist' || e.name.startsWith('.')) continue;
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (EXTENSIONS.test(e.name)) files.push(path.relative(ROOT, p).split(path.sep).join('/'));
-    }
-  };
-  for (const d of SCANNED) if (fs.existsSync(path.join(ROOT, d))) walk(path.join(ROOT, d));
-  return files.sort();
-}
+const sourceFiles = (): string[] => sourceFilesIn(SCANNED, EXTENSIONS);
 
 /** Findings outside the exempt part of the file, and whether an exemption was used. */
 function check(file: string, src: string): { findings: Finding[]; exemptionUsed: boolean } {

@@ -14,8 +14,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, sourceFiles as sourceFilesIn } from '../support/sourceFiles.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
+const ROOT = REPO_ROOT;
 const SCANNED = ['common', 'main', 'preload', 'renderer', 'server', 'scripts', 'bench', 'test/support'];
 const EXTENSIONS = /\.(ts|tsx|mts|cts|js|mjs|cjs)$/;
 
@@ -85,19 +86,7 @@ export function findIn(src: string, family: Family): { line: number; text: strin
   return found;
 }
 
-function sourceFiles(): string[] {
-  const files: string[] = [];
-  const walk = (dir: string): void => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      if (e.name === 'node_modules' || e.name === 'dist' || e.name.startsWith('.')) continue;
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (EXTENSIONS.test(e.name)) files.push(path.relative(ROOT, p).split(path.sep).join('/'));
-    }
-  };
-  for (const d of SCANNED) if (fs.existsSync(path.join(ROOT, d))) walk(path.join(ROOT, d));
-  return files.sort();
-}
+const sourceFiles = (): string[] => sourceFilesIn(SCANNED, EXTENSIONS);
 
 describe('the scanner', () => {
   const family = (name: string): Family => FAMILIES.find((f) => f.name.startsWith(name))!;

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReportContent } from '../../common/report.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
-import { addUser, http, loginAs, post, signableContent, signedAddendum, signedReport, startTestHub, studyFor, testDb, type TestHub, type TestUser } from './support.ts';
+import { http, hubWithRadiologist, post, signableContent, signedAddendum, signedReport, studyFor, type TestHub, type TestUser } from './support.ts';
 
 let db: HubDb;
 let hub: TestHub;
@@ -16,15 +16,7 @@ let rad: TestUser;
 let token: string;
 
 beforeAll(async () => {
-  const d = await testDb('pglite', 'hub_meaningful_text');
-  db = d.db;
-  hub = await startTestHub(db);
-  rad = await addUser(db, 'radiologist');
-  token = await loginAs(hub.url, rad);
-  cleanup = async () => {
-    await hub.close();
-    await d.cleanup();
-  };
+  ({ db, hub, rad, token, close: cleanup } = await hubWithRadiologist('hub_meaningful_text'));
 }, 60_000);
 afterAll(async () => cleanup?.());
 

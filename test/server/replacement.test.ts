@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignedReportPayload } from '../../common/hubPayload.ts';
 import { signedPayload } from '../../common/report.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
-import { addUser, loginAs, post, signableContent, signedReport, startTestHub, testDb, type TestHub, type TestUser } from './support.ts';
+import { hubWithRadiologist, post, signableContent, signedReport, type TestHub, type TestUser } from './support.ts';
 
 let db: HubDb;
 let hub: TestHub;
@@ -16,15 +16,7 @@ let rad: TestUser;
 let token: string;
 
 beforeAll(async () => {
-  const d = await testDb('pglite', 'hub_replacement');
-  db = d.db;
-  hub = await startTestHub(db);
-  rad = await addUser(db, 'radiologist');
-  token = await loginAs(hub.url, rad);
-  cleanup = async () => {
-    await hub.close();
-    await d.cleanup();
-  };
+  ({ db, hub, rad, token, close: cleanup } = await hubWithRadiologist('hub_replacement'));
 }, 180_000);
 afterAll(async () => cleanup?.());
 

@@ -261,3 +261,18 @@ export function openSse(base: string, token: string, opts: { since?: number; las
     close() { ac.abort(); },
   };
 }
+
+/** One hub on its own PGlite database with a logged-in radiologist, for a test file; close() ends both. */
+export async function hubWithRadiologist(label: string): Promise<{ db: HubDb; hub: TestHub; rad: TestUser; token: string; close(): Promise<void> }> {
+  const d = await testDb('pglite', label);
+  const hub = await startTestHub(d.db);
+  const rad = await addUser(d.db, 'radiologist');
+  const token = await loginAs(hub.url, rad);
+  return {
+    db: d.db, hub, rad, token,
+    close: async () => {
+      await hub.close();
+      await d.cleanup();
+    },
+  };
+}
