@@ -194,14 +194,6 @@ export function App() {
           onLogout={() => void logout()}
           onEditProfile={() => setEditingProfile(true)}
         />
-        <OfflineBanner hub={hub} />
-        <NoticeBar notice={notice} onDismiss={() => setNotice(null)} />
-        {library.error && (
-          <div className="notice notice-error" role="alert">
-            Could not read the library: {library.error}
-          </div>
-        )}
-
         <main className="main">
           <div hidden={view !== 'library'} className="view">
             <Library
@@ -230,6 +222,18 @@ export function App() {
             </div>
           )}
         </main>
+        {/* Notices appear below the working area, never above it: a banner that arrives while the
+            reporter is clicking must not push the controls down under the pointer (a click meant
+            for one alert category landing on the next). Hazard log H34. */}
+        <div className="status-area">
+          <OfflineBanner hub={hub} />
+          <NoticeBar notice={notice} onDismiss={() => setNotice(null)} />
+          {library.error && (
+            <div className="notice notice-error" role="alert">
+              Could not read the library: {library.error}
+            </div>
+          )}
+        </div>
 
         <SwitchDialog pending={nav.pending} current={current?.study ?? null} onStay={nav.cancelSwitch} onLeave={() => void nav.confirmSwitch()} />
         <ClaimDialog

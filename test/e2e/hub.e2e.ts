@@ -345,8 +345,16 @@ describe('hub unreachable: offline banner, critical report phoned through, nothi
     await logIn(page, COLLEAGUE);
     await page.getByTestId('patient-banner').waitFor();
     await expect.poll(() => page.getByTestId('offline-banner').count(), { timeout: 20_000 }).toBe(0);
+    // Where the alert categories sit before the hub goes down: the offline banner that follows
+    // must not move them under the reporter's pointer (hazard H34).
+    const critical = page.getByRole('radio', { name: 'Critical', exact: true });
+    const before = await critical.boundingBox();
     await hub.stop();
     hub = null;
+    // The banner arrives on its own schedule; the reporter may be clicking at that moment.
+    const banner = page.getByTestId('offline-banner');
+    await banner.waitFor({ timeout: 45_000 });
+    expect(await critical.boundingBox()).toEqual(before);
 
     await page.getByLabel('Clinical question (from the request)').fill('Collapse, GCS 8.');
     await page.getByLabel('No prior imaging available').check();
@@ -366,9 +374,7 @@ describe('hub unreachable: offline banner, critical report phoned through, nothi
     await signed.waitFor();
     await expect.poll(() => signed.getByTestId('sync-status').getAttribute('data-state'), { timeout: 15_000 }).toBe('pending');
 
-    // Offline now shows, with the report counted as waiting.
-    const banner = page.getByTestId('offline-banner');
-    await banner.waitFor({ timeout: 45_000 });
+    // The banner now counts the report as waiting.
     await expect.poll(() => banner.textContent(), { timeout: 20_000 }).toContain('1 signed report is waiting');
 
     // The deadline (3 s under test timings) passes: the blocking dialog.
