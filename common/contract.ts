@@ -3,7 +3,7 @@
 // carry exactly this; main parses every input with these schemas before a handler sees it.
 import { z } from 'zod';
 import { CHANNELS, type Channel } from './channels.ts';
-import { Addendum, Profile, Report, ReportContent, ReportState, storableString, StorableReportContent, StudyRef } from './report.ts';
+import { Addendum, Profile, Report, ReportContent, storableString, StorableReportContent, StudyRef } from './report.ts';
 import { HubUser, UnfinishedList } from './hub.ts';
 import { issueText } from './validation.ts';
 import { parseIsoDateTime } from './signoff.ts';
@@ -92,12 +92,8 @@ export const ImageRef = z.object({
 });
 export type ImageRef = z.infer<typeof ImageRef>;
 
-export const ReportListItem = z.object({
-  id: z.string(),
-  study: StudyRef,
-  state: ReportState,
-  author: z.string(),
-  updatedAt: z.string(),
+/** A line of the reports list: the report's own fields (common/report.ts Report) and the exam's names to show. */
+export const ReportListItem = Report.pick({ id: true, study: true, state: true, author: true, updatedAt: true }).extend({
   patientName: z.string(),
   studyDescription: z.string(),
 });

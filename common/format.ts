@@ -31,15 +31,35 @@ function instant(iso: string): Date | null {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
+/** The numbers of a DICOM date. */
+export interface DicomDateParts {
+  year: number;
+  /** 1–12 in a valid date (not checked here). */
+  month: number;
+  /** 1–31 in a valid date (not checked here). */
+  day: number;
+}
+
+/**
+ * A DICOM DA (YYYYMMDD, surrounding white space ignored) read into its numbers; null when it is
+ * not eight digits. Read here once for the formatters below and the sign-off rules
+ * (common/signoff.ts studyEarliest). It checks the form only: what counts as a real day is the
+ * caller's to decide (a label shows "31 Feb" as written; a time bound needs a day that exists).
+ */
+export function parseDicomDate(da: string): DicomDateParts | null {
+  const m = DICOM_DATE.exec(da.trim());
+  return m ? { year: Number(m[1]), month: Number(m[2]), day: Number(m[3]) } : null;
+}
+
 /** DICOM DA (YYYYMMDD) → "12 Mar 2020"; '' → the fallback; anything else malformed → the raw text. */
 export function formatDicomDate(da: string, fallback = 'date unknown'): string {
   const text = da.trim();
-  const m = DICOM_DATE.exec(text);
-  if (!m) return text === '' ? fallback : text;
-  const month = MONTHS[Number(m[2]) - 1];
-  const day = Number(m[3]);
-  if (!month || day < 1 || day > 31) return text;
-  return `${day} ${month} ${m[1]}`;
+  const date = parseDicomDate(text);
+  if (!date) return text === '' ? fallback : text;
+  const month = MONTHS[date.month - 1];
+  if (!month || date.day < 1 || date.day > 31) return text;
+  // The year as written: DA always has four digits ("0999" stays "0999").
+  return `${date.day} ${month} ${String(date.year).padStart(4, '0')}`;
 }
 
 /** DICOM TM (HHMMSS.frac, or HHMM / HH) → "14:03"; '' → the fallback; anything else malformed → the raw text. */
@@ -55,11 +75,11 @@ export function formatDicomTime(tm: string, fallback = 'time unknown'): string {
 
 /** Whole years between two DICOM dates (birth, then the exam), or null if either is unknown or the result is implausible. */
 export function ageInYears(birthDa: string, atDa: string): number | null {
-  const b = DICOM_DATE.exec(birthDa.trim());
-  const a = DICOM_DATE.exec(atDa.trim());
+  const b = parseDicomDate(birthDa);
+  const a = parseDicomDate(atDa);
   if (!b || !a) return null;
-  let years = Number(a[1]) - Number(b[1]);
-  if (Number(a[2]) * 100 + Number(a[3]) < Number(b[2]) * 100 + Number(b[3])) years -= 1;
+  let years = a.year - b.year;
+  if (a.month * 100 + a.day < b.month * 100 + b.day) years -= 1;
   return years >= 0 && years < 150 ? years : null;
 }
 

@@ -37,7 +37,7 @@ import { z } from 'zod';
 import { DEFAULT_ALERT_POLICY } from './alertPolicy.ts';
 import { AddendumPayload, OutboxPayload, SignedReportPayload } from './hubPayload.ts';
 import { Action as HubAction, UNFINISHED_CHANGE_REASONS } from './lifecycle.ts';
-import { Addendum, AlertCategory, ExamDetails, ReportContent, ReportState, Role, Signature, SignatureRecord, StorableReportContent, StudyRef } from './report.ts';
+import { Addendum, AlertCategory, ReportContent, ReportRecordFields, ReportState, Role, Signature, StorableReportContent, StudyRef } from './report.ts';
 
 export { AddendumPayload, OutboxPayload, SignedReportPayload };
 
@@ -207,16 +207,11 @@ export const IngestReceipt = z.object({
 });
 export type IngestReceipt = z.infer<typeof IngestReceipt>;
 
+/** A signed report as the hub stores it: the fields of the workstation's Report (common/report.ts), and what only the hub records. */
 export const HubSignedReport = z.object({
-  id: z.string(),
-  study: StudyRef,
-  content: ReportContent,
+  ...ReportRecordFields,
   /** The first signature: the final report's, or the trainee's provisional one. */
   signature: Signature,
-  /** Life-cycle state at the hub: provisional, final or appended. */
-  state: ReportState,
-  /** Null for reports sent by workstations that did not yet record the exam. */
-  exam: ExamDetails.nullable(),
   /** Neither a referring physician nor a requesting service is known: alerts go to the duty radiologist. */
   requesterUnknown: z.boolean(),
   /**
@@ -224,10 +219,6 @@ export const HubSignedReport = z.object({
    * whatever the alert code), recorded apart from `content.alertCode`. Absent from hubs before issue 7.
    */
   cancerPathway: z.boolean().optional(),
-  /** Every signature record, oldest first. */
-  signatures: z.array(SignatureRecord),
-  author: z.string(),
-  createdAt: z.string(),
   storedAt: z.string(),
   /** Newest first, as the workstation shows them. */
   addenda: z.array(Addendum.extend({ storedAt: z.string(), originalHash: z.string() })),
@@ -265,26 +256,44 @@ export const DraftAck = z.object({
 });
 export type DraftAck = z.infer<typeof DraftAck>;
 
-export const HubDraft = z.object({
+/**
+ * What the hub holds of a draft apart from its text and when the hub last changed it: the draft
+ * itself (HubDraft) and its line in the unfinished list (UnfinishedItem) carry the same fields,
+ * so they are written once here and cannot drift apart.
+ */
+const DraftHeader = {
   reportId: z.string(),
   study: StudyRef,
-  content: ReportContent,
   revision: z.number().int(),
   owner: HubUserRef,
   /** First snapshot the hub saw (ISO). */
   createdAt: z.string(),
   lastActivity: z.string(),
-  updatedAt: z.string(),
   closed: z.boolean(),
+};
+
+export const HubDraft = z.object({
+  ...DraftHeader,
+  content: ReportContent,
+  updatedAt: z.string(),
 });
 export type HubDraft = z.infer<typeof HubDraft>;
 
-export const HubDraftRevision = z.object({
+/**
+ * One snapshot as its author sent it: kept as a revision of the draft (HubDraftRevision), or,
+ * when it came after a take-over, kept aside as a late snapshot (LateSnapshot). Both are the
+ * same record at heart; they differ only in the times the hub notes beside it.
+ */
+const SnapshotRecord = {
   revision: z.number().int(),
-  savedAt: z.string(),
-  lastActivity: z.string(),
   author: HubUserRef,
   content: ReportContent,
+};
+
+export const HubDraftRevision = z.object({
+  ...SnapshotRecord,
+  savedAt: z.string(),
+  lastActivity: z.string(),
 });
 export type HubDraftRevision = z.infer<typeof HubDraftRevision>;
 
@@ -298,10 +307,8 @@ export type TakeOverRecord = z.infer<typeof TakeOverRecord>;
 
 /** A snapshot refused because the draft had been taken over: kept so the former owner's words are not lost. */
 export const LateSnapshot = z.object({
-  revision: z.number().int(),
+  ...SnapshotRecord,
   receivedAt: z.string(),
-  author: HubUserRef,
-  content: ReportContent,
 });
 export type LateSnapshot = z.infer<typeof LateSnapshot>;
 
@@ -325,13 +332,13 @@ export type TakeOverRequest = z.infer<typeof TakeOverRequest>;
 export const TakeOverResponse = DraftWithHistory.extend({ previousOwner: HubUserRef, takenOverAt: z.string() });
 export type TakeOverResponse = z.infer<typeof TakeOverResponse>;
 
-/** One of your drafts a colleague took over since your previous login (GET /api/drafts/taken-from-me). */
-export const TakenFromMe = z.object({
+/**
+ * One of your drafts a colleague took over since your previous login (GET /api/drafts/taken-from-me):
+ * the take-over record without `from` (that is you), with the draft it concerns.
+ */
+export const TakenFromMe = TakeOverRecord.omit({ from: true }).extend({
   reportId: z.string(),
   study: StudyRef,
-  at: z.string(),
-  to: HubUserRef,
-  reason: z.string(),
   /** The draft has been signed since (by whoever holds it). */
   signed: z.boolean(),
 });
@@ -342,19 +349,14 @@ export type TakenFromMeList = z.infer<typeof TakenFromMeList>;
 export const StaleReason = z.enum(['idle', 'session-ended']);
 export type StaleReason = z.infer<typeof StaleReason>;
 
+/** A draft in the unfinished list: the draft without its text, with how old and idle it is. */
 export const UnfinishedItem = z.object({
-  reportId: z.string(),
-  study: StudyRef,
-  owner: HubUserRef,
-  createdAt: z.string(),
-  lastActivity: z.string(),
-  revision: z.number().int(),
+  ...DraftHeader,
   /** Milliseconds since createdAt (age) and since lastActivity (idle), at `now`. */
   ageMs: z.number(),
   idleMs: z.number(),
   stale: z.boolean(),
   staleReasons: z.array(StaleReason),
-  closed: z.boolean(),
   /** The previous owner when the draft was taken over, else null. */
   takenOverFrom: HubUserRef.nullable(),
 });

@@ -25,7 +25,9 @@ export function severityRank(c: AlertCategory): number {
   return ALERT_CATEGORIES.length - 1 - ALERT_CATEGORIES.indexOf(c);
 }
 
-const shortText = z.string().max(500);
+/** The longest short text (a name, a role, a site, a reason): forms cap their inputs at it too. */
+export const SHORT_TEXT_MAX = 500;
+const shortText = z.string().max(SHORT_TEXT_MAX);
 const longText = z.string().max(100_000);
 
 export const UnexpectedFinding = z.object({
@@ -213,23 +215,33 @@ export const Addendum = z.object({
 });
 export type Addendum = z.infer<typeof Addendum>;
 
-export const Report = z.object({
+/**
+ * The fields every copy of a report carries: the workstation's (Report) and the hub's signed
+ * record (common/hub.ts HubSignedReport). Written once so that the two copies of one report
+ * cannot come to disagree about what a field holds.
+ */
+export const ReportRecordFields = {
   id: z.string(),
   study: StudyRef,
   /**
    * A signed report: the exam bound into its signatures (null only for reports signed before exams
-   * were recorded). A draft: the exam as the image index knows it now (null when it does not).
+   * were recorded, or sent by a workstation that did not yet record them). A draft: the exam as the
+   * image index knows it now (null when it does not).
    */
   exam: ExamDetails.nullable(),
-  /** The life-cycle state (common/lifecycle.ts). */
+  /** The life-cycle state (common/lifecycle.ts); at the hub: provisional, final or appended. */
   state: ReportState,
   content: ReportContent,
-  revision: z.number().int().nonnegative(),
   createdAt: z.string(),
-  updatedAt: z.string(),
   author: z.string(),
   /** Every signature on the report, oldest first (provisional, final-report or verification, addenda). */
   signatures: z.array(SignatureRecord),
+};
+
+export const Report = z.object({
+  ...ReportRecordFields,
+  revision: z.number().int().nonnegative(),
+  updatedAt: z.string(),
   /** Newest first: addenda are shown above the original. */
   addenda: z.array(Addendum),
   /** Set when a colleague took this draft over: the local copy is read-only. */

@@ -1,7 +1,7 @@
 // Sign-off rules of domain.md §3, as one pure function. The editor shows its result live; the
 // store and the hub run the same function before they accept a signature. Text counts as written
 // only when common/text.ts isMeaningfulText says so (zero-width spaces or "." are not a conclusion).
-import { formatDateTime, formatDicomDate } from './format.ts';
+import { formatDateTime, formatDicomDate, parseDicomDate } from './format.ts';
 import { ALERT_LABELS, severityRank, type AlertCategory, type ExamDetails, type ReportContent } from './report.ts';
 import { CARRIED_OVER_TITLE, CARRIED_SECTION_ID, getTemplate, hiddenFieldIds, type Template } from './templates.ts';
 import { isMeaningfulText } from './text.ts';
@@ -81,13 +81,14 @@ export function parseIsoDateTime(s: string): Date | null {
 
 /** The earliest instant the study can have been performed: its DICOM date (and time, when given) read at UTC+14; null without a valid date. */
 export function studyEarliest(exam: ExamDetails | null | undefined): Date | null {
-  const da = /^(\d{4})(\d{2})(\d{2})$/.exec(exam?.studyDate.trim() ?? '');
-  if (!da) return null;
-  const [y, mo, d] = [Number(da[1]), Number(da[2]), Number(da[3])];
+  const date = parseDicomDate(exam?.studyDate ?? '');
+  if (!date) return null;
+  const { year, month, day } = date;
   const tm = /^(\d{2})(\d{2})?(\d{2})?/.exec(exam?.studyTime.trim() ?? '');
   const [h, mi, se] = tm ? [Number(tm[1]), Number(tm[2] ?? 0), Number(tm[3] ?? 0)] : [0, 0, 0];
-  const t = new Date(Date.UTC(y, mo - 1, d, h <= 23 ? h : 0, mi <= 59 ? mi : 0, se <= 59 ? se : 0));
-  if (t.getUTCFullYear() !== y || t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d) return null;
+  const t = new Date(Date.UTC(year, month - 1, day, h <= 23 ? h : 0, mi <= 59 ? mi : 0, se <= 59 ? se : 0));
+  // A day that does not exist (20260230) rolls over in Date.UTC: not a date to bound a time with.
+  if (t.getUTCFullYear() !== year || t.getUTCMonth() !== month - 1 || t.getUTCDate() !== day) return null;
   return new Date(t.getTime() - STUDY_TIME_ZONE_SLACK_MS);
 }
 

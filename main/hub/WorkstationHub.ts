@@ -18,6 +18,7 @@ import type { ReportStore } from '../reports/ReportStore.ts';
 import { HubClient, HubError, type HubSubscription, type SignedReportSink } from '../sync/HubClient.ts';
 import { OutboxPayload } from '../../common/hubPayload.ts';
 import { formatDateTime } from '../../common/format.ts';
+import { messageOf } from '../../common/errorMessage.ts';
 import { OutboxSender, RefusedForGood, summarise } from '../sync/OutboxSender.ts';
 import { SqliteOutboxStore, type OutboxEntry } from '../sync/OutboxStore.ts';
 import { SqlitePhoneLog } from '../sync/PhoneLog.ts';
@@ -67,10 +68,6 @@ function signerOf(payloadJson: string): { name: string; registration: string } |
   } catch {
     return null;
   }
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Hub failures become contract errors the renderer can show as they are. */

@@ -26,6 +26,7 @@ import {
   type HubUser,
 } from '../../common/hub.ts';
 import type { z } from 'zod';
+import { messageOf } from '../../common/errorMessage.ts';
 import { HubError } from '../../common/hubError.ts';
 import { SseParser } from '../../common/sse.ts';
 import { issueText, jsonOrUndefined } from '../../common/validation.ts';
@@ -90,14 +91,6 @@ export interface HubSubscription {
   /** Highest seq delivered to onEvent so far (0 = none). */
   readonly lastSeq: number;
   readonly connected: boolean;
-}
-
-function messageOf(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as Error & { cause?: unknown }).cause;
-    return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
-  }
-  return String(err);
 }
 
 function isTimeout(err: unknown): boolean {

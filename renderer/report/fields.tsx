@@ -3,7 +3,7 @@
 // linked to it with aria-describedby.
 import { useRef, type ReactNode } from 'react';
 import type { StudySummary } from '../../common/contract.ts';
-import { ALERT_CATEGORIES, ALERT_LABELS, FindingCategory, type AlertCategory, type ReportContent, type UnexpectedFinding } from '../../common/report.ts';
+import { ALERT_CATEGORIES, ALERT_LABELS, FindingCategory, SHORT_TEXT_MAX, type AlertCategory, type ReportContent, type UnexpectedFinding } from '../../common/report.ts';
 import type { SignOffProblem } from '../../common/signoff.ts';
 import type { TemplateField } from '../../common/templates.ts';
 import { describeAlertPolicy } from '../../common/alertPolicy.ts';
@@ -46,6 +46,30 @@ function Field({ id, label, children }: { id: string; label: string; children: R
       <label htmlFor={id}>{label}</label>
       {children}
     </div>
+  );
+}
+
+/**
+ * A labelled one-line text input for a short text of the report (at most SHORT_TEXT_MAX
+ * characters, as the schema allows), with its problems beside it. `fieldId` is the sign-off
+ * problems' id for it; the input's id is `field-<fieldId>`, the id SignOffPanel focuses for a problem.
+ * `children` follow the problems (a note about the field).
+ */
+function ShortTextField({ fieldId, label, value, onChange, problems, children }: {
+  fieldId: string;
+  label: string;
+  value: string | undefined;
+  onChange: (text: string) => void;
+  problems: readonly SignOffProblem[];
+  children?: ReactNode;
+}) {
+  const id = `field-${fieldId}`;
+  return (
+    <Field id={id} label={label}>
+      <input id={id} value={value ?? ''} maxLength={SHORT_TEXT_MAX} onChange={(e) => onChange(e.target.value)} {...ariaFor(fieldId, problems)} />
+      <FieldProblems fieldId={fieldId} all={problems} />
+      {children}
+    </Field>
   );
 }
 
@@ -122,19 +146,13 @@ export function ComparisonEditor({ content, update, problems, priors }: { conten
         </Field>
       )}
       {c.kind === 'none-available' && priors.length > 0 && (
-        <Field id="field-comparison.noPriorReason" label={`Why none of the ${priors.length} prior ${priors.length === 1 ? 'study' : 'studies'} of this patient in the library can be used`}>
-          <input
-            id="field-comparison.noPriorReason"
-            value={c.noPriorReason ?? ''}
-            maxLength={500}
-            onChange={(e) => {
-              const reason = e.target.value;
-              update((x) => ({ ...x, comparison: { kind: 'none-available', text: '', noPriorReason: reason } }));
-            }}
-            {...ariaFor('comparison.noPriorReason', problems)}
-          />
-          <FieldProblems fieldId="comparison.noPriorReason" all={problems} />
-        </Field>
+        <ShortTextField
+          fieldId="comparison.noPriorReason"
+          label={`Why none of the ${priors.length} prior ${priors.length === 1 ? 'study' : 'studies'} of this patient in the library can be used`}
+          value={c.noPriorReason}
+          onChange={(reason) => update((x) => ({ ...x, comparison: { kind: 'none-available', text: '', noPriorReason: reason } }))}
+          problems={problems}
+        />
       )}
       {priors.length > 0 && (
         <div className="quick-fill" role="group" aria-label="Insert a prior study">
@@ -258,18 +276,15 @@ export function UnexpectedEditor({ content, update, problems }: { content: Repor
                       <FieldProblems fieldId={`unexpected.${it.id}.category`} all={problems} />
                     </div>
                     {it.category === 'cancer' && (
-                      <div className="field">
-                        <label htmlFor={`${base}.primarySite`}>Suspected primary site of unexpected finding {n}</label>
-                        <input
-                          id={`${base}.primarySite`}
-                          value={it.primarySite ?? ''}
-                          maxLength={500}
-                          onChange={(e) => setItem(it.id, { primarySite: e.target.value })}
-                          {...ariaFor(`unexpected.${it.id}.primarySite`, problems)}
-                        />
-                        <FieldProblems fieldId={`unexpected.${it.id}.primarySite`} all={problems} />
+                      <ShortTextField
+                        fieldId={`unexpected.${it.id}.primarySite`}
+                        label={`Suspected primary site of unexpected finding ${n}`}
+                        value={it.primarySite}
+                        onChange={(primarySite) => setItem(it.id, { primarySite })}
+                        problems={problems}
+                      >
                         <p className="muted cancer-pathway">The report goes on the cancer pathway whatever alert code is chosen.</p>
-                      </div>
+                      </ShortTextField>
                     )}
                   </div>
                   <button type="button" className="small" id={`unexpected-remove-${i}`} onClick={() => remove(it.id, i)}>
@@ -343,11 +358,11 @@ export function AlertEditor({ content, update, problems }: { content: ReportCont
           <div className="field-row">
             <div className="field">
               <label htmlFor="field-verbal">Clinician informed</label>
-              <input id="field-verbal" value={verbal.clinician} maxLength={500} onChange={(e) => setVerbal({ clinician: e.target.value })} {...ariaFor('verbal', problems)} />
+              <input id="field-verbal" value={verbal.clinician} maxLength={SHORT_TEXT_MAX} onChange={(e) => setVerbal({ clinician: e.target.value })} {...ariaFor('verbal', problems)} />
             </div>
             <div className="field">
               <label htmlFor="verbal-role">Clinician's role</label>
-              <input id="verbal-role" value={verbal.role} maxLength={500} onChange={(e) => setVerbal({ role: e.target.value })} {...ariaFor('verbal', problems)} />
+              <input id="verbal-role" value={verbal.role} maxLength={SHORT_TEXT_MAX} onChange={(e) => setVerbal({ role: e.target.value })} {...ariaFor('verbal', problems)} />
             </div>
             <div className="field">
               <label htmlFor="verbal-time">Time of the conversation</label>
@@ -369,19 +384,13 @@ export function AlertEditor({ content, update, problems }: { content: ReportCont
         </fieldset>
       )}
       {content.alertCode === 'cancer' && (
-        <Field id="field-cancerPrimarySite" label="Suspected primary site">
-          <input
-            id="field-cancerPrimarySite"
-            value={content.cancerPrimarySite ?? ''}
-            maxLength={500}
-            onChange={(e) => {
-              const site = e.target.value;
-              update((x) => ({ ...x, cancerPrimarySite: site }));
-            }}
-            {...ariaFor('cancerPrimarySite', problems)}
-          />
-          <FieldProblems fieldId="cancerPrimarySite" all={problems} />
-        </Field>
+        <ShortTextField
+          fieldId="cancerPrimarySite"
+          label="Suspected primary site"
+          value={content.cancerPrimarySite}
+          onChange={(site) => update((x) => ({ ...x, cancerPrimarySite: site }))}
+          problems={problems}
+        />
       )}
     </fieldset>
   );
