@@ -194,22 +194,23 @@ async function runAlone(db: HubDb, item: Item): Promise<IngestResult> {
 /** One record inside the caller's transaction: claim the key, then store (or refuse) and keep the answer. */
 async function apply(tx: Queryable, it: Item): Promise<IngestResult> {
   // Claim the key. If another transaction holds it, this blocks until that one commits (then
-  // DO NOTHING) or rolls back (then the claim succeeds).
-  const claim = await tx.query(
-    `INSERT INTO idempotency (key, user_id, request_hash, status, response, created_at)
-     VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (key) DO NOTHING RETURNING key`,
-    [it.key, it.user.id, it.requestHash, it.at], PREPARE,
-  );
-  if (claim.rowCount === 0) return replay(tx, it);
+  // DO NOTHING) or rolls back (then the claim succeeds). A report that passed the checks claims
+  // it in the statement that stores it (storeReport: one round trip, the usual case); every
+  // other record claims it first, here.
+  const p = it.payload;
+  const claimsInline = p.kind === 'report' && !('refusal' in it.checked);
+  if (!claimsInline && !(await claimKey(tx, it))) return replay(tx, it);
   let outcome: Stored;
   try {
-    const p = it.payload;
     if ('refusal' in it.checked) {
       const held = await storedAlready(tx, it);
       if (!held) throw it.checked.refusal;
       outcome = held;
-    } else if (p.kind === 'report') outcome = await storeReport(tx, it, p, it.checked.hash!);
-    else if (p.kind === 'addendum') outcome = await storeAddendum(tx, it, p, it.checked.hash!);
+    } else if (p.kind === 'report') {
+      const stored = await storeReport(tx, it, p, it.checked.hash!);
+      if (stored === 'key-claimed-before') return replay(tx, it);
+      outcome = stored;
+    } else if (p.kind === 'addendum') outcome = await storeAddendum(tx, it, p, it.checked.hash!);
     else outcome = await storeVerification(tx, it, p);
   } catch (err) {
     if (!(err instanceof HubError) || err.status >= 500) throw err;
@@ -226,6 +227,16 @@ async function apply(tx: Queryable, it: Item): Promise<IngestResult> {
     await tx.query('UPDATE idempotency SET status = $2, response = $3 WHERE key = $1', [it.key, outcome.status, bodyText], PREPARE);
   }
   return { status: outcome.status, bodyText, replayed: false };
+}
+
+/** The key's row, answer not yet known (status 0): false when another delivery claimed it before. */
+async function claimKey(tx: Queryable, it: Item): Promise<boolean> {
+  const claim = await tx.query(
+    `INSERT INTO idempotency (key, user_id, request_hash, status, response, created_at)
+     VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (key) DO NOTHING RETURNING key`,
+    [it.key, it.user.id, it.requestHash, it.at], PREPARE,
+  );
+  return claim.rowCount > 0;
 }
 
 /**
@@ -340,12 +351,28 @@ async function recordSignature(tx: Queryable, it: Item, q: Params, anchor: strin
   /** The report's state before and after this signature. */
   from: ReportState; state: ReportState; audit: { action: string; detail: Record<string, unknown> }; event: Omit<Extract<HubEvent, { type: 'report-signed' }>, 'seq'>;
   receipt: IngestReceipt;
-}): Promise<(Stored & { recorded: true }) | null> {
+  /** A report's study keys (studyReportKeys), claimed in the same statement. */
+  studyKeys?: string;
+  /**
+   * The key is claimed in this statement (a CTE named `claim`, written with the answer; `anchor`
+   * yields nothing unless it inserted), instead of by claimKey before it.
+   */
+  claimInline?: { at: string; userId: string };
+}): Promise<(Stored & { recorded: true }) | 'key-claimed-before' | null> {
   const events = [s.event, { type: 'unfinished-changed', at: it.at, reportId: s.reportId, reason: 'signed', owner: it.user.username }];
-  const at = q.add(it.at);
-  const userId = q.add(it.user.id);
-  const { rows } = await tx.query<{ stored: boolean }>(
-    `WITH ${anchor},
+  const at = s.claimInline?.at ?? q.add(it.at);
+  const userId = s.claimInline?.userId ?? q.add(it.user.id);
+  const receipt = q.add(JSON.stringify(s.receipt));
+  const key = q.add(it.key);
+  // The answer kept for the key: written with the claim, or set on the row claimKey wrote (a
+  // statement's CTEs cannot see each other's rows, so the claim's row is not updated here).
+  const answer = s.claimInline
+    ? ''
+    : `idem AS (UPDATE idempotency SET status = 201, response = ${receipt} WHERE key = ${key} AND EXISTS (SELECT 1 FROM new)),`;
+  const { rows } = await tx.query<{ claimed: boolean; stored: boolean }>(
+    `WITH ${s.claimInline ? `claim AS (INSERT INTO idempotency (key, user_id, request_hash, status, response, created_at)
+       VALUES (${key}, ${userId}, ${q.add(it.requestHash)}, 201, ${receipt}, ${at}) ON CONFLICT (key) DO NOTHING RETURNING key),` : ''}
+     ${anchor},
      sig AS (
        INSERT INTO signatures (id, report_id, meaning, signer_id, signer_name, signer_role, signer_registration, signed_at, content_hash,
          addendum_id, verifies_hash, stored_at)
@@ -353,14 +380,16 @@ async function recordSignature(tx: Queryable, it: Item, q: Params, anchor: strin
          ${q.add(s.sig.signedAt)}, ${q.add(s.hash)}, ${q.add(s.addendumId ?? null)}, ${q.add(s.verifiesHash ?? null)}, ${at} FROM new),
      au AS (INSERT INTO audit (at, actor_id, action, report_id, detail) SELECT ${at}, ${userId}, ${q.add(s.audit.action)}, id, ${q.add(JSON.stringify(s.audit.detail))} FROM new),
      dr AS (UPDATE drafts SET signed_at = ${at}, updated_at = ${at} WHERE report_id IN (SELECT id FROM new) AND signed_at IS NULL RETURNING report_id),
-     idem AS (UPDATE idempotency SET status = 201, response = ${q.add(JSON.stringify(s.receipt))} WHERE key = ${q.add(it.key)} AND EXISTS (SELECT 1 FROM new)),
+     ${answer}
+     ${s.studyKeys ? `sk AS (INSERT INTO study_reports (study_key, report_id, stored_at) SELECT k, id, ${at} FROM new, unnest(${s.studyKeys}::text[]) AS k),` : ''}
      ev AS (INSERT INTO events (at, type, report_id, body)
        SELECT ${at}, e->>'type', e->>'reportId', e FROM jsonb_array_elements(${q.add(JSON.stringify(events))}::jsonb) WITH ORDINALITY AS x(e, n)
         WHERE EXISTS (SELECT 1 FROM new) AND (n = 1 OR EXISTS (SELECT 1 FROM dr)) ORDER BY n)
-     SELECT EXISTS (SELECT 1 FROM new) AS stored`,
+     SELECT ${s.claimInline ? 'EXISTS (SELECT 1 FROM claim)' : 'true'} AS claimed, EXISTS (SELECT 1 FROM new) AS stored`,
     q.values, PREPARE,
   );
-  if (!rows[0]?.stored) return null;
+  if (!rows[0]?.claimed) return 'key-claimed-before';
+  if (!rows[0].stored) return null;
   if (s.from !== s.state) await tx.query('UPDATE signed_reports SET state = $2 WHERE id = $1', [s.reportId, s.state], PREPARE);
   return { status: 201, body: s.receipt, recorded: true };
 }
@@ -383,7 +412,8 @@ export function studyReportKeys(study: { patientId: string; studyUid: string }, 
 /**
  * One signed report (provisional or final) per study: another report already holding one of the
  * study's keys refuses this one, for good, naming who signed it and when: a later finding is an
- * addendum to it. Two reports signed at the same moment both pass here; the unique key of
+ * addendum to it. Asked when the record statement inserted nothing (its own check found a key
+ * held). Two reports signed at the same moment both pass that check; the unique key of
  * study_reports lets only one commit (the other's transaction fails, runs again, and is refused).
  */
 async function refuseSecondReport(tx: Queryable, reportId: string, keys: readonly string[]): Promise<void> {
@@ -402,16 +432,18 @@ async function refuseSecondReport(tx: Queryable, reportId: string, keys: readonl
     { reportId: held.report_id, signerName: held.signer_name, signedAt: held.signed_at, state: held.state, byAccession });
 }
 
-async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload, hash: string): Promise<Stored> {
+async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload, hash: string): Promise<Stored | 'key-claimed-before'> {
   const r = p.report;
   const sig = r.signature;
   const t = TRANSITIONS[transitionOf(p)];
-  const keys = studyReportKeys(r.study, r.exam);
-  await refuseSecondReport(tx, r.id, keys);
   const q = new Params();
+  const claimInline = { at: q.add(it.at), userId: q.add(it.user.id) };
   const id = q.add(r.id);
-  // Inserted unless a colleague took the draft over (the draft row stays locked until COMMIT, so a
-  // take-over waits for this and then finds the report signed) or the id is stored already.
+  const keys = q.add(studyReportKeys(r.study, r.exam));
+  // Inserted unless another report holds the study (one report per study), a colleague took the
+  // draft over (the draft row stays locked until COMMIT, so a take-over waits for this and then
+  // finds the report signed) or the id is stored already; which of these it was is asked only
+  // when nothing was inserted (below), so the usual path is one statement.
   const anchor = `dl AS (SELECT owner_id FROM drafts WHERE report_id = ${id} FOR UPDATE),
      new AS (
        INSERT INTO signed_reports (id, patient_id, study_uid, content, signer_name, signer_role, signer_registration, signed_at,
@@ -419,7 +451,9 @@ async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload, hash
          exam, accession, referring_physician, requesting_service, modality, study_date, requester_unknown)
        SELECT ${id}, ${[r.study.patientId, r.study.studyUid, JSON.stringify(r.content), sig.name, sig.role, sig.registration, sig.signedAt, hash,
          it.user.name, r.createdAt, it.at, it.user.id, it.key, t.to].map((v) => q.add(v)).join(', ')}, ${examColumns(q, r.exam)}
-        WHERE NOT EXISTS (SELECT 1 FROM dl WHERE owner_id <> ${q.add(it.user.id)})
+        WHERE EXISTS (SELECT 1 FROM claim)
+          AND NOT EXISTS (SELECT 1 FROM dl WHERE owner_id <> ${claimInline.userId})
+          AND NOT EXISTS (SELECT 1 FROM study_reports WHERE study_key = ANY(${keys}::text[]) AND report_id <> ${id})
        ON CONFLICT (id) DO NOTHING RETURNING id)`;
   const stored = await recordSignature(tx, it, q, anchor, {
     reportId: r.id, meaning: sig.meaning, sig, hash, from: t.to, state: t.to,
@@ -433,14 +467,13 @@ async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload, hash
       alertCode: r.content.alertCode, cancerPathway: cancerPathway(r.content),
     },
     receipt: { kind: 'report', reportId: r.id, contentHash: hash, storedAt: it.at, alreadyStored: false },
+    // No ON CONFLICT: a report committed meanwhile for this study makes this a unique violation
+    // (the transaction runs again and is then refused below).
+    studyKeys: keys,
+    claimInline,
   });
-  if (stored) {
-    // No ON CONFLICT: a report committed meanwhile for this study makes this a unique violation.
-    for (const key of keys) {
-      await tx.query('INSERT INTO study_reports (study_key, report_id, stored_at) VALUES ($1, $2, $3)', [key, r.id, it.at], PREPARE);
-    }
-    return stored;
-  }
+  if (stored) return stored;
+  await refuseSecondReport(tx, r.id, studyReportKeys(r.study, r.exam));
   await refuseIfTakenOver(tx, it.user, r.id);
   const { rows } = await tx.query<{ content_hash: string; stored_at: string }>('SELECT content_hash, stored_at FROM signed_reports WHERE id = $1', [r.id]);
   const existing = rows[0]!;
@@ -490,6 +523,12 @@ async function lockReport(tx: Queryable, reportId: string): Promise<LockedReport
   return rows[0] ?? null;
 }
 
+/** The answer of recordSignature for a record whose key claimKey claimed before the statement. */
+function keyClaimedBefore<T>(answer: T | 'key-claimed-before'): T {
+  if (answer === 'key-claimed-before') throw new Error('recordSignature claimed a key that claimKey had claimed');
+  return answer;
+}
+
 const notSynced = (reportId: string, what: string): HubError =>
   new HubError(409, 'original-not-synced', `The hub does not hold signed report ${reportId} yet; the ${what} will be sent again after it.`);
 
@@ -518,7 +557,7 @@ async function storeVerification(tx: Queryable, it: Item, p: VerificationPayload
   }
   const to = TRANSITIONS.verify.to;
   const q = new Params();
-  const stored = await recordSignature(tx, it, q, `new AS (SELECT ${q.add(p.reportId)}::text AS id)`, {
+  const stored = keyClaimedBefore(await recordSignature(tx, it, q, `new AS (SELECT ${q.add(p.reportId)}::text AS id)`, {
     reportId: p.reportId, meaning: sig.meaning, sig, hash, verifiesHash: p.provisionalHash, from: r.state, state: to,
     audit: {
       action: 'ingest-verification',
@@ -529,7 +568,7 @@ async function storeVerification(tx: Queryable, it: Item, p: VerificationPayload
       alertCode: r.content.alertCode, cancerPathway: cancerPathway(r.content),
     },
     receipt: { kind: 'verification', reportId: p.reportId, contentHash: hash, storedAt: it.at, alreadyStored: false },
-  });
+  }));
   return stored!;
 }
 
@@ -551,7 +590,7 @@ async function storeAddendum(tx: Queryable, it: Item, p: AddendumPayload, hash: 
          stored_at, stored_by, idempotency_key)
        VALUES (${[a.id, p.reportId, p.originalHash, a.text, sig.name, sig.role, sig.registration, sig.signedAt, hash, it.at, it.user.id, it.key].map((v) => q.add(v)).join(', ')})
        ON CONFLICT (id) DO NOTHING RETURNING report_id AS id)`;
-  const stored = await recordSignature(tx, it, q, anchor, {
+  const stored = keyClaimedBefore(await recordSignature(tx, it, q, anchor, {
     reportId: p.reportId, meaning: sig.meaning, sig, hash, addendumId: a.id, from: r.state, state: to,
     audit: { action: 'ingest-addendum', detail: { addendumId: a.id, contentHash: hash, idempotencyKey: it.key } },
     event: {
@@ -559,7 +598,7 @@ async function storeAddendum(tx: Queryable, it: Item, p: AddendumPayload, hash: 
       study: { patientId: r.patient_id, studyUid: r.study_uid }, signer: signer(sig), alertCode: r.content.alertCode, cancerPathway: cancerPathway(r.content),
     },
     receipt: { kind: 'addendum', reportId: p.reportId, addendumId: a.id, contentHash: hash, storedAt: it.at, alreadyStored: false },
-  });
+  }));
   if (stored) return stored;
   const { rows } = await tx.query<{ content_hash: string; stored_at: string; report_id: string }>('SELECT content_hash, stored_at, report_id FROM addenda WHERE id = $1', [a.id]);
   const existing = rows[0]!;

@@ -223,9 +223,13 @@ describe.each<DbKind>(['pglite', 'postgres'])('report life cycle at the hub (%s)
       const b = await session('trainer');
       const p = signedReport(trainee.u, { meaning: 'provisional' });
       expect((await post(url, trainee.token, p)).status).toBe(201);
+      // Eight different verifications (each its own signing time: copies signed within one
+      // millisecond would be one record, answered as already stored).
+      const base = Date.now();
+      const at = (i: number): { signedAt: string } => ({ signedAt: new Date(base + i * 1000).toISOString() });
       const results = await Promise.all([
-        ...Array.from({ length: 4 }, () => post(url, a.token, verificationOf(a.u, p))),
-        ...Array.from({ length: 4 }, () => post(url, b.token, verificationOf(b.u, p))),
+        ...Array.from({ length: 4 }, (_, i) => post(url, a.token, verificationOf(a.u, p, at(i)))),
+        ...Array.from({ length: 4 }, (_, i) => post(url, b.token, verificationOf(b.u, p, at(i + 4)))),
       ]);
       expect(results.filter((r) => r.status === 201)).toHaveLength(1);
       expect(results.every((r) => r.status === 201 || code(r) === 'invalid-transition')).toBe(true);
