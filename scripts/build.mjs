@@ -15,13 +15,15 @@ const esm = { format: 'esm', banner: { js: "import { createRequire as __cr } fro
 const started = Date.now();
 // The launcher loads the services, database and bridge as a chunk of their own (dynamic import)
 // so it can start the embedded hub child before it loads them.
-fs.rmSync(path.join(root, 'dist', 'node', 'chunks'), { recursive: true, force: true });
+// The hub's entry (server/cli.ts) likewise starts opening the embedded hub's database before it
+// loads the rest of the hub.
+const split = { ...common, ...esm, splitting: true, chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' } };
+for (const dir of ['node', 'electron']) fs.rmSync(path.join(root, 'dist', dir, 'chunks'), { recursive: true, force: true });
 await Promise.all([
-  esbuild({ ...common, ...esm, entryPoints: { start: 'main/start.ts' }, outdir: 'dist/node', splitting: true, chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' } }),
-  esbuild({ ...common, ...esm, entryPoints: ['server/cli.ts'], outfile: 'dist/node/hub.mjs' }),
+  esbuild({ ...split, entryPoints: { start: 'main/start.ts', hub: 'server/cli.ts' }, outdir: 'dist/node' }),
   // The desktop app runs the same embedded hub as an Electron utility process (packaged with
   // dist/electron/**; the runAsNode fuse is off, so it cannot be a plain Node child there).
-  esbuild({ ...common, ...esm, entryPoints: ['server/cli.ts'], outfile: 'dist/electron/hub.mjs' }),
+  esbuild({ ...split, entryPoints: { hub: 'server/cli.ts' }, outdir: 'dist/electron' }),
   esbuild({ ...common, entryPoints: ['main/electron/main.ts'], outfile: 'dist/electron/main.cjs', format: 'cjs' }),
   // Sandboxed preloads cannot require anything but electron: bundle the channel list in.
   esbuild({ ...common, entryPoints: ['preload/preload.ts'], outfile: 'dist/electron/preload.cjs', format: 'cjs', external: ['electron'] }),

@@ -7,135 +7,46 @@
 //   Prints one line `HUB_READY {"url":…,"demoUsers":[{username,password,role,name}…]}` for the
 //   parent (the login screen lists the demo users); with --parent-stdin it exits when its stdin
 //   closes, so a killed workstation never leaves an orphaned hub.
+//
+// This entry stays small so the embedded hub's database (PGlite: reading and compiling
+// PostgreSQL's WebAssembly, mostly off the main thread) starts opening before the rest of the hub
+// (fastify, zod, the app) loads; the commands are in ./cliMain.ts. Built with code splitting
+// (scripts/build.mjs), so those modules are chunks loaded after the open has begun.
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { Role } from '../common/report.ts';
-import { createUser, UserExistsError } from './auth.ts';
-import { HubConfigError, loadConfig, type HubFlags } from './config.ts';
-import { migrate } from './db/migrations.ts';
-import { openHubDb, startEmbeddedHub, startHub } from './hub.ts';
+import type { HubDb } from './db/adapter.ts';
 
-const USAGE = `usage:
-  hub [--host H] [--port N] [--data DIR] [--policy FILE]     start the hub
-  hub user add --username U --name NAME --role ROLE --registration REG (--password P | --password-stdin)
-  hub user list
-  hub migrate
-  hub embedded --data DIR [--port N] [--parent-stdin]          single-user hub (PGlite, 127.0.0.1, demo users)
-environment: DATABASE_URL (PostgreSQL; else embedded PGlite in --data / FAILSAFE_HUB_DATA, default ./hub-data),
-  FAILSAFE_HUB_HOST, FAILSAFE_HUB_PORT (default 127.0.0.1:8787), FAILSAFE_HUB_POLICY, FAILSAFE_HUB_DB_SCHEMA
-roles: ${Role.options.join(', ')}`;
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-}
-
-export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, policy: { type: 'string' },
-      username: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, registration: { type: 'string' },
-      password: { type: 'string' }, 'password-stdin': { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, log: { type: 'boolean' },
-      'parent-stdin': { type: 'boolean' },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
+/** The `--data` folder of an `embedded` command (the first argument), else null. */
+export function embeddedDataDir(argv: readonly string[]): string | null {
+  if (argv[0] !== 'embedded') return null;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    // A value that looks like an option is refused by main's parseArgs: open nothing for it.
+    if (a === '--data') return argv[i + 1]?.startsWith('-') === false ? argv[i + 1]! : null;
+    if (a.startsWith('--data=')) return a.slice('--data='.length);
   }
-  const flags: HubFlags = {
-    ...(values.host !== undefined ? { host: values.host } : {}),
-    ...(values.port !== undefined ? { port: values.port } : {}),
-    ...(values.data !== undefined ? { data: values.data } : {}),
-    ...(values.policy !== undefined ? { policy: values.policy } : {}),
-  };
-  const cfg = loadConfig(process.env, flags);
-  const [cmd, sub] = positionals;
-
-  if (cmd === undefined || cmd === 'serve') {
-    const { hub, url } = await startHub(cfg, { logger: values.log ?? false });
-    console.log(`hub: listening on ${url} (${hub.db.kind}${cfg.databaseUrl ? '' : ` in ${cfg.dataDir}`}; instance ${hub.instanceId})`);
-    const stop = (sig: string): void => {
-      console.log(`hub: ${sig}, closing`);
-      hub.close().then(() => process.exit(0), () => process.exit(1));
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    return -1; // keep running
-  }
-
-  if (cmd === 'embedded') {
-    const port = values.port === undefined ? 0 : Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new HubConfigError('--port must be 0–65535');
-    const hub = await startEmbeddedHub({ dataDir: cfg.dataDir, port, policy: cfg.policy });
-    const demoUsers = hub.demoUsers.map((u) => ({ username: u.username, password: hub.demoPassword, role: u.role, name: u.name }));
-    console.log(`hub: embedded, listening on ${hub.url} (PGlite in ${cfg.dataDir}; demo users ${demoUsers.map((u) => u.username).join(', ')}, password "${hub.demoPassword}")`);
-    console.log(`HUB_READY ${JSON.stringify({ url: hub.url, demoUsers })}`);
-    let closing = false;
-    const stop = (): void => {
-      if (closing) return;
-      closing = true;
-      hub.close().then(() => process.exit(0), () => process.exit(1));
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    if (values['parent-stdin']) {
-      process.stdin.on('end', stop);
-      process.stdin.on('error', stop);
-      process.stdin.resume();
-    }
-    return -1;
-  }
-
-  const db = await openHubDb(cfg);
-  try {
-    await migrate(db);
-    if (cmd === 'migrate') {
-      console.log(`hub: migrated (${db.kind})`);
-      return 0;
-    }
-    if (cmd === 'user' && sub === 'add') {
-      if (values.password !== undefined && values['password-stdin']) throw new HubConfigError('give --password or --password-stdin, not both');
-      const password = values['password-stdin'] ? await readStdin() : values.password;
-      if (password === undefined) throw new HubConfigError('give --password-stdin (recommended) or --password');
-      const role = Role.safeParse(values.role);
-      if (!role.success) throw new HubConfigError(`--role must be one of ${Role.options.join(', ')}`);
-      const u = await createUser(db, {
-        username: values.username ?? '', name: values.name ?? '', role: role.data, registration: values.registration ?? '', password,
-      });
-      console.log(`hub: user ${u.username} (${u.name}, ${u.role}, ${u.registration}) created`);
-      return 0;
-    }
-    if (cmd === 'user' && sub === 'list') {
-      const { rows } = await db.query<{ username: string; name: string; role: string; registration: string; disabled: boolean }>(
-        'SELECT username, name, role, registration, disabled FROM users ORDER BY username',
-      );
-      for (const r of rows) console.log(`${r.username}\t${r.name}\t${r.role}\t${r.registration}${r.disabled ? '\t(disabled)' : ''}`);
-      return 0;
-    }
-    console.error(USAGE);
-    return 2;
-  } finally {
-    await db.close();
-  }
+  return null;
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href;
 if (isMain) {
-  main(process.argv.slice(2)).then(
+  const argv = process.argv.slice(2);
+  const dataDir = embeddedDataDir(argv);
+  let early: Promise<HubDb> | undefined;
+  if (dataDir) {
+    const { openPglite } = await import('./db/pglite.ts');
+    fs.mkdirSync(dataDir, { recursive: true });
+    early = openPglite({ dataDir });
+    early.catch(() => undefined); // main() awaits it and reports a failure
+  }
+  const { main, failure } = await import('./cliMain.ts');
+  main(argv, early).then(
     (code) => { if (code >= 0) process.exit(code); },
     (err: unknown) => {
-      const code = (err as { code?: string } | null)?.code ?? '';
-      const known = err instanceof HubConfigError || err instanceof UserExistsError || code.startsWith('ERR_PARSE_ARGS')
-        || (err instanceof Error && /^invalid user|^invalid site policy/.test(err.message));
-      console.error(`hub: ${err instanceof Error ? err.message : String(err)}`);
-      if (!known && err instanceof Error && err.stack) console.error(err.stack);
-      process.exit(known ? 2 : 1);
+      const f = failure(err);
+      console.error(f.message);
+      if (f.stack) console.error(f.stack);
+      process.exit(f.code);
     },
   );
 }

@@ -8,13 +8,17 @@ import { createUser, UserExistsError } from './auth.ts';
 import type { HubConfig } from './config.ts';
 import type { HubDb } from './db/adapter.ts';
 import { migrate } from './db/migrations.ts';
-import { openPg } from './db/pg.ts';
 import { openPglite } from './db/pglite.ts';
 
 export { buildHub, type Hub } from './app.ts';
 
 export async function openHubDb(cfg: Pick<HubConfig, 'databaseUrl' | 'dbSchema' | 'dataDir'>): Promise<HubDb> {
-  if (cfg.databaseUrl) return openPg({ connectionString: cfg.databaseUrl, ...(cfg.dbSchema ? { schema: cfg.dbSchema } : {}) });
+  if (cfg.databaseUrl) {
+    // Loaded only for PostgreSQL: the `pg` package takes ~70 ms to load, on the embedded hub's
+    // start-up path otherwise (bench/startup.bench.ts).
+    const { openPg } = await import('./db/pg.ts');
+    return openPg({ connectionString: cfg.databaseUrl, ...(cfg.dbSchema ? { schema: cfg.dbSchema } : {}) });
+  }
   fs.mkdirSync(cfg.dataDir, { recursive: true });
   return openPglite({ dataDir: cfg.dataDir });
 }
@@ -46,9 +50,13 @@ export interface EmbeddedHub {
  * The single-user default: PGlite in `dataDir`, 127.0.0.1 only, demo users created on first
  * start (ONLY here, never for `npm run hub`). `port` 0 or omitted picks a free port.
  */
-export async function startEmbeddedHub(opts: { dataDir: string; port?: number; policy?: unknown }): Promise<EmbeddedHub> {
+export async function startEmbeddedHub(opts: {
+  dataDir: string; port?: number; policy?: unknown;
+  /** PGlite in `dataDir`, already opening (server/cli.ts starts it before the hub's code loads). */
+  db?: Promise<HubDb>;
+}): Promise<EmbeddedHub> {
   fs.mkdirSync(opts.dataDir, { recursive: true });
-  const db = await openPglite({ dataDir: opts.dataDir });
+  const db = await (opts.db ?? openPglite({ dataDir: opts.dataDir }));
   try {
     await migrate(db);
     // Only the demo users not there yet (hashing all seven on every start cost seconds), hashed

@@ -30,6 +30,10 @@ export interface Composed {
 }
 
 export async function compose(opts: ComposeOptions): Promise<Composed> {
+  // Node's fetch (undici) loads on its first call: ~60 ms of main-thread work that would otherwise
+  // come when the hub is ready, in front of the page's first requests. A data: URL loads it now,
+  // while the hub child starts, without touching the network (bench/startup.bench.ts).
+  void fetch('data:,').then((r) => r.arrayBuffer(), () => undefined).catch(() => undefined);
   let services: Services;
   try {
     services = await createServices({

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubHealth, IngestReceipt, LoginResponse } from '../../common/hub.ts';
+import { embeddedDataDir } from '../../server/cli.ts';
 import { HubConfigError, loadConfig } from '../../server/config.ts';
 import { dropPgSchema } from '../../server/db/pg.ts';
 import { startEmbeddedHub } from '../../server/hub.ts';
@@ -17,6 +18,19 @@ import { http, PG_URL, post, signedReport } from './support.ts';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-hubcli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('the entry opens the embedded hub\'s database early only for `embedded --data DIR`', () => {
+  it('finds the folder in either form, and nothing for other commands or without --data', () => {
+    expect(embeddedDataDir(['embedded', '--data', '/d/hub', '--port', '0'])).toBe('/d/hub');
+    expect(embeddedDataDir(['embedded', '--port', '0', '--data=/d/hub'])).toBe('/d/hub');
+    expect(embeddedDataDir(['embedded', '--port', '0'])).toBeNull();
+    expect(embeddedDataDir(['embedded', '--data'])).toBeNull();
+    expect(embeddedDataDir(['embedded', '--data', '--port', '0'])).toBeNull();
+    // Only the embedded hub is PGlite in a folder: `serve` may be PostgreSQL (DATABASE_URL).
+    expect(embeddedDataDir(['--data', '/d/hub'])).toBeNull();
+    expect(embeddedDataDir(['migrate', '--data', '/d/hub'])).toBeNull();
+  });
+});
 
 describe('hub configuration', () => {
   it('defaults to 127.0.0.1:8787 with PGlite in ./hub-data and the domain.md policy', () => {
