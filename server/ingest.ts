@@ -284,10 +284,18 @@ export class IngestBatcher {
 
   constructor(
     private readonly db: HubDb,
-    private readonly maxInFlight = 4,
+    /**
+     * Groups in flight at once, each on its own connection. A group's statements run one after
+     * another, each waiting for its round trip and the commit for its WAL flush, so the database
+     * is latency-bound, not busy, with few groups: on a 2-core machine 4 groups ingested about
+     * 700 reports/s and 16 about 1,350 (direct, without HTTP). 16 leaves 4 of the pool's 20
+     * connections (server/db/pg.ts) for everything else. PGlite has one connection and
+     * serialises transactions itself.
+     */
+    private readonly maxInFlight = 16,
     private readonly maxGroup = 32,
     /** While a group is in flight, another starts only once this many records wait (else they join the next). */
-    private readonly minGroup = 8,
+    private readonly minGroup = 4,
   ) {}
 
   submit(item: Item): Promise<IngestResult> {
