@@ -7,7 +7,9 @@
 //   1. sustained reports/s, closed loop, 32 concurrent senders;
 //   2. latency at an open-loop 200 requests/s (timed from each request's scheduled start, so a
 //      slow hub cannot hide queueing);
-//   3. raw PostgreSQL: the same rows, one INSERT each, autocommit, 32 concurrent connections.
+//   3. raw PostgreSQL: the same rows, one INSERT each, autocommit, 32 concurrent connections;
+//   4. the same ingest rule called directly (no HTTP, no JSON, same batcher) from 32 concurrent
+//      callers: what the database side sustains, to tell it apart from the hub's HTTP thread.
 // Loopback only; bounded in count and time. DATABASE_URL or postgres://postgres@127.0.0.1:5432/test;
 // everything lives in a schema of its own, dropped at the end.
 import crypto from 'node:crypto';
@@ -18,7 +20,9 @@ import type { SignedReportPayload } from '../common/hubPayload.ts';
 import { requesterUnknown, signedPayload, type ExamDetails, type Profile, type ReportContent } from '../common/report.ts';
 import { SseParser } from '../common/sse.ts';
 import { buildHub } from '../server/app.ts';
-import { createUser } from '../server/auth.ts';
+import { createUser, lookupSession } from '../server/auth.ts';
+import { OutboxPayload } from '../common/hubPayload.ts';
+import { ingest, IngestBatcher } from '../server/ingest.ts';
 import { migrate } from '../server/db/migrations.ts';
 import { dropPgSchema, openPg } from '../server/db/pg.ts';
 import { signableContent } from '../test/support/reportFixtures.ts';
@@ -30,6 +34,8 @@ const CLOSED_LOOP_SECONDS = 8;
 const WARMUP = 600;
 const OPEN_RATE = 200;
 const OPEN_SECONDS = 10;
+const DIRECT_MAX = 12_000;
+const DIRECT_SECONDS = 6;
 const USERS = 8;
 const DRAFTS = 200;
 const LIST_SECONDS = 3;
@@ -153,7 +159,7 @@ export default async function run(): Promise<{ name: string; rows: { metric: str
     }
 
     // Payloads prepared up front: the timed loops measure the hub, not the client's hashing.
-    const total = WARMUP + CLOSED_LOOP_MAX + OPEN_RATE * OPEN_SECONDS;
+    const total = WARMUP + CLOSED_LOOP_MAX + OPEN_RATE * OPEN_SECONDS + DIRECT_MAX;
     const prepared = Array.from({ length: total }, (_, i) => {
       const w = i % USERS;
       const p = payload(users[w]!, i);
@@ -216,6 +222,30 @@ export default async function run(): Promise<{ name: string; rows: { metric: str
       tick();
     });
     openLatencies.sort((a, b) => a - b);
+
+    // Direct: the ingest rule without HTTP, on a pool of this thread's own (the hub worker idles).
+    next += openItems.length;
+    const sessionUsers = await Promise.all(tokens.map(async (t) => {
+      const found = await lookupSession(setup, t, Date.now());
+      if (!found.ok) throw new Error('bench session not found');
+      return found.user;
+    }));
+    const batcher = new IngestBatcher(setup);
+    const directEnd = next + DIRECT_MAX;
+    const directDeadline = performance.now() + DIRECT_SECONDS * 1000;
+    let directDone = 0;
+    const d0 = performance.now();
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (next < directEnd && performance.now() < directDeadline) {
+        const i = next++;
+        const item = prepared[i]!;
+        const raw = JSON.parse(item.body) as unknown;
+        const r = await ingest(setup, sessionUsers[i % USERS]!, item.key, raw, OutboxPayload.parse(raw), Date.now(), batcher);
+        if (r.status !== 201) failures++;
+        directDone++;
+      }
+    }));
+    const directRate = directDone / ((performance.now() - d0) / 1000);
 
     // 3. Raw PostgreSQL: the closed-loop rows again, one INSERT each, 32 connections.
     const rawRows = prepared.slice(WARMUP, WARMUP + closedDone).map((x) => x.p.report);
@@ -293,7 +323,7 @@ export default async function run(): Promise<{ name: string; rows: { metric: str
 
     const { rows: counted } = await setup.query<{ n: number; d: number }>('SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM signed_reports');
     const stored = counted[0]!;
-    const expected = WARMUP + closedDone + openItems.length + SSE_EVENTS;
+    const expected = WARMUP + closedDone + openItems.length + directDone + SSE_EVENTS;
     worker.postMessage('close');
     await new Promise((r) => worker!.once('message', r));
     await worker.terminate();
@@ -310,6 +340,7 @@ export default async function run(): Promise<{ name: string; rows: { metric: str
         { metric: `open loop ${OPEN_RATE}/s latency max`, value: round(openLatencies[openLatencies.length - 1] ?? NaN, 2), unit: 'ms' },
         { metric: 'raw PostgreSQL INSERT of the same rows (32 connections)', value: round(rawRate, 0), unit: 'rows/s' },
         { metric: 'hub / raw ratio', value: round(hubRate / rawRate, 2), unit: '', target: '≥ 0.3' },
+        { metric: 'the same ingest called directly (no HTTP), 32 concurrent', value: round(directRate, 0), unit: 'reports/s' },
         { metric: `draft snapshots (PUT, ${DRAFTS} drafts, 32 concurrent)`, value: round(snapRate, 0), unit: 'snapshots/s' },
         { metric: `unfinished list (GET, ${DRAFTS} drafts, ${Math.round(listBytes / 1024)} KiB, 16 concurrent)`, value: round(listRate, 0), unit: 'lists/s' },
         { metric: `SSE fan-out to ${SSE_CLIENTS} clients: delivery p50`, value: round(pct(delivery, 50), 1), unit: 'ms' },
