@@ -258,11 +258,17 @@ async function storedAlready(tx: Queryable, it: Item): Promise<Stored | null> {
 
 /** The key was claimed before: the first answer again, or a refusal (never thrown: one record's refusal must not fail its group). */
 async function replay(tx: Queryable, it: Item): Promise<IngestResult> {
-  const { rows } = await tx.query<{ request_hash: string; status: number; response: string }>(
-    'SELECT request_hash, status, response FROM idempotency WHERE key = $1', [it.key], PREPARE,
+  const { rows } = await tx.query<{ request_hash: string; status: number; response: string; user_id: number }>(
+    'SELECT request_hash, status, response, user_id FROM idempotency WHERE key = $1', [it.key], PREPARE,
   );
   const prior = rows[0];
   const refuse = (e: HubError): IngestResult => ({ status: e.status, bodyText: JSON.stringify(e.toBody()), replayed: false });
+  // A key is its user's: another user who sends it (whatever the body) learns nothing of the first
+  // request, not even whether it is still in flight, and gets no receipt for it.
+  if (prior && prior.user_id !== it.user.id) {
+    return refuse(new HubError(422, 'idempotency-key-reused',
+      'This Idempotency-Key was already used for another request. Each signed record needs its own key; the first request is kept.'));
+  }
   if (!prior || prior.status === 0) return refuse(new HubError(409, 'idempotency-key-in-flight', 'This Idempotency-Key is being processed; retry shortly.'));
   if (prior.request_hash !== it.requestHash) {
     return refuse(new HubError(422, 'idempotency-key-reused',

@@ -216,6 +216,26 @@ export function defineHubSuite(kind: DbKind): void {
       expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p1.report.id])).toBe(1);
     });
 
+    it('keeps a key to its user: a colleague resending it, with the same body or another, gets no receipt of the first request', async () => {
+      const a = await session('radiologist');
+      const b = await session('radiologist');
+      const p = signedReport(a.u);
+      const key = crypto.randomUUID();
+      const first = await post(ctx.url, a.token, p, key);
+      expect(first.status).toBe(201);
+      for (const body of [p, signedReport(b.u)]) {
+        const r = await post(ctx.url, b.token, body, key);
+        expect(r.status).toBe(422);
+        expect((r.body as ErrorBody).error.code).toBe('idempotency-key-reused');
+        expect(r.text).not.toContain(p.report.id);
+        expect(r.headers.get('idempotent-replayed')).toBeNull();
+      }
+      // The owner still gets the first answer; the colleague's report stored nothing under the key.
+      const again = await post(ctx.url, a.token, p, key);
+      expect(again.text).toBe(first.text);
+      expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p.report.id])).toBe(1);
+    });
+
     it('treats the same signed report under a new key as already stored, and a different one for the same id as a conflict', async () => {
       const { u, token } = await session('radiologist');
       const p = signedReport(u);
