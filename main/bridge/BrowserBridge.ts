@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream';
 import { dispatch, type AppEvent, type ErrorCode, type Handlers, type Result } from '../../common/contract.ts';
 import { CONTENT_SECURITY_POLICY, TOKEN_HEADER } from '../../common/security.ts';
 import { formatSseComment, formatSseEvent } from '../../common/sse.ts';
@@ -80,6 +81,27 @@ function fail(res: http.ServerResponse, status: number, code: ErrorCode, message
   sendJson(res, status, body);
 }
 
+/**
+ * Streams a file as the answer. pipeline() closes the file when the client goes away early (a
+ * plain pipe() left the descriptor open: enough early-closed requests and the workstation ran out
+ * of them) and turns a read error (the file became unreadable after stat) into a closed response
+ * instead of an unhandled 'error' that would end the process.
+ */
+function sendFile(res: http.ServerResponse, file: string, headers: http.OutgoingHttpHeaders): void {
+  res.writeHead(200, headers);
+  pipeline(fs.createReadStream(file), res, () => undefined);
+}
+
+/** A path part decoded, or null when it is malformed or holds a NUL (never a valid file name). */
+function decodePath(part: string): string | null {
+  try {
+    const decoded = decodeURIComponent(part);
+    return decoded.includes('\0') ? null : decoded;
+  } catch {
+    return null;
+  }
+}
+
 function tokenMatches(given: string | undefined, expected: string): boolean {
   if (typeof given !== 'string') return false;
   const a = Buffer.from(given);
@@ -108,10 +130,8 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   let host = '';
 
   const serveStatic = (urlPath: string, res: http.ServerResponse): void => {
-    let rel: string;
-    try {
-      rel = decodeURIComponent(urlPath);
-    } catch {
+    let rel = decodePath(urlPath);
+    if (rel === null) {
       fail(res, 400, 'invalid-input', 'Malformed URL.');
       return;
     }
@@ -126,12 +146,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
         fail(res, 404, 'not-found', `No such file: ${rel}`);
         return;
       }
-      res.writeHead(200, {
-        ...SECURITY_HEADERS,
-        'content-type': MIME[path.extname(file)] ?? 'application/octet-stream',
-        'content-length': st.size,
-      });
-      fs.createReadStream(file).pipe(res);
+      sendFile(res, file, { ...SECURITY_HEADERS, 'content-type': MIME[path.extname(file)] ?? 'application/octet-stream', 'content-length': st.size });
     });
   };
 
@@ -146,8 +161,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
         fail(res, 404, 'not-found', `The image file is no longer on disk: ${file}`);
         return;
       }
-      res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'application/dicom', 'content-length': st.size });
-      fs.createReadStream(file).pipe(res);
+      sendFile(res, file, { ...SECURITY_HEADERS, 'content-type': 'application/dicom', 'content-length': st.size });
     });
   };
 
@@ -178,7 +192,14 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
         fail(res, 403, 'forbidden', `Cross-origin request from ${reqOrigin} refused.`);
         return;
       }
-      const url = new URL(req.url ?? '/', origin);
+      // A request target that is no path of ours ("//", "//host/x", a bare "*") is refused here:
+      // new URL() would read it as another host, or throw.
+      const target = req.url ?? '/';
+      if (!target.startsWith('/') || target.startsWith('//')) {
+        fail(res, 400, 'invalid-input', 'Malformed URL.');
+        return;
+      }
+      const url = new URL(target, origin);
       const isApi = url.pathname.startsWith('/api/');
       const isFile = url.pathname.startsWith('/files/');
       const isEvents = url.pathname === '/events';
@@ -199,7 +220,12 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
           fail(res, 405, 'invalid-input', 'Method not allowed.');
           return;
         }
-        serveDicom(decodeURIComponent(url.pathname.slice('/files/'.length)), res);
+        const fileId = decodePath(url.pathname.slice('/files/'.length));
+        if (fileId === null) {
+          fail(res, 400, 'invalid-input', 'Malformed URL.');
+          return;
+        }
+        serveDicom(fileId, res);
         return;
       }
       if (isEvents) {
@@ -237,7 +263,9 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       const result = await dispatch(opts.handlers, channel, input);
       sendJson(res, result.ok ? 200 : STATUS[result.error.code], result);
     })().catch((err: unknown) => {
-      if (!res.headersSent) fail(res, 500, 'internal', err instanceof Error ? err.message : String(err));
+      // The reason goes to the log, not to the client: an error's text can name this machine's paths.
+      console.error('bridge: request failed:', err);
+      if (!res.headersSent) fail(res, 500, 'internal', 'The workstation could not answer this request; the reason is in its log.');
       else res.destroy();
     });
   });

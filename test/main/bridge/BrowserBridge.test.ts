@@ -163,6 +163,57 @@ describe('browser-mode bridge', () => {
     expect((await raw('GET', '/', good())).status).toBe(200);
   });
 
+  it('answers malformed request targets with 400, never 500, and names no path of this machine (issue 8 finding 9)', async () => {
+    const patients = JSON.parse((await call('library:list', {})).body) as { value: { studies: { series: { seriesUid: string }[] }[] }[] };
+    const seriesUid = patients.value[0]!.studies[0]!.series[0]!.seriesUid;
+    for (const target of ['/%00', '/index.html%00.js', '//', '//evil.example/x', '/%E0%A4%A', '/files/%E0%A4%A', '/files/abc%00']) {
+      const r = await raw('GET', target, good());
+      expect({ target, status: r.status }).toEqual({ target, status: 400 });
+      expect(r.body).not.toContain(repoRoot);
+      expect(r.body).not.toContain(rendererDir);
+    }
+    // The bridge still answers.
+    expect((await call('series:images', { seriesUid })).status).toBe(200);
+  });
+
+  it('closes the file of every request the client abandons: 1,000 early-closed downloads leave no descriptor open (issue 8 finding 8)', async () => {
+    // A renderer file large enough that the answer is still streaming when the client goes away.
+    fs.writeFileSync(path.join(rendererDir, 'big.js'), Buffer.alloc(4 * 1024 * 1024, 0x20));
+    const patients = JSON.parse((await call('library:list', {})).body) as { value: { studies: { series: { seriesUid: string }[] }[] }[] };
+    const images = JSON.parse((await call('series:images', { seriesUid: patients.value[0]!.studies[0]!.series[0]!.seriesUid })).body) as { value: { fileId: string }[] };
+    const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
+    const before = openFds();
+    const abandon = (urlPath: string): Promise<void> =>
+      new Promise((resolve) => {
+        const req = http.request({ host: '127.0.0.1', port: bridge.port, method: 'GET', path: urlPath, headers: good() }, (res) => {
+          // The first bytes arrived: go away mid-answer.
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', () => resolve());
+        req.end();
+      });
+    for (let i = 0; i < 1000; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, k) => abandon((i + k) % 2 === 0 ? '/big.js' : `/files/${images.value[0]!.fileId}`)));
+    }
+    // The server side notices the closed sockets shortly after.
+    await expect.poll(() => openFds() - before, { timeout: 10_000, interval: 100 }).toBeLessThan(20);
+    expect((await raw('GET', '/', good())).status).toBe(200);
+  });
+
+  it('survives a file that fails while it is read: the answer ends, the workstation does not (issue 8 finding 8)', async () => {
+    // /proc/self/mem stats as a regular file and opens, but reading it from 0 fails (EIO): the
+    // read error comes after the answer started, as with a file that became unreadable. Before,
+    // the stream's unhandled 'error' ended the process (here: the test worker).
+    fs.symlinkSync('/proc/self/mem', path.join(rendererDir, 'unreadable.js'));
+    const r = await raw('GET', '/unreadable.js', good()).catch((err: unknown) => err);
+    expect(r).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await raw('GET', '/', good())).status).toBe(200);
+  });
+
   it('still works after all that: a valid call reaches its handler', async () => {
     // With a hub configured the signer is the hub user: the handler itself refuses profile:set (issue 7 finding 5).
     const r = await call('profile:set', profile);
