@@ -61,9 +61,12 @@ async function countingProxy(target: string): Promise<{ url: string; counts: Cou
   const t = new URL(target);
   let counts: Counts = new Map();
   const server = http.createServer((req, res) => {
-    bump(counts, hubRoute(req.method ?? 'GET', req.url ?? '/'));
+    const route = hubRoute(req.method ?? 'GET', req.url ?? '/');
     const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      // Counted with the answer: a refused request shows its status ("PUT /api/drafts/:id 409").
+      const status = ur.statusCode ?? 502;
+      bump(counts, status < 400 ? route : `${route} ${status}`);
+      res.writeHead(status, ur.headers);
       ur.pipe(res);
     });
     up.on('error', () => res.destroy());

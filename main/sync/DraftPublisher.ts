@@ -47,8 +47,8 @@ interface DraftState {
   lastSentRevision: number | null;
   timer: unknown;
   inFlight: Promise<void> | null;
-  /** Set once the hub refuses this draft for good (taken over, signed). */
-  stopped: 'taken-over' | 'already-signed' | null;
+  /** Set once the hub refuses this draft for good (taken over, signed), or it was forgotten here (signed, discarded). */
+  stopped: 'taken-over' | 'already-signed' | 'forgotten' | null;
   takenOver: DraftTakenOver | null;
 }
 
@@ -104,7 +104,14 @@ export class DraftPublisher {
   /** Forget a draft (signed or discarded locally); pending snapshots are dropped. */
   forget(reportId: string): void {
     const s = this.drafts.get(reportId);
-    if (s?.timer != null) this.clock.clearTimeout(s.timer);
+    if (!s) return;
+    if (s.timer !== null) this.clock.clearTimeout(s.timer);
+    s.timer = null;
+    // A publish still in flight must not plan a follow-up from this state: a snapshot of a report
+    // signed meanwhile reached the hub a throttle window later (refused there as already signed:
+    // one needless request per signed report; before the signed report synced, a stale draft).
+    s.stopped = 'forgotten';
+    s.latest = null;
     this.drafts.delete(reportId);
   }
 

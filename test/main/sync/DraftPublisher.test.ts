@@ -34,6 +34,31 @@ const snap = (revision: number, clock: ManualClock) => ({
 });
 
 describe('DraftPublisher', () => {
+  it('sends nothing more for a draft forgotten (signed) while its first snapshot was in flight', async () => {
+    // Open, save, sign in quick succession: the open's snapshot is in flight when the save's
+    // arrives (held for the next window), then the report is signed and the draft forgotten.
+    const clock = new ManualClock();
+    let release: () => void = () => undefined;
+    const calls: number[] = [];
+    const sink: DraftSink = {
+      putDraft: (reportId, s) => {
+        calls.push(s.revision);
+        return new Promise((resolve) => {
+          release = () => resolve({ reportId, revision: s.revision, applied: true, owner: ADA });
+        });
+      },
+    };
+    const pub = new DraftPublisher({ hub: sink, clock, throttleMs: 30_000 });
+    pub.update('r-signed', snap(1, clock));
+    await settle();
+    pub.update('r-signed', snap(2, clock));
+    pub.forget('r-signed');
+    release();
+    await settle();
+    await clock.advance(120_000);
+    expect(calls).toEqual([1]);
+  });
+
   it('publishes the first change at once, then at most once per 30 s with the newest snapshot, and at once on close', async () => {
     const clock = new ManualClock();
     const sink = recordingSink(clock);
