@@ -55,7 +55,7 @@ export function App() {
   const library = useLibrary(appInfo !== null);
   const reportsChanged = useCallback(() => setRefreshKey((k) => k + 1), []);
   const nav = useStudyNavigation(library, setNotice, reportsChanged);
-  const claims = useClaimsSource(hub);
+  const claims = useClaimsSource(hub, nav.view === 'library');
   const [claimQuestion, setClaimQuestion] = useState<ClaimQuestion | null>(null);
   // A study someone else is reporting opens only once the reporter confirms (issue 7 finding 6).
   const { requestOpen } = nav;
@@ -197,7 +197,7 @@ export function App() {
         <main className="main">
           <div hidden={view !== 'library'} className="view">
             <Library
-              top={<UnfinishedPanel patients={library.patients} visible={view === 'library'} onTakenOver={(r) => void nav.openAdopted(r.study.studyUid)} onOpenStudy={openStudy} />}
+              top={<UnfinishedPanel patients={library.patients} onTakenOver={(r) => void nav.openAdopted(r.study.studyUid)} onOpenStudy={openStudy} />}
               appInfo={appInfo}
               patients={library.patients}
               currentStudyUid={current?.study.studyUid ?? null}

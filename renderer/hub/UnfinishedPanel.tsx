@@ -7,25 +7,20 @@ import type { UnfinishedItem } from '../../common/hub.ts';
 import { ROLE_LABELS } from '../../common/lifecycle.ts';
 import type { Report } from '../../common/report.ts';
 import { useClient } from '../data/client.ts';
-import { useQuery } from '../data/useQuery.ts';
 import { Dialog } from '../Dialog.tsx';
 import { TableHead } from '../Layout.tsx';
 import { formatDateTime, formatDicomDate, formatDuration } from '../../common/format.ts';
 import { formatPersonName } from '../format.ts';
+import { useClaims } from './claims.tsx';
 import { useHubStatus } from './HubContext.ts';
 import { may, staleText } from './hubText.ts';
 import { ErrorText } from '../ErrorText.tsx';
-
-/** The list is re-read this often while on screen, and never more often than the site's floor. */
-const REFRESH_MS = 30_000;
 
 export interface UnfinishedPanelProps {
   patients: readonly PatientSummary[];
   /** A draft was taken over here: open its study. */
   onTakenOver(report: Report): void;
   onOpenStudy(studyUid: string): void;
-  /** Whether the panel is on screen (the library view is shown). */
-  visible: boolean;
 }
 
 function describeStudy(item: UnfinishedItem, patients: readonly PatientSummary[]): { patient: string; study: string; local: boolean } {
@@ -36,26 +31,15 @@ function describeStudy(item: UnfinishedItem, patients: readonly PatientSummary[]
   return { patient: `Patient ID ${item.study.patientId || 'unknown'}`, study: `Study ${item.study.studyUid} (not in this workstation's library)`, local: false };
 }
 
-export function UnfinishedPanel({ patients, onTakenOver, onOpenStudy, visible }: UnfinishedPanelProps) {
+export function UnfinishedPanel({ patients, onTakenOver, onOpenStudy }: UnfinishedPanelProps) {
   const client = useClient();
   const hub = useHubStatus();
   const user = hub?.user ?? null;
   const allowed = may(user, 'unfinished:list');
   const [confirm, setConfirm] = useState<{ item: UnfinishedItem; error?: string; busy?: boolean } | null>(null);
-  // Load on the hub (docs/architecture.md): every workstation refetching the list on every
-  // `unfinished-changed` is what breaks first. So the list is fetched only while it is on screen
-  // (and when it is shown), and every refetch but a person's Refresh honours the site policy's
-  // floor (HubStatus.unfinishedRefetchMinMs): events within it are coalesced into one.
-  const floor = hub?.unfinishedRefetchMinMs ?? REFRESH_MS;
-  const q = useQuery('unfinished:list', (api) => api['unfinished:list']({}), {
-    enabled: allowed && visible,
-    minIntervalMs: floor,
-    pollMs: Math.max(REFRESH_MS, floor),
-    refetchOn: (e) => e.type === 'unfinished-changed' || e.type === 'draft-taken-over' || (e.type === 'hub-changed' && e.online),
-  });
-  const list = q.data ?? null;
-  const error = q.error;
-  const refresh = q.reload;
+  // The app's one read of the list (hub/claims.tsx useClaimsSource: the study claims come from it
+  // too), live on the hub's events within the site's floor, polled while this panel is shown.
+  const { data: list, error, reload: refresh } = useClaims().list;
 
   if (!hub?.configured || !user) return null;
   if (!allowed) return null;

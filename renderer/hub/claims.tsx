@@ -4,9 +4,11 @@
 // 'unfinished-changed' (honouring the site's floor), and shown as "Being reported by Dr X since
 // 10:42" in the library and on the study. Before a study claimed by someone else opens, a fresh read
 // (not the cached list: a claim made a moment ago counts) and the reporter's confirmation.
+// The same read feeds the Unfinished panel (hub/UnfinishedPanel.tsx): one query of the list per
+// workstation, not one for the claims and another for the panel.
 import { createContext, useCallback, useContext, useMemo } from 'react';
 import type { HubStatus } from '../../common/contract.ts';
-import type { UnfinishedItem } from '../../common/hub.ts';
+import type { UnfinishedItem, UnfinishedList } from '../../common/hub.ts';
 import { formatClock, formatDateTime } from '../../common/format.ts';
 import { useClient } from '../data/client.ts';
 import { useQuery } from '../data/useQuery.ts';
@@ -29,9 +31,14 @@ export interface Claims {
   on(studyUid: string): StudyClaim[];
   /** A fresh read of the claims of others on this study; null when the hub cannot say (offline, not allowed). */
   othersNow(studyUid: string): Promise<StudyClaim[] | null>;
+  /** The department's unfinished list as last read (null: not yet), the error of the last read, and a read now. */
+  list: { data: UnfinishedList | null; error: string | null; reload(): void };
 }
 
-const NONE: Claims = { on: () => [], othersNow: async () => null };
+const NONE: Claims = { on: () => [], othersNow: async () => null, list: { data: null, error: null, reload: () => undefined } };
+
+/** While the list is on screen it is also re-read this often (and never more often than the site's floor). */
+export const LIST_POLL_MS = 30_000;
 export const ClaimsContext = createContext<Claims>(NONE);
 export const useClaims = (): Claims => useContext(ClaimsContext);
 
@@ -45,14 +52,22 @@ function toClaims(items: readonly UnfinishedItem[], me: string | null): Map<stri
   return by;
 }
 
-/** The app's one source of claims (provide it with ClaimsContext); `hub` is the app's hub status (the app provides HubContext itself). */
-export function useClaimsSource(hub: HubStatus | null): Claims {
+/**
+ * The app's one source of claims and of the unfinished list (provide it with ClaimsContext); `hub`
+ * is the app's hub status (the app provides HubContext itself); `listShown`: the Unfinished panel
+ * is on screen (then the list is also polled). Load on the hub (docs/architecture.md): every
+ * workstation refetching the list on every `unfinished-changed` is what breaks first, so every
+ * refetch but a person's Refresh honours the site policy's floor: events within it are coalesced.
+ */
+export function useClaimsSource(hub: HubStatus | null, listShown = false): Claims {
   const client = useClient();
   const user = hub?.user ?? null;
   const allowed = hub?.configured === true && may(user, 'unfinished:list');
-  const q = useQuery('claims', (api) => api['unfinished:list']({}), {
+  const floor = hub?.unfinishedRefetchMinMs ?? 10_000;
+  const q = useQuery('unfinished:list', (api) => api['unfinished:list']({}), {
     enabled: allowed,
-    minIntervalMs: hub?.unfinishedRefetchMinMs ?? 10_000,
+    minIntervalMs: floor,
+    ...(listShown ? { pollMs: Math.max(LIST_POLL_MS, floor) } : {}),
     refetchOn: (e) => e.type === 'unfinished-changed' || e.type === 'draft-taken-over' || e.type === 'sync-changed' || (e.type === 'hub-changed' && e.online),
   });
   const me = user?.username ?? null;
@@ -69,7 +84,12 @@ export function useClaimsSource(hub: HubStatus | null): Claims {
     const who = now?.username ?? null;
     return (toClaims(r.value.items, who).get(studyUid) ?? []).filter((c) => !c.mine);
   }, [client]);
-  return useMemo(() => ({ on: (uid: string) => by.get(uid) ?? [], othersNow }), [by, othersNow]);
+  const data = allowed ? (q.data ?? null) : null;
+  const { error, reload } = q;
+  return useMemo(
+    () => ({ on: (uid: string) => by.get(uid) ?? [], othersNow, list: { data, error, reload } }),
+    [by, othersNow, data, error, reload],
+  );
 }
 
 /** "10:42" today, the date and time otherwise. */

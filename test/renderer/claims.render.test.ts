@@ -36,11 +36,14 @@ const patients: PatientSummary[] = [{
   ],
 } as unknown as PatientSummary];
 
+const NO_LIST: Claims['list'] = { data: null, error: null, reload: () => undefined };
+
 describe('claims on screen', () => {
   it('the library says who is reporting a study since when, and that a study was opened and left; a study nobody claims says nothing', () => {
     const claims: Claims = {
       on: (uid) => (uid === '1.1' ? [claim({}), claim({ reportId: 'r2', ownerName: 'Dr Lou Locum', closed: true })] : []),
       othersNow: async () => [],
+      list: NO_LIST,
     };
     const t = text(createElement(Library, { appInfo, patients, currentStudyUid: null, folderInputRef: { current: null }, refreshKey: 0, visible: false, onOpenStudy: () => undefined, onLibraryChanged: () => undefined }), claims);
     expect(t).toContain(`Being reported by Dr Xavier Other since ${formatClock(since)}`);
@@ -49,7 +52,7 @@ describe('claims on screen', () => {
   });
 
   it('the study header shows only the others\' claims; your own reads "you"', () => {
-    const claims: Claims = { on: () => [claim({ mine: true, ownerName: 'Me' }), claim({ reportId: 'r3' })], othersNow: async () => [] };
+    const claims: Claims = { on: () => [claim({ mine: true, ownerName: 'Me' }), claim({ reportId: 'r3' })], othersNow: async () => [], list: NO_LIST };
     const t = text(createElement(ClaimLine, { studyUid: '1.1', othersOnly: true }), claims);
     expect(t).toContain('Dr Xavier Other');
     expect(t).not.toContain('you');
