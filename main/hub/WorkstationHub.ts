@@ -229,7 +229,11 @@ export class WorkstationHub {
   private online(): boolean {
     if (this.sender.online === false) return false;
     if (this.subscription && this.streamDown) return false;
-    return this.sender.online === true || this.live;
+    // The embedded hub is this launcher's child, and this object exists only once the child said
+    // it is listening (HUB_READY, main/launch/embeddedHub.ts): reachable until a probe says not
+    // (and main/launch/compose.ts says offline at once if the child exits). A department hub is
+    // reachable once a probe or the live stream has said so.
+    return this.sender.online === true || this.live || (this.opts.embedded && this.sender.online === null);
   }
 
   private announceOnline(): void {

@@ -4,6 +4,7 @@
 // warning, a draft published to the department's Unfinished list and closed, a colleague's
 // take-over reaching the author (read-only, named, with a readable time), and log out never
 // leaking one user's queued draft snapshots to the next.
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContractError, type AppEvent } from '../../../common/contract.ts';
 import type { HubEvent } from '../../../common/hub.ts';
@@ -61,6 +62,25 @@ function recordingFetch(delayDraftsMs = 0): { fetch: typeof fetch; drafts: { url
 }
 
 describe('WorkstationHub against the real hub', () => {
+  it('an embedded hub (announced ready by its child) is online before the first probe; a department hub only after one; a dead one goes offline at its first probe', async () => {
+    const embedded = station(workstation(), hub.url, { embedded: true }).h;
+    expect(embedded.status().online).toBe(true);
+    const department = station(workstation(), hub.url).h;
+    expect(department.status().online).toBe(false);
+    department.start();
+    await until(() => department.status().online);
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const gone = station(workstation(), `http://127.0.0.1:${port}`, { embedded: true }).h;
+    gone.start();
+    await until(() => gone.sender.online === false);
+    expect(gone.status().online).toBe(false);
+  });
+
   it('a report signed before login waits with "login required", then reaches the hub once after login', async () => {
     const ws = workstation();
     const id = ws.sign({ alert: 'urgent' });
