@@ -1,6 +1,7 @@
 // The hub: a Fastify application over the storage adapter. Stateless apart from the pushed-event
 // connections it holds, so several instances run behind one load balancer on one database.
 import crypto from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
@@ -39,6 +40,14 @@ export interface BuildHubOptions {
   pingMs?: number;
   /** How long a looked-up session is reused on this instance (default 2 s; 0 = never). */
   sessionCacheMs?: number;
+  /**
+   * The embedded hub: answer only requests addressed to this machine's loopback at the hub's own
+   * port (Host 127.0.0.1:<port> or localhost:<port>) that carry no Origin, like the workstation's
+   * bridge. Its demo passwords are published: without this, a web page on another site could
+   * reach it by DNS rebinding, log in and read patient data. The workstation (Node's fetch) sends
+   * no Origin; browsers always do on cross-origin requests.
+   */
+  loopbackOnly?: boolean;
 }
 
 export const SESSION_CACHE_MS = 2000;
@@ -158,6 +167,16 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     if (h.status >= 500) req.log.error({ err }, 'hub error');
     void reply.code(h.status).send(h.toBody());
   });
+  if (opts.loopbackOnly) {
+    app.addHook('onRequest', async (req) => {
+      const port = (app.server.address() as AddressInfo | null)?.port;
+      const host = req.headers.host;
+      if (port === undefined || (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`)) {
+        throw new HubError(403, 'forbidden', 'This hub answers only requests addressed to 127.0.0.1 at its own port.');
+      }
+      if (req.headers.origin !== undefined) throw new HubError(403, 'forbidden', 'This hub answers no web page: cross-origin request refused.');
+    });
+  }
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send(new HubError(404, 'not-found', `No such hub route: ${req.method} ${req.url.split('?')[0]}`).toBody());
   });

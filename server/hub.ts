@@ -73,7 +73,7 @@ export async function startEmbeddedHub(opts: {
         }
       }),
     );
-    const hub = await buildHub({ db, policy: opts.policy, ownsDb: true, migrate: false });
+    const hub = await buildHub({ db, policy: opts.policy, ownsDb: true, migrate: false, loopbackOnly: true });
     const url = await hub.listen(opts.port ?? 0, '127.0.0.1');
     return { url, hub, demoUsers: DEMO_USERS, demoPassword: DEMO_PASSWORD, close: () => hub.close() };
   } catch (err) {

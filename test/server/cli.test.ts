@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import nodeHttp from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -213,6 +214,41 @@ describe('embedded hub (npm start default)', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^hub: .*PORT/m);
     expect(r.out).not.toContain('HUB_READY');
+  });
+
+  it('answers only its own loopback address and no web page: a rebound Host or any Origin is refused before the demo login (issue 8 finding 10)', async () => {
+    const hub = await startEmbeddedHub({ dataDir: path.join(tmp, 'embedded-rebinding') });
+    try {
+      const port = Number(new URL(hub.url).port);
+      const login = JSON.stringify({ username: 'radiologist', password: hub.demoPassword });
+      const send = (headers: Record<string, string>): Promise<{ status: number; body: string }> =>
+        new Promise((resolve, reject) => {
+          const req = nodeHttp.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/session', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          });
+          req.on('error', reject);
+          req.end(login);
+        });
+      // DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1.
+      for (const headers of [
+        { host: `evil.example:${port}` },
+        { host: `127.0.0.1:${port + 1}` },
+        { host: `127.0.0.1:${port}`, origin: 'http://evil.example' },
+        { host: `localhost:${port}`, origin: `http://127.0.0.1:${port}` },
+      ]) {
+        const r = await send(headers);
+        expect({ headers, status: r.status }).toEqual({ headers, status: 403 });
+        expect(r.body).not.toContain('token');
+      }
+      // The workstation's own requests (Node's fetch: its address, no Origin) are answered.
+      expect((await send({ host: `127.0.0.1:${port}` })).status).toBe(200);
+      expect((await send({ host: `localhost:${port}` })).status).toBe(200);
+      expect((await http(hub.url, 'POST', '/api/session', { body: { username: 'radiologist', password: hub.demoPassword } })).status).toBe(200);
+    } finally {
+      await hub.close();
+    }
   });
 
   it('creates demo users once, keeps its data in the folder across restarts', async () => {
