@@ -106,12 +106,11 @@ export async function login(db: HubDb, policy: SitePolicy, username: string, pas
     await verifyPassword(password, await getDummyHash());
     return { ok: false, reason: 'bad-credentials' };
   }
-  if (user.locked_until && Date.parse(user.locked_until) > now) {
-    return { ok: false, reason: 'locked-out', retryAfterSeconds: Math.ceil((Date.parse(user.locked_until) - now) / 1000) };
-  }
+  const attempt = await reserveAttempt(db, policy, user.id, now);
+  if (!attempt.ok) return attempt;
   const good = await verifyPassword(password, user.password_hash);
   const at = new Date(now).toISOString();
-  if (!good) return countFailure(db, policy, user.id, now, 'login-failed');
+  if (!good) return recordFailure(db, user.id, now, 'login-failed', attempt);
   const token = newToken();
   const expiresAt = new Date(now + policy.sessionHours * 3600_000).toISOString();
   await db.transaction(async (tx) => {
@@ -142,13 +141,23 @@ export async function lookupSession(db: Queryable, token: string, now: number): 
   return { ok: true, user: row };
 }
 
+/** A password attempt reserved: the failures it counts with, and the lock it set if it is the last allowed. */
+interface Attempt { ok: true; failures: number; lockedUntil: string | null }
+
+const lockedOut = (lockedUntil: string, now: number): { ok: false; reason: 'locked-out'; retryAfterSeconds: number } =>
+  ({ ok: false, reason: 'locked-out', retryAfterSeconds: Math.max(1, Math.ceil((Date.parse(lockedUntil) - now) / 1000)) });
+
 /**
- * One failed password (a login, or a signer's confirmation): counted atomically (parallel guesses
- * all count), then the account is locked when over the limit, with doubling backoff.
+ * Before a password is checked (a login, or a signer's confirmation), the attempt is counted as a
+ * failure in one atomic statement that refuses a locked account; a right password then clears
+ * the count. So parallel guesses cannot all be checked before the first failure is counted: of
+ * 100 at once, `maxFailures` are checked and the rest are refused as locked (issue 8 finding 11).
+ * The attempt that reaches the limit sets the lock (doubling backoff) even before its password is
+ * known; if that password is right, the lock is lifted with the count.
  */
-async function countFailure(
-  db: Queryable, policy: SitePolicy, userId: number, now: number, action: 'login-failed' | 'signer-confirm-failed',
-): Promise<{ ok: false; reason: 'bad-credentials' } | { ok: false; reason: 'locked-out'; retryAfterSeconds: number }> {
+async function reserveAttempt(
+  db: Queryable, policy: SitePolicy, userId: number, now: number,
+): Promise<Attempt | { ok: false; reason: 'locked-out'; retryAfterSeconds: number }> {
   const at = new Date(now).toISOString();
   const { maxFailures, baseSeconds, maxSeconds } = policy.lockout;
   const upd = await db.query<{ failed_logins: number; locked_until: string | null }>(
@@ -156,14 +165,25 @@ async function countFailure(
        locked_until = CASE WHEN failed_logins + 1 >= $2
          THEN $3::timestamptz + make_interval(secs => LEAST($5::float8, $4::float8 * power(2, failed_logins + 1 - $2)))
          ELSE locked_until END
-     WHERE id = $1 RETURNING failed_logins, locked_until`,
+     WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $3::timestamptz)
+     RETURNING failed_logins, locked_until`,
     [userId, maxFailures, at, baseSeconds, maxSeconds],
   );
-  await db.query(`INSERT INTO audit (at, actor_id, action, detail) VALUES ($1, $2, $3, $4)`, [at, userId, action, JSON.stringify({ failures: upd.rows[0]?.failed_logins ?? null })]);
-  const lockedUntil = upd.rows[0]?.locked_until;
-  if (lockedUntil && Date.parse(lockedUntil) > now) {
-    return { ok: false, reason: 'locked-out', retryAfterSeconds: Math.ceil((Date.parse(lockedUntil) - now) / 1000) };
+  const row = upd.rows[0];
+  if (!row) {
+    const { rows } = await db.query<{ locked_until: string | null }>('SELECT locked_until FROM users WHERE id = $1', [userId]);
+    return lockedOut(rows[0]?.locked_until ?? at, now);
   }
+  return { ok: true, failures: row.failed_logins, lockedUntil: row.locked_until };
+}
+
+/** A wrong password: its attempt stays counted (reserveAttempt); audited; locked out if it reached the limit. */
+async function recordFailure(
+  db: Queryable, userId: number, now: number, action: 'login-failed' | 'signer-confirm-failed', attempt: Attempt,
+): Promise<{ ok: false; reason: 'bad-credentials' } | { ok: false; reason: 'locked-out'; retryAfterSeconds: number }> {
+  const at = new Date(now).toISOString();
+  await db.query(`INSERT INTO audit (at, actor_id, action, detail) VALUES ($1, $2, $3, $4)`, [at, userId, action, JSON.stringify({ failures: attempt.failures })]);
+  if (attempt.lockedUntil && Date.parse(attempt.lockedUntil) > now) return lockedOut(attempt.lockedUntil, now);
   return { ok: false, reason: 'bad-credentials' };
 }
 
@@ -178,13 +198,12 @@ export type ConfirmOutcome =
  * cannot confirm. The password is checked and forgotten: never stored, never logged.
  */
 export async function confirmSigner(db: HubDb, policy: SitePolicy, user: SessionUser, password: string, now: number): Promise<ConfirmOutcome> {
-  const { rows } = await db.query<Pick<UserRow, 'password_hash' | 'locked_until' | 'disabled'>>('SELECT password_hash, locked_until, disabled FROM users WHERE id = $1', [user.id]);
+  const { rows } = await db.query<Pick<UserRow, 'password_hash' | 'disabled'>>('SELECT password_hash, disabled FROM users WHERE id = $1', [user.id]);
   const row = rows[0];
   if (!row || row.disabled) return { ok: false, reason: 'bad-credentials' };
-  if (row.locked_until && Date.parse(row.locked_until) > now) {
-    return { ok: false, reason: 'locked-out', retryAfterSeconds: Math.ceil((Date.parse(row.locked_until) - now) / 1000) };
-  }
-  if (!(await verifyPassword(password, row.password_hash))) return countFailure(db, policy, user.id, now, 'signer-confirm-failed');
+  const attempt = await reserveAttempt(db, policy, user.id, now);
+  if (!attempt.ok) return attempt;
+  if (!(await verifyPassword(password, row.password_hash))) return recordFailure(db, user.id, now, 'signer-confirm-failed', attempt);
   const at = new Date(now).toISOString();
   await db.transaction(async (tx) => {
     await tx.query('UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1', [user.id]);

@@ -232,12 +232,13 @@ describe('embedded hub (npm start default)', () => {
           req.end(login);
         });
       // DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1.
-      for (const headers of [
+      const refused: Record<string, string>[] = [
         { host: `evil.example:${port}` },
         { host: `127.0.0.1:${port + 1}` },
         { host: `127.0.0.1:${port}`, origin: 'http://evil.example' },
         { host: `localhost:${port}`, origin: `http://127.0.0.1:${port}` },
-      ]) {
+      ];
+      for (const headers of refused) {
         const r = await send(headers);
         expect({ headers, status: r.status }).toEqual({ headers, status: 403 });
         expect(r.body).not.toContain('token');

@@ -84,6 +84,23 @@ export function defineHubSuite(kind: DbKind): void {
       expect(wrong.body.error.code).toBe('unauthenticated');
     });
 
+    it('holds the lockout against 100 parallel guesses: 5 passwords are checked, the rest refused as locked, and the right one last gets no token (issue 8 finding 11)', async () => {
+      const u = await user('radiologist');
+      const guesses = [...Array.from({ length: 99 }, (_, i) => `wrong-guess-${i}`), u.password];
+      const answers = await Promise.all(guesses.map((password) => http<ErrorBody>(ctx.url, 'POST', '/api/session', { body: { username: u.username, password } })));
+      const checked = answers.filter((r) => r.status === 401 || r.status === 200).length;
+      const locked = answers.filter((r) => r.status === 429 && r.body.error.code === 'locked-out').length;
+      // At most maxFailures (5) attempts got their password checked; every other one was refused.
+      expect(checked).toBeLessThanOrEqual(5);
+      expect(checked + locked).toBe(100);
+      // The right password, sent after 99 wrong ones, got a token only if it was among the 5 checked.
+      if (answers[99]!.status === 200) expect(answers.slice(0, 99).filter((r) => r.status === 401).length).toBeLessThanOrEqual(4);
+      const { rows } = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit a JOIN users x ON x.id = a.actor_id WHERE x.username = $1 AND a.action = 'login-failed'`, [u.username]);
+      expect(rows[0]!.n).toBeLessThanOrEqual(5);
+      // After the lock, the account stays locked for the right password too.
+      expect((await http<ErrorBody>(ctx.url, 'POST', '/api/session', { body: { username: u.username, password: u.password } })).status).toBe(answers[99]!.status === 200 ? 200 : 429);
+    });
+
     it('locks an account out after 5 failures, even for the right password, with doubling backoff', async () => {
       const u = await user('locum');
       const before = ctx.t.clock.offset;
