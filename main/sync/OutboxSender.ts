@@ -100,6 +100,8 @@ export class OutboxSender {
   private readonly probeMs: number;
   private readonly batch: number;
   private readonly criticalDeadlineMs: number;
+  /** Outbox row id → when this sender first saw it (monotonic) and its wall-clock age then (ageOf). */
+  private readonly firstSeen = new Map<number, { mono: number; wallAge: number }>();
   private readonly criticalCheckMs: number;
   private readonly actor: () => string;
 
@@ -210,15 +212,34 @@ export class OutboxSender {
     return summarise(reportId, rows);
   }
 
+  /**
+   * How long a row has waited: its age by the wall clock when this sender first saw it (within a
+   * second of signing, or at start-up for a row from before), plus the time since on the
+   * monotonic clock. A wall clock moved back an hour neither hides the warning for that hour nor
+   * does one moved forward raise it early (issue 8 finding 6).
+   */
+  private ageOf(row: OutboxEntry, wall: number, mono: number): number {
+    let seen = this.firstSeen.get(row.id);
+    if (!seen) {
+      seen = { mono, wallAge: Math.max(0, wall - Date.parse(row.createdAt)) };
+      this.firstSeen.set(row.id, seen);
+    }
+    return seen.wallAge + (mono - seen.mono);
+  }
+
   /** Critical/urgent reports past their delivery deadline with no phone call recorded. */
   criticalUndelivered(): CriticalWarning[] {
-    const now = this.clock.now();
+    const wall = this.clock.now();
+    const mono = this.clock.monotonic();
     const out: CriticalWarning[] = [];
-    for (const row of this.store.unsynced()) {
+    const unsynced = this.store.unsynced();
+    const ids = new Set(unsynced.map((r) => r.id));
+    for (const id of this.firstSeen.keys()) if (!ids.has(id)) this.firstSeen.delete(id);
+    for (const row of unsynced) {
       if (row.kind !== 'report') continue;
+      const age = this.ageOf(row, wall, mono);
       const alert = this.alertOf(row);
       if (alert === null || !CRITICAL.has(alert)) continue;
-      const age = now - Date.parse(row.createdAt);
       if (age < this.criticalDeadlineMs) continue;
       if (this.phoneLog.has(row.reportId)) continue;
       out.push({
@@ -320,7 +341,11 @@ export class OutboxSender {
     }
     for (;;) {
       if (!this.running || this.loginReason !== null) return;
-      const rows = this.store.due(new Date(this.clock.now()).toISOString(), this.batch);
+      const now = this.clock.now();
+      // No backoff puts a row further ahead than capDelayMs (or pollMs): one scheduled later was
+      // scheduled before the wall clock went back, and would otherwise wait for the clock to catch up.
+      this.store.duePendingNow(new Date(now).toISOString(), new Date(now + Math.max(this.capDelayMs, this.pollMs) + 1000).toISOString());
+      const rows = this.store.due(new Date(now).toISOString(), this.batch);
       if (rows.length === 0) {
         // Nothing to send: learn (or re-learn, e.g. after wake() reset the failures while the
         // hub was down) whether the hub is reachable, and keep probing while it is not. While

@@ -41,8 +41,12 @@ export interface OutboxStore {
   unsynced(): OutboxEntry[];
   /** Puts a report's failed rows back to pending, due now (a person chose to retry). Returns how many. */
   retry(reportId: string, nowIso: string): number;
-  /** Makes every pending row scheduled later due now (after a login: rows waiting for a session go at once). Returns how many. */
-  duePendingNow(nowIso: string): number;
+  /**
+   * Makes every pending row scheduled later than `laterThanIso` (default: now) due now: after a
+   * login, rows waiting for a session go at once; after the wall clock went back, rows scheduled
+   * further ahead than any backoff could put them are not left waiting for it. Returns how many.
+   */
+  duePendingNow(nowIso: string, laterThanIso?: string): number;
 }
 
 interface Row {
@@ -144,7 +148,7 @@ export class SqliteOutboxStore implements OutboxStore {
     return this.st.retry.run(nowIso, reportId).changes;
   }
 
-  duePendingNow(nowIso: string): number {
-    return this.st.duePendingNow.run(nowIso, nowIso).changes;
+  duePendingNow(nowIso: string, laterThanIso: string = nowIso): number {
+    return this.st.duePendingNow.run(nowIso, laterThanIso).changes;
   }
 }

@@ -1,8 +1,13 @@
 // Time, timers and randomness for the sync services, injectable so tests run with zero backoff
 // and reproducible jitter.
 export interface SyncClock {
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch (the wall clock: a person or NTP may move it, either way). */
   now(): number;
+  /**
+   * Milliseconds on a clock that only moves forward, at the pace of real time (not since the
+   * epoch): for how long something has waited, whatever the wall clock did meanwhile.
+   */
+  monotonic(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
   /** Uniform in [0, 1). */
@@ -11,6 +16,7 @@ export interface SyncClock {
 
 export const realClock: SyncClock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
     // Sync timers never keep a process alive on their own.

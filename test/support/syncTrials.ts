@@ -116,9 +116,9 @@ export class KillableStore implements OutboxStore {
     this.check();
     return this.inner.retry(reportId, nowIso);
   }
-  duePendingNow(nowIso: string): number {
+  duePendingNow(nowIso: string, laterThanIso?: string): number {
     this.check();
-    return this.inner.duePendingNow(nowIso);
+    return this.inner.duePendingNow(nowIso, laterThanIso);
   }
 }
 

@@ -11,16 +11,21 @@ import { startFakeHub, type FakeHub } from '../../support/fakeHub.ts';
 import { workstation, type Workstation } from '../../support/syncWorkstation.ts';
 import { until } from '../../support/until.ts';
 
-/** Real timers; `now` can be moved forward; jitter fixed. */
-function testClock(random = 1 - 1e-9): SyncClock & { advance(ms: number): void } {
+/** Real timers; time can be moved forward (`advance`), or the wall clock alone set either way (`jump`); jitter fixed. */
+function testClock(random = 1 - 1e-9): SyncClock & { advance(ms: number): void; jump(ms: number): void } {
   let offset = 0;
+  let wallOnly = 0;
   return {
-    now: () => Date.now() + offset,
+    now: () => Date.now() + offset + wallOnly,
+    monotonic: () => performance.now() + offset,
     setTimeout: realClock.setTimeout,
     clearTimeout: realClock.clearTimeout,
     random: () => random,
     advance(ms: number) {
       offset += ms;
+    },
+    jump(ms: number) {
+      wallOnly += ms;
     },
   };
 }
@@ -311,6 +316,62 @@ describe('OutboxSender', () => {
     const [w] = sender.checkCritical();
     expect(w).toMatchObject({ reportId: id, alertCode: 'critical' });
     expect(w!.message).toMatch(/delivery failed: Not delivered: .*The hub refused this report \(422 signer-mismatch\)/);
+  });
+
+  describe('the wall clock set back or forward by an hour after signing (issue 8 finding 6)', () => {
+    const unreachable = (): ReturnType<typeof scriptedSink> => {
+      const sink = scriptedSink([]);
+      sink.postSigned = async () => ({ kind: 'unavailable', status: null, message: 'ECONNREFUSED' });
+      sink.up = false;
+      return sink;
+    };
+
+    it('set back: the warning still comes 60 s after signing, not an hour late', async () => {
+      const clock = testClock();
+      const ws = workstation({ now: () => new Date(clock.now()) });
+      const id = ws.sign({ alert: 'critical' });
+      const sender = makeSender(ws, unreachable(), clock);
+      const warnings: CriticalWarning[] = [];
+      sender.events.on('critical-undelivered', (w) => warnings.push(w));
+      sender.start();
+      await new Promise((r) => setTimeout(r, 60));
+      clock.jump(-3_600_000);
+      clock.advance(59_000);
+      expect(sender.checkCritical()).toEqual([]);
+      clock.advance(1_500);
+      await until(() => warnings.length === 1);
+      expect(warnings[0]).toMatchObject({ reportId: id, alertCode: 'critical' });
+      expect(warnings[0]!.undeliveredForMs).toBeGreaterThanOrEqual(60_000);
+      expect(warnings[0]!.undeliveredForMs).toBeLessThan(120_000);
+    });
+
+    it('set forward: no warning before 60 s have passed, then the warning', async () => {
+      const clock = testClock();
+      const ws = workstation({ now: () => new Date(clock.now()) });
+      const id = ws.sign({ alert: 'urgent' });
+      const sender = makeSender(ws, unreachable(), clock);
+      sender.start();
+      await new Promise((r) => setTimeout(r, 60));
+      clock.jump(3_600_000);
+      await new Promise((r) => setTimeout(r, 60));
+      expect(sender.checkCritical()).toEqual([]);
+      clock.advance(61_000);
+      expect(sender.checkCritical().map((w) => w.reportId)).toEqual([id]);
+    });
+
+    it('set back: a report waiting for its retry goes when the hub is back, not an hour later', async () => {
+      const clock = testClock();
+      const ws = workstation({ now: () => new Date(clock.now()) });
+      const id = ws.sign();
+      const sink = scriptedSink([{ kind: 'unavailable', status: 503, message: 'restarting' }]);
+      // Without the clamp the row's next attempt (a few ms ahead before the jump) is an hour ahead after it.
+      const sender = makeSender(ws, sink, clock, { capDelayMs: 40, baseDelayMs: 40 });
+      sender.start();
+      await until(() => sink.calls.length === 1);
+      clock.jump(-3_600_000);
+      await until(() => sender.status(id).state === 'synced', 5_000);
+      expect(sink.calls.length).toBe(2);
+    });
   });
 
   it('stop() lets the request in flight finish and records its outcome', async () => {
