@@ -55,7 +55,7 @@ export interface Services {
 export async function createServices(opts: ServicesOptions): Promise<Services> {
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const db = openDatabase(path.join(opts.dataDir, 'failsafe.sqlite'));
-  const index = new DicomIndexService(db);
+  const index = new DicomIndexService(db, { neverRead: [opts.dataDir] });
   const studyInfo = (studyUid: string): { patientName: string; description: string } | null => {
     const s = index.study(studyUid);
     return s ? { patientName: s.patientName, description: s.description } : null;

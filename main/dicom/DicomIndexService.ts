@@ -166,8 +166,41 @@ export function orderImages<T extends InstanceRow>(rows: T[]): T[] {
   return [...rows].sort(byName);
 }
 
+export interface DicomIndexOptions {
+  /**
+   * Folders never read as images: the workstation's data folder (its database, the embedded
+   * hub's). Opening one of its files in this process, even to read a header, and closing it,
+   * drops SQLite's POSIX locks on it, and the next connection may then delete the live WAL with
+   * signed reports in it (issue 8 finding 1).
+   */
+  neverRead?: readonly string[];
+}
+
 export class DicomIndexService {
-  constructor(private readonly db: Db) {}
+  /** `neverRead`, each as given (resolved) and as its real path. */
+  private readonly protectedRoots: string[];
+
+  constructor(
+    private readonly db: Db,
+    opts: DicomIndexOptions = {},
+  ) {
+    this.protectedRoots = (opts.neverRead ?? []).flatMap((d) => {
+      const resolved = path.resolve(d);
+      try {
+        return [resolved, fs.realpathSync(resolved)];
+      } catch {
+        return [resolved];
+      }
+    });
+  }
+
+  /** The protected folder `p` (a real or resolved path) is in, or null. */
+  private protectedRootOf(p: string): string | null {
+    return this.protectedRoots.find((r) => p === r || p.startsWith(r.endsWith(path.sep) ? r : r + path.sep)) ?? null;
+  }
+
+  private static readonly PROTECTED_REASON =
+    "Failsafe's own data folder (the workstation's database): never read as images, so the database is only ever opened by the workstation.";
 
   /** Indexes every file under `folder` (recursively; hidden entries skipped; symlink loops not followed). */
   async indexFolder(folder: string): Promise<IndexResult> {
@@ -179,6 +212,10 @@ export class DicomIndexService {
       throw new ContractError('not-found', `Folder not found: ${root}`);
     }
     if (!st.isDirectory()) throw new ContractError('invalid-input', `Not a folder: ${root}`);
+    const realRoot = await fs.promises.realpath(root).catch(() => root);
+    if (this.protectedRootOf(root) !== null || this.protectedRootOf(realRoot) !== null) {
+      throw new ContractError('invalid-input', `${root} is ${DicomIndexService.PROTECTED_REASON} Open the folder your DICOM files are in.`);
+    }
     const walkErrors: IndexError[] = [];
     const files = await this.listFiles(root, walkErrors);
     const result = await this.indexPaths(files);
@@ -540,6 +577,11 @@ export class DicomIndexService {
         errors.push({ path: dir, reason: 'The folder could not be resolved (broken link?).' });
         return;
       }
+      // Every way into the data folder is named (the folder itself, each link to it).
+      if (this.protectedRootOf(dir) !== null || this.protectedRootOf(real) !== null) {
+        errors.push({ path: dir, reason: `Not read: ${DicomIndexService.PROTECTED_REASON}` });
+        return;
+      }
       if (visited.has(real)) return; // a symlink loop or a second link to a folder already walked
       visited.add(real);
       let entries: fs.Dirent[];
@@ -562,7 +604,11 @@ export class DicomIndexService {
           try {
             const st = await fs.promises.stat(full);
             if (st.isDirectory()) await walk(full);
-            else if (st.isFile()) files.push(full);
+            else if (st.isFile()) {
+              // A link to a file in the data folder is not followed either.
+              if (this.protectedRootOf(await fs.promises.realpath(full)) !== null) errors.push({ path: full, reason: `Not read: ${DicomIndexService.PROTECTED_REASON}` });
+              else files.push(full);
+            }
           } catch {
             errors.push({ path: full, reason: 'Broken link: its target does not exist.' });
           }

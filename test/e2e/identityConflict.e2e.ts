@@ -25,7 +25,8 @@ describe('identity conflict on screen (browser mode)', () => {
 
   beforeAll(async () => {
     const dataDir = tempDataDir('failsafe-identity-e2e-');
-    const images = path.join(dataDir, 'shared-id');
+    // Beside the data folder: the workstation never reads its own data folder as images.
+    const images = path.join(tempDataDir('failsafe-identity-e2e-images-'), 'shared-id');
     fs.mkdirSync(images);
     const files: [string, Parameters<typeof image>[0]][] = [
       ['ann.dcm', { sop: '2.25.901.1.1', study: '2.25.901.1', series: '2.25.901.1.9', patientId: 'SHARED-E2E', elements: who('Able^Ann', '19500101', '20230601', 'MR KNEE ANN') }],

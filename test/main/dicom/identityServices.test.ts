@@ -15,6 +15,8 @@ import { image, type El } from './synth.ts';
 
 let services: Services;
 let dataDir: string;
+/** Where the test's image folders are: beside the data folder (the indexer never reads inside it). */
+let imagesDir: string;
 
 async function call<C extends keyof Handlers>(channel: C, input: unknown): Promise<ReturnType<Handlers[C]> extends Promise<infer T> ? T : ReturnType<Handlers[C]>> {
   const c = contract[channel];
@@ -32,7 +34,7 @@ const BOB: StudyRef = { patientId: 'SHARED-7', studyUid: '70.2' };
 
 /** Writes one synthetic file into a new folder and indexes it through library:openFolder. */
 async function openFolder(name: string, o: Parameters<typeof image>[0]): Promise<Awaited<ReturnType<Handlers['library:openFolder']>>> {
-  const dir = path.join(dataDir, 'images', name);
+  const dir = path.join(imagesDir, name);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'img.dcm'), image(o));
   return call('library:openFolder', { path: dir });
@@ -40,6 +42,7 @@ async function openFolder(name: string, o: Parameters<typeof image>[0]): Promise
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-identity-services-'));
+  imagesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-identity-images-'));
   services = await createServices({ dataDir, mode: 'browser', version: 'test', fileAccess: () => ({ fileBaseUrl: 'http://127.0.0.1/files/', fileAuthHeader: null }) });
   // Ann's study is earlier; Bob's, under the same Patient ID, indexed after it.
   await openFolder('ann', { sop: '70.1.1', study: '70.1', series: '70.1.9', patientId: ANN.patientId, elements: person('Able^Ann', '19500101', '20230101') });
@@ -49,6 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await services.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.rmSync(imagesDir, { recursive: true, force: true });
 });
 
 describe('two people under one Patient ID, through the contract', () => {
@@ -96,8 +100,8 @@ describe('two people under one Patient ID, through the contract', () => {
   });
 
   it("after Ann's images leave the library, her report keeps the study hers: a file of it naming Bob is refused, hers comes back", async () => {
-    fs.rmSync(path.join(dataDir, 'images', 'ann', 'img.dcm'));
-    await call('library:openFolder', { path: path.join(dataDir, 'images', 'ann') });
+    fs.rmSync(path.join(imagesDir, 'ann', 'img.dcm'));
+    await call('library:openFolder', { path: path.join(imagesDir, 'ann') });
     expect(services.index.study(ANN.studyUid)).toBeNull();
     const r = await openFolder('intruder-later', { sop: '70.1.3', study: '70.1', series: '70.1.9', patientId: ANN.patientId, elements: person('Baker^Bob', '19600202', '20230101') });
     expect(r.indexed).toBe(0);
