@@ -7,20 +7,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contract, ContractError, type Handlers } from '../../../common/contract.ts';
+import { ContractError, type Handlers } from '../../../common/contract.ts';
 import { createServices, type Services } from '../../../main/services.ts';
 import { RADIOLOGIST, signableContent } from '../reports/fixtures.ts';
 import { image } from './synth.ts';
+import { callHandler, type HandlerOutput } from '../../support/callHandler.ts';
 
 let root: string;
 let dataDir: string;
 let services: Services;
 
-async function call<C extends keyof Handlers>(channel: C, input: unknown): Promise<ReturnType<Handlers[C]> extends Promise<infer T> ? T : ReturnType<Handlers[C]>> {
-  const c = contract[channel];
-  const out = await (services.handlers[channel] as (i: unknown) => unknown)(c.input.parse(input));
-  return c.output.parse(out) as never;
-}
+/** Calls a handler as the bridge does (test/support/callHandler.ts). */
+const call = <C extends keyof Handlers>(channel: C, input: unknown): Promise<HandlerOutput<C>> => callHandler(services, channel, input);
 
 const open = (): Promise<Services> =>
   createServices({ dataDir, mode: 'browser', version: 'test', fileAccess: () => ({ fileBaseUrl: 'http://127.0.0.1/files/', fileAuthHeader: null }) });

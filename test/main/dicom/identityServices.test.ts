@@ -7,22 +7,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contract, ContractError, type Handlers } from '../../../common/contract.ts';
+import { ContractError, type Handlers } from '../../../common/contract.ts';
 import type { StudyRef } from '../../../common/report.ts';
 import { createServices, type Services } from '../../../main/services.ts';
 import { RADIOLOGIST, signableContent } from '../reports/fixtures.ts';
 import { image, type El } from './synth.ts';
+import { callHandler, type HandlerOutput } from '../../support/callHandler.ts';
 
 let services: Services;
 let dataDir: string;
 /** Where the test's image folders are: beside the data folder (the indexer never reads inside it). */
 let imagesDir: string;
 
-async function call<C extends keyof Handlers>(channel: C, input: unknown): Promise<ReturnType<Handlers[C]> extends Promise<infer T> ? T : ReturnType<Handlers[C]>> {
-  const c = contract[channel];
-  const out = await (services.handlers[channel] as (i: unknown) => unknown)(c.input.parse(input));
-  return c.output.parse(out) as never;
-}
+/** Calls a handler as the bridge does (test/support/callHandler.ts). */
+const call = <C extends keyof Handlers>(channel: C, input: unknown): Promise<HandlerOutput<C>> => callHandler(services, channel, input);
 
 const person = (name: string, birth: string, date: string): El[] => [
   { tag: 0x00100010, vr: 'PN', value: name },

@@ -18,6 +18,7 @@ import { migrate } from '../../../server/db/migrations.ts';
 import { addTrialUser, openTrialDb, TRIAL_PASSWORD } from '../../support/realHub.ts';
 import { signableContent } from '../../support/reportFixtures.ts';
 import { until } from '../../support/until.ts';
+import { callHandler, type HandlerOutput } from '../../support/callHandler.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 const ADA = { username: 'ada', name: 'Dr Ada Lovelace', role: 'radiologist' as const, registration: 'GMC 1234567' };
@@ -29,7 +30,7 @@ let hub: Hub;
 let hubUrl: string;
 const closers: (() => Promise<void>)[] = [];
 
-interface Station { s: Services; events: AppEvent[]; call<C extends keyof Handlers>(channel: C, input: unknown): Promise<Awaited<ReturnType<Handlers[C]>>> }
+interface Station { s: Services; events: AppEvent[]; call<C extends keyof Handlers>(channel: C, input: unknown): Promise<HandlerOutput<C>> }
 
 async function station(): Promise<Station> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-claims-'));
@@ -47,11 +48,7 @@ async function station(): Promise<Station> {
   s.events.on('event', (e) => events.push(e));
   return {
     s, events,
-    async call(channel, input) {
-      const c = contract[channel];
-      const out = await (s.handlers[channel] as (i: unknown) => unknown)(c.input.parse(input));
-      return c.output.parse(out) as never;
-    },
+    call: (channel, input) => callHandler(s, channel, input),
   };
 }
 

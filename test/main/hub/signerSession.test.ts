@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contract, ContractError, type Handlers } from '../../../common/contract.ts';
+import { ContractError, type Handlers } from '../../../common/contract.ts';
 import type { Report, StudyRef } from '../../../common/report.ts';
 import { buildHub, type Hub } from '../../../server/app.ts';
 import type { HubDb } from '../../../server/db/adapter.ts';
@@ -17,6 +17,7 @@ import { createServices, type Services } from '../../../main/services.ts';
 import { addTrialUser, openTrialDb, TRIAL_PASSWORD } from '../../support/realHub.ts';
 import { sleep, until } from '../../support/until.ts';
 import { RADIOLOGIST, signableContent, TRAINEE } from '../reports/fixtures.ts';
+import { callHandler, type HandlerOutput } from '../../support/callHandler.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 /** The site's idle limit in this test: 3 s (0.05 min), so "after N idle minutes" is seen without waiting 15. */
@@ -31,11 +32,8 @@ let dataDir: string;
 let current: StudyRef;
 let prior: StudyRef;
 
-async function call<C extends keyof Handlers>(channel: C, input: unknown): Promise<ReturnType<Handlers[C]> extends Promise<infer T> ? T : ReturnType<Handlers[C]>> {
-  const c = contract[channel];
-  const out = await (services.handlers[channel] as (i: unknown) => unknown)(c.input.parse(input));
-  return c.output.parse(out) as never;
-}
+/** Calls a handler as the bridge does (test/support/callHandler.ts). */
+const call = <C extends keyof Handlers>(channel: C, input: unknown): Promise<HandlerOutput<C>> => callHandler(services, channel, input);
 
 async function refused(channel: keyof Handlers, input: unknown): Promise<ContractError> {
   try {

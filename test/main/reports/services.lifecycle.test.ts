@@ -7,22 +7,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contract, ContractError, type Handlers } from '../../../common/contract.ts';
+import { ContractError, type Handlers } from '../../../common/contract.ts';
 import type { Profile, Report, StudyRef } from '../../../common/report.ts';
 import { createServices, type Services } from '../../../main/services.ts';
 import { verifySignature } from '../../../main/reports/signatures.ts';
 import { RADIOLOGIST, signableContent, TRAINEE, TRAINER } from './fixtures.ts';
+import { callHandler, type HandlerOutput } from '../../support/callHandler.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 let services: Services;
 let dataDir: string;
 
-/** Calls a handler as the bridge does: input parsed by the contract, output parsed too. */
-async function call<C extends keyof Handlers>(channel: C, input: unknown): Promise<ReturnType<Handlers[C]> extends Promise<infer T> ? T : ReturnType<Handlers[C]>> {
-  const c = contract[channel];
-  const out = await (services.handlers[channel] as (i: unknown) => unknown)(c.input.parse(input));
-  return c.output.parse(out) as never;
-}
+/** Calls a handler as the bridge does (test/support/callHandler.ts). */
+const call = <C extends keyof Handlers>(channel: C, input: unknown): Promise<HandlerOutput<C>> => callHandler(services, channel, input);
 
 async function refused(channel: keyof Handlers, input: unknown): Promise<ContractError> {
   try {
