@@ -11,6 +11,7 @@ import { openDatabase, type Db } from './db/database.ts';
 import { DicomIndexService } from './dicom/DicomIndexService.ts';
 import { ReportStore } from './reports/ReportStore.ts';
 import { WorkstationHub } from './hub/WorkstationHub.ts';
+import { makePrivate, privateUmask } from './privateFolder.ts';
 import { UNFINISHED_REFETCH_MIN_MS } from '../common/hub.ts';
 
 export interface ServicesOptions {
@@ -53,7 +54,10 @@ export interface Services {
 }
 
 export async function createServices(opts: ServicesOptions): Promise<Services> {
-  fs.mkdirSync(opts.dataDir, { recursive: true });
+  // Owner only: the folder, the database and the embedded hub's files, new and already there.
+  privateUmask();
+  const repaired = makePrivate(opts.dataDir);
+  if (repaired.length > 0) console.log(`Failsafe: ${repaired.length} file(s) in ${opts.dataDir} were readable by other accounts; now owner only.`);
   const db = openDatabase(path.join(opts.dataDir, 'failsafe.sqlite'));
   const index = new DicomIndexService(db, { neverRead: [opts.dataDir] });
   const studyInfo = (studyUid: string): { patientName: string; description: string } | null => {

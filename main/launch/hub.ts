@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { HubOptions } from '../services.ts';
 import { startEmbeddedHubProcess, type EmbeddedHubProcess, type SpawnHub } from './embeddedHub.ts';
 import type { LaunchOptions } from './options.ts';
+import { privateUmask } from '../privateFolder.ts';
 
 export interface HubStart {
   /** The hub the services should use once known (undefined: none); rejects if the child fails. */
@@ -25,6 +26,8 @@ export interface HubStartOptions {
 
 export function beginHub(opts: HubStartOptions): HubStart {
   const { launch } = opts;
+  // Before the hub child is started: it inherits the umask, so its files are owner only too.
+  privateUmask();
   const log = opts.log ?? (() => {});
   const timings = launch.testTimings ? { criticalDeadlineMs: 3_000, draftThrottleMs: 500 } : {};
   if (launch.hub.kind === 'none') {

@@ -75,6 +75,21 @@ describe('compose: the launcher with the embedded hub', () => {
       expect(await handlers['hub:status']({})).toMatchObject({ configured: true, embedded: true, url });
       const login = await handlers['hub:login']({ username: 'trainee', password: 'demo' });
       expect(login.user).toMatchObject({ username: 'trainee', role: 'trainee' });
+      // Owner only (issue 8 finding 4): every folder, the embedded hub's included (the child
+      // inherits the launcher's umask), so no other account reaches any file in them, whatever
+      // mode PGlite gives a file it creates while it runs (0666: repaired at the next start).
+      if (process.platform !== 'win32') {
+        const open: string[] = [];
+        const walk = (p: string): void => {
+          const st = fs.lstatSync(p);
+          if (!st.isDirectory()) return;
+          if ((st.mode & 0o077) !== 0) open.push(`${path.relative(launch.dataDir, p) || '.'} ${(st.mode & 0o777).toString(8)}`);
+          for (const n of fs.readdirSync(p)) walk(path.join(p, n));
+        };
+        walk(launch.dataDir);
+        expect(open).toEqual([]);
+        expect(fs.statSync(launch.dataDir).mode & 0o777).toBe(0o700);
+      }
     } finally {
       await composed.stop();
     }
