@@ -2,6 +2,7 @@
 // date. Migrations are numbered files (`migrations/NNNN-name.ts`); versions only go up, the
 // version lives in `PRAGMA user_version`, pending migrations run in one transaction, and a
 // database written by a newer app is refused rather than guessed at.
+import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, type Migration } from './migrations/index.ts';
 
@@ -14,6 +15,24 @@ export class DatabaseTooNewError extends Error {
   ) {
     super(`This database has schema version ${found}, newer than this app supports (${supported}). Update Failsafe; the database was not changed.`);
     this.name = 'DatabaseTooNewError';
+  }
+}
+
+/**
+ * The database file is damaged: opening it is refused in words, with its path and the next step,
+ * and nothing on disk is changed (issue 8 finding 3: a 0-byte file was silently replaced by an
+ * empty database, losing every report and every signed report not yet delivered).
+ */
+export class DatabaseDamagedError extends Error {
+  constructor(
+    readonly file: string,
+    readonly why: string,
+  ) {
+    super(
+      `The workstation's database ${file} ${why}. Nothing was changed. Next step: restore this file from a backup, ` +
+        'or ask IT to examine it; moving it aside starts an empty database, without the reports it held (and any signed report not yet delivered to the hub).',
+    );
+    this.name = 'DatabaseDamagedError';
   }
 }
 
@@ -58,10 +77,32 @@ export interface OpenOptions {
   migrations?: readonly Migration[];
 }
 
-/** Opens (creating if needed) the database at `file` (or ':memory:'), WAL mode, migrated. */
+/**
+ * Opens (creating if needed) the database at `file` (or ':memory:'), WAL mode, migrated. An
+ * existing file is first checked without writing to it: not empty, readable as a database,
+ * SQLite's quick_check passing, not from a newer app; else it is refused and left as it was
+ * (switching to WAL writes the file's header, so it comes after the checks).
+ */
 export function openDatabase(file: string, opts: OpenOptions = {}): Db {
+  const existing = file !== ':memory:' && fs.existsSync(file);
+  if (existing && fs.statSync(file).size === 0) {
+    throw new DatabaseDamagedError(file, 'is empty (0 bytes): the reports it should hold are not in it');
+  }
   const db = new Database(file, { readonly: opts.readonly ?? false });
   try {
+    if (existing) {
+      let found: number;
+      let check: string;
+      try {
+        found = db.pragma('user_version', { simple: true }) as number;
+        check = String(db.pragma('quick_check', { simple: true }));
+      } catch (err) {
+        throw new DatabaseDamagedError(file, `cannot be read as a database (${err instanceof Error ? err.message : String(err)})`);
+      }
+      const latest = latestVersion(opts.migrations);
+      if (found > latest) throw new DatabaseTooNewError(found, latest);
+      if (check !== 'ok') throw new DatabaseDamagedError(file, `fails SQLite's integrity check (${check.slice(0, 200)})`);
+    }
     db.pragma('journal_mode = WAL');
     // FULL: a save acknowledged to the renderer is on disk even if the OS crashes after.
     db.pragma('synchronous = FULL');

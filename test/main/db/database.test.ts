@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DatabaseTooNewError, latestVersion, migrate, openDatabase } from '../../../main/db/database.ts';
+import { DatabaseDamagedError, DatabaseTooNewError, latestVersion, migrate, openDatabase } from '../../../main/db/database.ts';
 import { MIGRATIONS } from '../../../main/db/migrations/index.ts';
 import { ReportStore } from '../../../main/reports/ReportStore.ts';
 import { CT_HEAD, signableContent, STUDY_A, tempDir } from '../reports/fixtures.ts';
@@ -86,6 +86,73 @@ describe('openDatabase', () => {
     expect(raw.pragma('user_version', { simple: true })).toBe(future);
     expect((raw.prepare('SELECT count(*) AS n FROM report_revisions').get() as { n: number }).n).toBe(2);
     raw.close();
+  });
+
+  describe('a damaged database is refused in words and left exactly as it was (issue 8 finding 3)', () => {
+    /** Every file of the database (main, -wal, -shm) with its bytes, to compare before and after. */
+    const snapshot = (): Record<string, string> =>
+      Object.fromEntries(['', '-wal', '-shm', '-journal'].filter((x) => fs.existsSync(file + x)).map((x) => [x || 'main', fs.readFileSync(file + x).toString('base64')]));
+    const refusal = (): unknown => {
+      try {
+        openDatabase(file).close();
+        return null;
+      } catch (err) {
+        return err;
+      }
+    };
+    /** A database with a signed-size amount of content, closed (its WAL checkpointed). */
+    const written = (journal: 'WAL' | 'DELETE' = 'WAL'): void => {
+      const db = openDatabase(file);
+      const store = new ReportStore(db);
+      for (let i = 0; i < 20; i++) {
+        const r = store.open({ ...STUDY_A, studyUid: `${STUDY_A.studyUid}.${i}` }, { actor: 'a', ...CT_HEAD });
+        store.save(r.id, { ...STUDY_A, studyUid: `${STUDY_A.studyUid}.${i}` }, signableContent(` Report ${i}.`), 0, 'a');
+      }
+      if (journal === 'DELETE') db.pragma('journal_mode = DELETE');
+      db.close();
+    };
+
+    it('an empty (0-byte) file: refused, not replaced by an empty database', () => {
+      fs.writeFileSync(file, '');
+      const before = snapshot();
+      const err = refusal();
+      expect(err).toBeInstanceOf(DatabaseDamagedError);
+      expect((err as Error).message).toContain(file);
+      expect((err as Error).message).toMatch(/empty \(0 bytes\).*Nothing was changed.*restore this file from a backup/);
+      expect(snapshot()).toEqual(before);
+    });
+
+    it('a file cut mid-page: refused (integrity check), bytes unchanged', () => {
+      written();
+      const whole = fs.readFileSync(file);
+      fs.writeFileSync(file, whole.subarray(0, whole.length - 1500));
+      const before = snapshot();
+      const err = refusal();
+      expect(err).toBeInstanceOf(DatabaseDamagedError);
+      expect((err as Error).message).toContain(file);
+      expect(snapshot()).toEqual(before);
+    });
+
+    it('a file that is not a database at all: refused in words', () => {
+      fs.writeFileSync(file, Buffer.alloc(8192, 0x41));
+      const before = snapshot();
+      const err = refusal();
+      expect(err).toBeInstanceOf(DatabaseDamagedError);
+      expect((err as Error).message).toMatch(/cannot be read as a database/);
+      expect(snapshot()).toEqual(before);
+    });
+
+    it('a newer app\'s database in rollback-journal mode: refused before anything switches it to WAL', () => {
+      written('DELETE');
+      const raw = new Database(file);
+      raw.pragma(`user_version = ${latestVersion() + 3}`);
+      raw.close();
+      const before = snapshot();
+      expect(refusal()).toBeInstanceOf(DatabaseTooNewError);
+      expect(snapshot()).toEqual(before);
+      // Header bytes 18 and 19: 1 = rollback journal (2 would be WAL).
+      expect([...fs.readFileSync(file).subarray(18, 20)]).toEqual([1, 1]);
+    });
   });
 
   it('a failing migration rolls back entirely: no tables, version unchanged', () => {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CHANNELS, IPC_PREFIX } from '../../../common/channels.ts';
 import type { HubStatus, PatientSummary, Result } from '../../../common/contract.ts';
+import { openDatabase } from '../../../main/db/database.ts';
 import { CLOSE_FLUSH_LIMIT_MS, prepareElectron, runShell, startDesktopApp, type Shell, type ShellOptions } from '../../../main/electron/shell.ts';
 import { startFakeHub, type FakeHub } from '../../support/fakeHub.ts';
 import { hubBundle, processGone, repoRoot, waitFor } from '../launch/hubBundle.ts';
@@ -181,7 +182,8 @@ describe('Electron main process with a department hub or none', () => {
 
     const legacy = path.join(tmp, 'userData-legacy');
     fs.mkdirSync(legacy, { recursive: true });
-    fs.writeFileSync(path.join(legacy, 'failsafe.sqlite'), '');
+    // An older install's database (a real one: an empty file is refused as damaged).
+    openDatabase(path.join(legacy, 'failsafe.sqlite')).close();
     const old = createElectronDouble({ userData: legacy });
     running.push({ double: old, shell: null });
     prepareElectron(old.electron);
