@@ -86,7 +86,15 @@ export async function putSnapshot(db: HubDb, user: SessionUser, reportId: string
       throw new HubError(422, 'invalid-input', `Report ${reportId} belongs to another study (${d.study_uid}); a draft cannot move between studies.`);
     }
     if (d.owner_id !== user.id) {
-      // The former owner (or anyone else) writing after a take-over: refuse, but keep the text.
+      // Only someone who wrote this draft before (its former owner, after a take-over) may leave a
+      // late snapshot beside it; anyone else writes nothing into a colleague's draft (issue 8
+      // finding 12).
+      const wrote = await tx.query('SELECT 1 FROM draft_revisions WHERE report_id = $1 AND author_id = $2 LIMIT 1', [reportId, user.id]);
+      if (wrote.rows.length === 0) {
+        state.refused = new HubError(403, 'forbidden', `Report ${reportId} is ${d.owner_name}'s draft: only its owner writes it (take it over first).`);
+        return null;
+      }
+      // The former owner writing after a take-over: refuse, but keep the text.
       await tx.query(
         `INSERT INTO late_snapshots (report_id, author_id, revision, content, received_at)
          SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM late_snapshots WHERE report_id = $1 AND author_id = $2 AND revision = $3)`,

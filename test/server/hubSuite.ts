@@ -534,10 +534,11 @@ export function defineHubSuite(kind: DbKind): void {
         // Closing again is a no-op.
         const again = await http<DraftAck>(ctx.url, 'PUT', `/api/drafts/${id}`, { token: owner.token, body: { ...snapshot(study, 3), closed: true } });
         expect(again.body).toMatchObject({ applied: false, revision: 3 });
-        // Someone else cannot close it by replaying the revision: refused as not the owner.
+        // Someone else cannot close it by replaying the revision: refused as not the owner (a
+        // colleague who never wrote it: 403, nothing kept; its former owner would get 409).
         const other = await http<ErrorBody>(ctx.url, 'PUT', `/api/drafts/${id}`, { token: colleague.token, body: { ...snapshot(study, 3), closed: true } });
-        expect(other.status).toBe(409);
-        expect(other.body.error.code).toBe('draft-taken-over');
+        expect(other.status).toBe(403);
+        expect(other.body.error.code).toBe('forbidden');
         // The next revision reopens it.
         const next = await http<DraftAck>(ctx.url, 'PUT', `/api/drafts/${id}`, { token: owner.token, body: snapshot(study, 4) });
         expect(next.body).toMatchObject({ applied: true, revision: 4 });
@@ -608,6 +609,21 @@ export function defineHubSuite(kind: DbKind): void {
       expect(next.body.applied).toBe(true);
       expect((await post(ctx.url, colleague.token, signedReport(colleague.u, { id, study, content: signableContent(' finished') }))).status).toBe(201);
       expect(await count(ctx.db, 'signed_reports WHERE id = $1', [id])).toBe(1);
+    });
+
+    it('a colleague who never wrote a draft writes nothing into it: 403, no late snapshot kept, the draft unchanged (issue 8 finding 12)', async () => {
+      const owner = await session('radiologist');
+      const stranger = await session('radiologist');
+      const id = crypto.randomUUID();
+      const study = studyFor('stranger');
+      expect((await http(ctx.url, 'PUT', `/api/drafts/${id}`, { token: owner.token, body: snapshot(study, 1, signableContent(' mine')) })).status).toBe(200);
+      const r = await http<ErrorBody>(ctx.url, 'PUT', `/api/drafts/${id}`, { token: stranger.token, body: snapshot(study, 2, signableContent(' not yours')) });
+      expect(r.status).toBe(403);
+      expect(r.body.error.code).toBe('forbidden');
+      expect(await count(ctx.db, 'late_snapshots WHERE report_id = $1', [id])).toBe(0);
+      const full = await http<DraftWithHistory>(ctx.url, 'GET', `/api/drafts/${id}`, { token: owner.token });
+      expect(full.body.draft.content.fields['brainParenchyma']).toContain('mine');
+      expect(full.body.draft.revision).toBe(1);
     });
 
     it('take-over: own draft 409, unknown draft 404, stale expectedOwner 409', async () => {
