@@ -103,8 +103,12 @@ export async function login(db: HubDb, policy: SitePolicy, username: string, pas
   const { rows } = await db.query<UserRow>('SELECT * FROM users WHERE username = $1', [username]);
   const user = rows[0];
   if (!user || user.disabled) {
+    // Counted and locked exactly like an account, and checked against a dummy hash (the same
+    // time): the answers (401, then 429 with the same backoff) never tell whether a name exists.
+    const attempt = await reserveUnknownAttempt(db, policy, username, now);
+    if (!attempt.ok) return attempt;
     await verifyPassword(password, await getDummyHash());
-    return { ok: false, reason: 'bad-credentials' };
+    return attempt.lockedUntil && Date.parse(attempt.lockedUntil) > now ? lockedOut(attempt.lockedUntil, now) : { ok: false, reason: 'bad-credentials' };
   }
   const attempt = await reserveAttempt(db, policy, user.id, now);
   if (!attempt.ok) return attempt;
@@ -141,6 +145,13 @@ export async function lookupSession(db: Queryable, token: string, now: number): 
   return { ok: true, user: row };
 }
 
+/**
+ * SQL: when `failures` (the count with this attempt) reaches the limit ($2), the end of the lock:
+ * now ($3) plus base seconds ($4) doubling per failure past the limit, at most $5; else NULL.
+ */
+const lockUntil = (failures: string): string =>
+  `CASE WHEN ${failures} >= $2 THEN $3::timestamptz + make_interval(secs => LEAST($5::float8, $4::float8 * power(2, ${failures} - $2))) ELSE NULL END`;
+
 /** A password attempt reserved: the failures it counts with, and the lock it set if it is the last allowed. */
 interface Attempt { ok: true; failures: number; lockedUntil: string | null }
 
@@ -155,23 +166,44 @@ const lockedOut = (lockedUntil: string, now: number): { ok: false; reason: 'lock
  * The attempt that reaches the limit sets the lock (doubling backoff) even before its password is
  * known; if that password is right, the lock is lifted with the count.
  */
-async function reserveAttempt(
-  db: Queryable, policy: SitePolicy, userId: number, now: number,
-): Promise<Attempt | { ok: false; reason: 'locked-out'; retryAfterSeconds: number }> {
-  const at = new Date(now).toISOString();
-  const { maxFailures, baseSeconds, maxSeconds } = policy.lockout;
-  const upd = await db.query<{ failed_logins: number; locked_until: string | null }>(
-    `UPDATE users SET failed_logins = failed_logins + 1,
-       locked_until = CASE WHEN failed_logins + 1 >= $2
-         THEN $3::timestamptz + make_interval(secs => LEAST($5::float8, $4::float8 * power(2, failed_logins + 1 - $2)))
-         ELSE locked_until END
+async function reserveAttempt(db: Queryable, policy: SitePolicy, userId: number, now: number): Promise<Reserved> {
+  return reserve(db, policy, now, userId,
+    `UPDATE users SET failed_logins = failed_logins + 1, locked_until = coalesce(${lockUntil('failed_logins + 1')}, locked_until)
      WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $3::timestamptz)
      RETURNING failed_logins, locked_until`,
-    [userId, maxFailures, at, baseSeconds, maxSeconds],
-  );
+    'SELECT locked_until FROM users WHERE id = $1');
+}
+
+/**
+ * reserveAttempt for a name no (enabled) account has, in login_failures (hub migration 5): the same
+ * count, limit and doubling backoff. Rows a day without a failure are dropped, so guessing names
+ * cannot grow the table without bound.
+ */
+async function reserveUnknownAttempt(db: Queryable, policy: SitePolicy, username: string, now: number): Promise<Reserved> {
+  await db.query(`DELETE FROM login_failures WHERE last_failure_at < $1::timestamptz - interval '1 day'`, [new Date(now).toISOString()]);
+  return reserve(db, policy, now, username,
+    `INSERT INTO login_failures AS f (username, failed_logins, locked_until, last_failure_at) VALUES ($1, 1, ${lockUntil('1')}, $3)
+     ON CONFLICT (username) DO UPDATE SET failed_logins = f.failed_logins + 1,
+       locked_until = coalesce(${lockUntil('f.failed_logins + 1')}, f.locked_until), last_failure_at = $3
+     WHERE f.locked_until IS NULL OR f.locked_until <= $3::timestamptz
+     RETURNING failed_logins, locked_until`,
+    'SELECT locked_until FROM login_failures WHERE username = $1');
+}
+
+type Reserved = Attempt | { ok: false; reason: 'locked-out'; retryAfterSeconds: number };
+
+/**
+ * Runs `counting` (parameters: the key $1, the limit $2, now $3, base $4 and most $5 seconds),
+ * which counts the attempt and returns the new count and lock, or no row when the key is locked;
+ * then, if locked, reads the lock's end with `lockedEnd` ($1: the key).
+ */
+async function reserve(db: Queryable, policy: SitePolicy, now: number, key: number | string, counting: string, lockedEnd: string): Promise<Reserved> {
+  const at = new Date(now).toISOString();
+  const { maxFailures, baseSeconds, maxSeconds } = policy.lockout;
+  const upd = await db.query<{ failed_logins: number; locked_until: string | null }>(counting, [key, maxFailures, at, baseSeconds, maxSeconds]);
   const row = upd.rows[0];
   if (!row) {
-    const { rows } = await db.query<{ locked_until: string | null }>('SELECT locked_until FROM users WHERE id = $1', [userId]);
+    const { rows } = await db.query<{ locked_until: string | null }>(lockedEnd, [key]);
     return lockedOut(rows[0]?.locked_until ?? at, now);
   }
   return { ok: true, failures: row.failed_logins, lockedUntil: row.locked_until };

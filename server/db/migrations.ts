@@ -334,6 +334,19 @@ ${immutable('study_reports', 'the report that holds a study')}
 CREATE INDEX drafts_study ON drafts (study_uid);
 `,
   },
+  {
+    id: 5,
+    name: 'failed logins under names no account has: counted and locked like an account, so the answer never tells which names exist',
+    sql: `
+CREATE TABLE login_failures (
+  username text PRIMARY KEY,
+  failed_logins integer NOT NULL,
+  locked_until timestamptz,
+  last_failure_at timestamptz NOT NULL
+);
+CREATE INDEX login_failures_age ON login_failures (last_failure_at);
+`,
+  },
 ];
 
 export class MigrationError extends Error {

@@ -101,6 +101,26 @@ export function defineHubSuite(kind: DbKind): void {
       expect((await http<ErrorBody>(ctx.url, 'POST', '/api/session', { body: { username: u.username, password: u.password } })).status).toBe(answers[99]!.status === 200 ? 200 : 429);
     });
 
+    it('a name no account has is counted and locked like an account: the answers never tell whether the name exists (issue 8 finding 11)', async () => {
+      const u = await user('radiologist');
+      const unknown = `nobody-${crypto.randomUUID().slice(0, 8)}`;
+      const answers = async (username: string): Promise<{ status: number; code: string; retryAfter: unknown }[]> => {
+        const out: { status: number; code: string; retryAfter: unknown }[] = [];
+        for (let i = 0; i < 7; i++) {
+          const r = await http<ErrorBody>(ctx.url, 'POST', '/api/session', { body: { username, password: `guess-${i}` } });
+          // The seconds left (not compared: the two runs are moments apart) or none.
+          const left = r.body.error.details?.['retryAfterSeconds'];
+          out.push({ status: r.status, code: r.body.error.code, retryAfter: typeof left === 'number' && left > 0 && left <= 30 ? 'up to 30 s' : left ?? null });
+        }
+        return out;
+      };
+      const real = await answers(u.username);
+      expect(real.map((a) => a.status)).toEqual([401, 401, 401, 401, 429, 429, 429]);
+      expect(await answers(unknown)).toEqual(real);
+      // Another unknown name has a count of its own.
+      expect((await http<ErrorBody>(ctx.url, 'POST', '/api/session', { body: { username: `${unknown}-2`, password: 'x-guess' } })).status).toBe(401);
+    });
+
     it('locks an account out after 5 failures, even for the right password, with doubling backoff', async () => {
       const u = await user('locum');
       const before = ctx.t.clock.offset;
