@@ -12,37 +12,22 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TakenFromMeList, type UnfinishedList } from '../../common/hub.ts';
 import { emptyReport, type Role, type StudyRef } from '../../common/report.ts';
-import type { HubDb, Queryable } from '../../server/db/adapter.ts';
+import type { HubDb } from '../../server/db/adapter.ts';
 import {
-  addUser, examFor, http, loginAs, post, signableContent, signedAddendum, signedReport, startTestHub, studyFor, testDb,
-  type DbKind, type TestHub, type TestUser,
+  addUser, examFor, http, loginAs, post, signableContent, signedAddendum, signedReport, studyFor, type DbKind, type TestUser, count, errorCode as code, openTestHub, type ErrorBody,
 } from './support.ts';
 
-type ErrorBody = { error: { code: string; message: string; details?: Record<string, unknown> } };
-const code = (r: { body: unknown }): string => (r.body as ErrorBody).error?.code;
 
-async function count(db: Queryable, sql: string, params: unknown[] = []): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params);
-  return rows[0]!.n;
-}
 
 describe.each<DbKind>(['pglite', 'postgres'])('one report per study, started is visible (%s)', (kind) => {
   let db: HubDb;
-  let t: TestHub;
   let url: string;
-  let cleanup: () => Promise<void> = async () => {};
+  let close: () => Promise<void> = async () => {};
 
   beforeAll(async () => {
-    const d = await testDb(kind, `claims_${kind}`);
-    db = d.db;
-    t = await startTestHub(d.db, { pingMs: 200 });
-    url = t.url;
-    cleanup = async () => {
-      await t.close();
-      await d.cleanup();
-    };
+    ({ db, url, close } = await openTestHub(kind, `claims_${kind}`, { pingMs: 200 }));
   }, 180_000);
-  afterAll(async () => cleanup());
+  afterAll(async () => close());
 
   const session = async (role: Role, name?: string): Promise<{ u: TestUser; token: string }> => {
     const u = await addUser(db, role, name);

@@ -10,10 +10,9 @@ import {
   type LoginResponse, type TakeOverResponse, type UnfinishedList,
 } from '../../common/hub.ts';
 import { Role, type ReportContent, type StudyRef } from '../../common/report.ts';
-import type { HubDb, Queryable } from '../../server/db/adapter.ts';
+import type { HubDb } from '../../server/db/adapter.ts';
 import {
-  addUser, http, loginAs, openSse, post, signableContent, signedAddendum, signedReport, startTestHub, studyFor, testDb, verificationOf,
-  type DbKind, type TestHub, type TestUser,
+  addUser, http, loginAs, openSse, post, signableContent, signedAddendum, signedReport, startTestHub, studyFor, testDb, verificationOf, type DbKind, type TestHub, type TestUser, count, type ErrorBody,
 } from './support.ts';
 
 interface Ctx {
@@ -22,15 +21,10 @@ interface Ctx {
   url: string;
 }
 
-type ErrorBody = { error: { code: string; message: string; details?: Record<string, unknown> } };
 
 const snapshot = (study: StudyRef, revision: number, content: ReportContent = signableContent(), lastActivity = new Date().toISOString()) =>
   ({ study, content, revision, lastActivity });
 
-async function count(db: Queryable, sql: string, params: unknown[] = []): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params);
-  return rows[0]!.n;
-}
 
 export function defineHubSuite(kind: DbKind): void {
   const ctx = {} as Ctx;

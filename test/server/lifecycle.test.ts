@@ -7,37 +7,23 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubEvent, HubSignedReport as HubSignedReportSchema, IngestReceipt as IngestReceiptSchema, type HubSignedReport, type IngestReceipt } from '../../common/hub.ts';
 import type { Role } from '../../common/report.ts';
-import type { HubDb, Queryable } from '../../server/db/adapter.ts';
+import type { HubDb } from '../../server/db/adapter.ts';
 import { checkSignatures } from './signatureCheck.ts';
 import {
-  addUser, examFor, http, loginAs, openSse, post, signedAddendum, signedReport, startTestHub, studyFor, testDb, verificationOf,
-  type DbKind, type TestHub, type TestUser,
+  addUser, examFor, http, loginAs, openSse, post, signedAddendum, signedReport, studyFor, verificationOf, type DbKind, type TestUser, count, errorCode as code, openTestHub, type ErrorBody,
 } from './support.ts';
 
-type ErrorBody = { error: { code: string; message: string; details?: Record<string, unknown> } };
 
-async function count(db: Queryable, sql: string, params: unknown[] = []): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params);
-  return rows[0]!.n;
-}
 
 describe.each<DbKind>(['pglite', 'postgres'])('report life cycle at the hub (%s)', (kind) => {
   let db: HubDb;
-  let t: TestHub;
   let url: string;
-  let cleanup: () => Promise<void> = async () => {};
+  let close: () => Promise<void> = async () => {};
 
   beforeAll(async () => {
-    const d = await testDb(kind, `lifecycle_${kind}`);
-    db = d.db;
-    t = await startTestHub(d.db, { pingMs: 200 });
-    url = t.url;
-    cleanup = async () => {
-      await t.close();
-      await d.cleanup();
-    };
+    ({ db, url, close } = await openTestHub(kind, `lifecycle_${kind}`, { pingMs: 200 }));
   }, 180_000); // PGlite compiles its WebAssembly on open: slow on a busy machine
-  afterAll(async () => cleanup());
+  afterAll(async () => close());
 
   const session = async (role: Role): Promise<{ u: TestUser; token: string }> => {
     const u = await addUser(db, role);
@@ -48,7 +34,6 @@ describe.each<DbKind>(['pglite', 'postgres'])('report life cycle at the hub (%s)
     expect(r.status).toBe(200);
     return HubSignedReportSchema.parse(r.body);
   };
-  const code = (r: { body: unknown }): string => (r.body as ErrorBody).error.code;
 
   describe('exam details', () => {
     it('stores the exam with the report, in indexed columns for routing, and the hash binds it', async () => {

@@ -7,7 +7,9 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReportContent } from '../../common/report.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
-import { http, hubWithRadiologist, post, signableContent, signedAddendum, signedReport, studyFor, type TestHub, type TestUser } from './support.ts';
+import {
+  http, hubWithRadiologist, post, signableContent, signedAddendum, signedReport, studyFor, type TestHub, type TestUser, type ErrorBody,
+} from './support.ts';
 
 let db: HubDb;
 let hub: TestHub;
@@ -20,7 +22,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => cleanup?.());
 
-type ErrorBody = { error: { code: string; message: string } };
 
 const stored = async (id: string): Promise<number> =>
   (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM signed_reports WHERE id = $1', [id])).rows[0]!.n;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignedReportPayload } from '../../common/hubPayload.ts';
 import { signedPayload } from '../../common/report.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
-import { hubWithRadiologist, post, signableContent, signedReport, type TestHub, type TestUser } from './support.ts';
+import { hubWithRadiologist, post, signableContent, signedReport, type TestHub, type TestUser, type ErrorBody } from './support.ts';
 
 let db: HubDb;
 let hub: TestHub;
@@ -37,7 +37,6 @@ async function auditDetail(reportId: string): Promise<Record<string, unknown>> {
   return typeof d === 'string' ? (JSON.parse(d) as Record<string, unknown>) : d;
 }
 
-type ErrorBody = { error: { code: string; message: string } };
 
 describe('a corrected report at the hub', () => {
   it('is stored, and the hub records the refused report id it replaces', async () => {

@@ -8,28 +8,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfirmSignerResponse, HUB_PATHS, SIGNED_AT_SKEW_MS, SitePolicy, type HubSignedReport, type IngestReceipt } from '../../common/hub.ts';
 import type { Role } from '../../common/report.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
-import { addUser, http, loginAs, post, signedAddendum, signedReport, startTestHub, testDb, verificationOf, type TestHub, type TestUser } from './support.ts';
+import {
+  addUser, http, loginAs, post, signedAddendum, signedReport, verificationOf, type TestHub, type TestUser, errorCode as code, openTestHub, type ErrorBody,
+} from './support.ts';
 
-type ErrorBody = { error: { code: string; message: string } };
-const code = (r: { body: unknown }): string => (r.body as ErrorBody).error.code;
 
 describe('the signer at the hub (PGlite)', () => {
   let db: HubDb;
   let t: TestHub;
   let url: string;
-  let cleanup: () => Promise<void> = async () => {};
+  let close: () => Promise<void> = async () => {};
 
   beforeAll(async () => {
-    const d = await testDb('pglite', 'signer');
-    db = d.db;
-    t = await startTestHub(d.db, { policy: { lockout: { maxFailures: 3, baseSeconds: 60, maxSeconds: 600 }, signConfirmIdleMinutes: 10 } });
-    url = t.url;
-    cleanup = async () => {
-      await t.close();
-      await d.cleanup();
-    };
+    ({ db, t, url, close } = await openTestHub('pglite', 'signer', { policy: { lockout: { maxFailures: 3, baseSeconds: 60, maxSeconds: 600 }, signConfirmIdleMinutes: 10 } }));
   }, 180_000);
-  afterAll(async () => cleanup());
+  afterAll(async () => close());
 
   const session = async (role: Role = 'radiologist'): Promise<{ u: TestUser; token: string }> => {
     const u = await addUser(db, role);

@@ -263,16 +263,34 @@ export function openSse(base: string, token: string, opts: { since?: number; las
 }
 
 /** One hub on its own PGlite database with a logged-in radiologist, for a test file; close() ends both. */
-export async function hubWithRadiologist(label: string): Promise<{ db: HubDb; hub: TestHub; rad: TestUser; token: string; close(): Promise<void> }> {
-  const d = await testDb('pglite', label);
-  const hub = await startTestHub(d.db);
-  const rad = await addUser(d.db, 'radiologist');
-  const token = await loginAs(hub.url, rad);
+/** A test hub on a database of its own (`kind`, named by `label`); close() ends both. */
+export async function openTestHub(kind: DbKind, label: string, opts: Partial<BuildHubOptions> = {}): Promise<{ db: HubDb; t: TestHub; url: string; close(): Promise<void> }> {
+  const d = await testDb(kind, label);
+  const t = await startTestHub(d.db, opts);
   return {
-    db: d.db, hub, rad, token,
+    db: d.db, t, url: t.url,
     close: async () => {
-      await hub.close();
+      await t.close();
       await d.cleanup();
     },
   };
+}
+
+export async function hubWithRadiologist(label: string): Promise<{ db: HubDb; hub: TestHub; rad: TestUser; token: string; close(): Promise<void> }> {
+  const { db, t: hub, close } = await openTestHub('pglite', label);
+  const rad = await addUser(db, 'radiologist');
+  const token = await loginAs(hub.url, rad);
+  return { db, hub, rad, token, close };
+}
+
+/** The hub's answer to a refused request. */
+export type ErrorBody = { error: { code: string; message: string; details?: Record<string, unknown> } };
+
+/** The error code of a refused request's answer (undefined when it was not refused). */
+export const errorCode = (r: { body: unknown }): string => (r.body as ErrorBody).error?.code;
+
+/** How many rows `sql` names: a table and its condition, e.g. `signatures WHERE report_id = $1`. */
+export async function count(db: Pick<HubDb, 'query'>, sql: string, params: unknown[] = []): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params);
+  return rows[0]!.n;
 }
