@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createServices } from '../../main/services.ts';
 import { makePrivate } from '../../main/privateFolder.ts';
+import { testServices } from '../support/callHandler.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-private-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -44,7 +44,7 @@ describe.skipIf(process.platform === 'win32')('private data folder', () => {
 
   it('the workstation starts with its folder and every file it creates owner only (database, WAL, uploads)', async () => {
     const dataDir = path.join(tmp, 'fresh');
-    const services = await createServices({ dataDir, mode: 'browser', version: 'test', fileAccess: () => ({ fileBaseUrl: '', fileAuthHeader: null }) });
+    const services = await testServices(dataDir);
     try {
       // An upload is written into the data folder (refused as DICOM, but stored first).
       await Promise.resolve(services.handlers['library:importFiles']({ files: [{ name: 'x.dcm', dataBase64: Buffer.from('not dicom').toString('base64') }] })).catch(() => undefined);

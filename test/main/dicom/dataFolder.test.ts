@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContractError, type Handlers } from '../../../common/contract.ts';
-import { createServices, type Services } from '../../../main/services.ts';
+import type { Services } from '../../../main/services.ts';
 import { RADIOLOGIST, signableContent } from '../reports/fixtures.ts';
 import { image } from './synth.ts';
-import { callHandler, type HandlerOutput } from '../../support/callHandler.ts';
+import { callHandler, testServices, type HandlerOutput } from '../../support/callHandler.ts';
 
 let root: string;
 let dataDir: string;
@@ -21,7 +21,7 @@ let services: Services;
 const call = <C extends keyof Handlers>(channel: C, input: unknown): Promise<HandlerOutput<C>> => callHandler(services, channel, input);
 
 const open = (): Promise<Services> =>
-  createServices({ dataDir, mode: 'browser', version: 'test', fileAccess: () => ({ fileBaseUrl: 'http://127.0.0.1/files/', fileAuthHeader: null }) });
+  testServices(dataDir);
 
 beforeAll(async () => {
   // A home folder: the data folder and the images side by side.

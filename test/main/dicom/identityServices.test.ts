@@ -9,10 +9,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContractError, type Handlers } from '../../../common/contract.ts';
 import type { StudyRef } from '../../../common/report.ts';
-import { createServices, type Services } from '../../../main/services.ts';
+import type { Services } from '../../../main/services.ts';
 import { RADIOLOGIST, signableContent } from '../reports/fixtures.ts';
 import { image, type El } from './synth.ts';
-import { callHandler, type HandlerOutput } from '../../support/callHandler.ts';
+import { callHandler, testServices, type HandlerOutput } from '../../support/callHandler.ts';
 
 let services: Services;
 let dataDir: string;
@@ -41,7 +41,7 @@ async function openFolder(name: string, o: Parameters<typeof image>[0]): Promise
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-identity-services-'));
   imagesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-identity-images-'));
-  services = await createServices({ dataDir, mode: 'browser', version: 'test', fileAccess: () => ({ fileBaseUrl: 'http://127.0.0.1/files/', fileAuthHeader: null }) });
+  services = await testServices(dataDir);
   // Ann's study is earlier; Bob's, under the same Patient ID, indexed after it.
   await openFolder('ann', { sop: '70.1.1', study: '70.1', series: '70.1.9', patientId: ANN.patientId, elements: person('Able^Ann', '19500101', '20230101') });
   await openFolder('bob', { sop: '70.2.1', study: '70.2', series: '70.2.9', patientId: BOB.patientId, elements: person('Baker^Bob', '19600202', '20240101') });

@@ -11,16 +11,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contract, type AppEvent, type Handlers } from '../../../common/contract.ts';
 import type { StudyRef } from '../../../common/report.ts';
-import { createServices, type Services } from '../../../main/services.ts';
+import type { Services } from '../../../main/services.ts';
 import { buildHub, type Hub } from '../../../server/app.ts';
 import type { HubDb } from '../../../server/db/adapter.ts';
 import { migrate } from '../../../server/db/migrations.ts';
 import { addTrialUser, openTrialDb, TRIAL_PASSWORD } from '../../support/realHub.ts';
 import { signableContent } from '../../support/reportFixtures.ts';
 import { until } from '../../support/until.ts';
-import { callHandler, type HandlerOutput } from '../../support/callHandler.ts';
+import { callHandler, testServices, SAMPLE_DIR, type HandlerOutput } from '../../support/callHandler.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../../..');
 const ADA = { username: 'ada', name: 'Dr Ada Lovelace', role: 'radiologist' as const, registration: 'GMC 1234567' };
 const GRACE = { username: 'grace', name: 'Dr Grace Hopper', role: 'radiologist' as const, registration: 'GMC 7654321' };
 
@@ -34,12 +33,7 @@ interface Station { s: Services; events: AppEvent[]; call<C extends keyof Handle
 
 async function station(): Promise<Station> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-claims-'));
-  const s = await createServices({
-    dataDir, mode: 'browser', version: 'test',
-    fileAccess: () => ({ fileBaseUrl: 'http://127.0.0.1/files/', fileAuthHeader: null }),
-    sampleDir: path.join(repoRoot, 'resources', 'samples', 'ct-head'),
-    hub: { baseUrl: hubUrl, embedded: false, draftThrottleMs: 50 },
-  });
+  const s = await testServices(dataDir, { sampleDir: SAMPLE_DIR, hub: { baseUrl: hubUrl, embedded: false, draftThrottleMs: 50 } });
   closers.push(async () => {
     await s.close();
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -13,13 +13,12 @@ import type { Report, StudyRef } from '../../../common/report.ts';
 import { buildHub, type Hub } from '../../../server/app.ts';
 import type { HubDb } from '../../../server/db/adapter.ts';
 import { migrate } from '../../../server/db/migrations.ts';
-import { createServices, type Services } from '../../../main/services.ts';
+import type { Services } from '../../../main/services.ts';
 import { addTrialUser, openTrialDb, TRIAL_PASSWORD } from '../../support/realHub.ts';
 import { sleep, until } from '../../support/until.ts';
 import { RADIOLOGIST, signableContent, TRAINEE } from '../reports/fixtures.ts';
-import { callHandler, type HandlerOutput } from '../../support/callHandler.ts';
+import { callHandler, testServices, SAMPLE_DIR, refusedBy, type HandlerOutput } from '../../support/callHandler.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../../..');
 /** The site's idle limit in this test: 3 s (0.05 min), so "after N idle minutes" is seen without waiting 15. */
 const IDLE_MINUTES = 0.05;
 
@@ -35,15 +34,7 @@ let prior: StudyRef;
 /** Calls a handler as the bridge does (test/support/callHandler.ts). */
 const call = <C extends keyof Handlers>(channel: C, input: unknown): Promise<HandlerOutput<C>> => callHandler(services, channel, input);
 
-async function refused(channel: keyof Handlers, input: unknown): Promise<ContractError> {
-  try {
-    await call(channel, input);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ContractError);
-    return err as ContractError;
-  }
-  throw new Error(`${channel} was not refused`);
-}
+const refused = (channel: keyof Handlers, input: unknown): Promise<ContractError> => refusedBy(services, channel, input);
 
 beforeAll(async () => {
   ({ db, drop } = await openTrialDb('pglite'));
@@ -53,14 +44,7 @@ beforeAll(async () => {
   hub = await buildHub({ db, migrate: false, ownsDb: false, policy: { signConfirmIdleMinutes: IDLE_MINUTES } });
   const baseUrl = await hub.listen(0, '127.0.0.1');
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-signer-session-'));
-  services = await createServices({
-    dataDir,
-    mode: 'browser',
-    version: 'test',
-    fileAccess: () => ({ fileBaseUrl: 'http://127.0.0.1/files/', fileAuthHeader: null }),
-    sampleDir: path.join(repoRoot, 'resources', 'samples', 'ct-head'),
-    hub: { baseUrl, embedded: false },
-  });
+  services = await testServices(dataDir, { sampleDir: SAMPLE_DIR, hub: { baseUrl, embedded: false } });
   const patients = await call('library:list', {});
   const studies = patients.flatMap((p) => p.studies.map((s) => ({ patientId: p.patientId, studyUid: s.studyUid })));
   const info = await call('app:info', {});

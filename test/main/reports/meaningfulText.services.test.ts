@@ -12,11 +12,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch, type Result } from '../../../common/contract.ts';
 import type { Addendum, Report, ReportContent, StudyRef } from '../../../common/report.ts';
-import { createServices, type Services } from '../../../main/services.ts';
+import type { Services } from '../../../main/services.ts';
 import { verifySignature } from '../../../main/reports/signatures.ts';
 import { RADIOLOGIST, signableContent } from './fixtures.ts';
+import { testServices, SAMPLE_DIR } from '../../support/callHandler.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../../..');
 let services: Services;
 let dataDir: string;
 let study: StudyRef;
@@ -35,13 +35,7 @@ async function refusal(channel: string, input: unknown): Promise<{ code: string;
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-meaningful-'));
-  services = await createServices({
-    dataDir,
-    mode: 'browser',
-    version: 'test',
-    fileAccess: () => ({ fileBaseUrl: 'http://127.0.0.1/files/', fileAuthHeader: null }),
-    sampleDir: path.join(repoRoot, 'resources', 'samples', 'ct-head'),
-  });
+  services = await testServices(dataDir, { sampleDir: SAMPLE_DIR });
   const info = await value<{ sampleStudyUid: string }>('app:info', {});
   const patients = await value<{ patientId: string; studies: { studyUid: string }[] }[]>('library:list', {});
   const p = patients.find((x) => x.studies.some((s) => s.studyUid === info.sampleStudyUid))!;

@@ -9,40 +9,25 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContractError, type Handlers } from '../../../common/contract.ts';
 import type { Profile, Report, StudyRef } from '../../../common/report.ts';
-import { createServices, type Services } from '../../../main/services.ts';
+import type { Services } from '../../../main/services.ts';
 import { verifySignature } from '../../../main/reports/signatures.ts';
 import { RADIOLOGIST, signableContent, TRAINEE, TRAINER } from './fixtures.ts';
-import { callHandler, type HandlerOutput } from '../../support/callHandler.ts';
+import { callHandler, testServices, SAMPLE_DIR, refusedBy, type HandlerOutput } from '../../support/callHandler.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../../..');
 let services: Services;
 let dataDir: string;
 
 /** Calls a handler as the bridge does (test/support/callHandler.ts). */
 const call = <C extends keyof Handlers>(channel: C, input: unknown): Promise<HandlerOutput<C>> => callHandler(services, channel, input);
 
-async function refused(channel: keyof Handlers, input: unknown): Promise<ContractError> {
-  try {
-    await call(channel, input);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ContractError);
-    return err as ContractError;
-  }
-  throw new Error(`${channel} was not refused`);
-}
+const refused = (channel: keyof Handlers, input: unknown): Promise<ContractError> => refusedBy(services, channel, input);
 
 let current: StudyRef;
 let prior: StudyRef;
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-services-lifecycle-'));
-  services = await createServices({
-    dataDir,
-    mode: 'browser',
-    version: 'test',
-    fileAccess: () => ({ fileBaseUrl: 'http://127.0.0.1/files/', fileAuthHeader: null }),
-    sampleDir: path.join(repoRoot, 'resources', 'samples', 'ct-head'),
-  });
+  services = await testServices(dataDir, { sampleDir: SAMPLE_DIR });
   const patients = await call('library:list', {});
   const studies = patients.flatMap((p) => p.studies.map((s) => ({ patientId: p.patientId, studyUid: s.studyUid })));
   expect(studies.length).toBeGreaterThanOrEqual(2);
