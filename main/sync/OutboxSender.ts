@@ -102,6 +102,8 @@ export class OutboxSender {
   private readonly criticalDeadlineMs: number;
   /** Outbox row id → when this sender first saw it (monotonic) and its wall-clock age then (ageOf). */
   private readonly firstSeen = new Map<number, { mono: number; wallAge: number }>();
+  /** The wall clock minus the monotonic clock when the loop last looked (null: not yet). */
+  private wallOffset: number | null = null;
   private readonly criticalCheckMs: number;
   private readonly actor: () => string;
 
@@ -342,9 +344,11 @@ export class OutboxSender {
     for (;;) {
       if (!this.running || this.loginReason !== null) return;
       const now = this.clock.now();
-      // No backoff puts a row further ahead than capDelayMs (or pollMs): one scheduled later was
-      // scheduled before the wall clock went back, and would otherwise wait for the clock to catch up.
-      this.store.duePendingNow(new Date(now).toISOString(), new Date(now + Math.max(this.capDelayMs, this.pollMs) + 1000).toISOString());
+      if (this.wallClockWentBack(now)) {
+        // No backoff puts a row further ahead than capDelayMs (or pollMs): one scheduled later
+        // was scheduled before the clock went back, and would otherwise wait for it to catch up.
+        this.store.duePendingNow(new Date(now).toISOString(), new Date(now + Math.max(this.capDelayMs, this.pollMs) + 1000).toISOString());
+      }
       const rows = this.store.due(new Date(now).toISOString(), this.batch);
       if (rows.length === 0) {
         // Nothing to send: learn (or re-learn, e.g. after wake() reset the failures while the
@@ -433,6 +437,18 @@ export class OutboxSender {
         return true;
       }
     }
+  }
+
+  /**
+   * Whether the wall clock was set back (by more than a second) since the loop last looked: the
+   * difference between it and the monotonic clock shrank. The first look counts as a jump, so
+   * rows scheduled under an earlier run's clock are looked at once too.
+   */
+  private wallClockWentBack(wall: number): boolean {
+    const offset = wall - this.clock.monotonic();
+    const back = this.wallOffset === null || offset < this.wallOffset - 1000;
+    this.wallOffset = offset;
+    return back;
   }
 
   private nextDelay(): number {
