@@ -183,9 +183,10 @@ async function runAlone(db: HubDb, item: Item): Promise<IngestResult> {
     try {
       return (await runGroup(db, [item]))[0]!;
     } catch (err) {
-      // Two first deliveries of one record under different keys raced on a unique index: the
-      // loser runs again and then sees the stored record.
-      if (isPgUniqueViolation(err) && attempt < 3) continue;
+      // Two first deliveries of one record under different keys raced on a unique index, or what
+      // kept a report out was gone when its reason was asked: it runs again and then sees the
+      // stored record (or stores it).
+      if ((isPgUniqueViolation(err) || err instanceof IngestRace) && attempt < 3) continue;
       throw err;
     }
   }
@@ -207,7 +208,7 @@ async function apply(tx: Queryable, it: Item): Promise<IngestResult> {
       if (!held) throw it.checked.refusal;
       outcome = held;
     } else if (p.kind === 'report') {
-      const stored = await storeReport(tx, it, p, it.checked.hash!);
+      const stored = await storeReport(tx, it, p);
       if (stored === 'key-claimed-before') return replay(tx, it);
       outcome = stored;
     } else if (p.kind === 'addendum') outcome = await storeAddendum(tx, it, p, it.checked.hash!);
@@ -323,16 +324,25 @@ export class IngestBatcher {
   }
 
   private async run(group: { item: Item; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[]): Promise<void> {
-    if (group.length > 1) {
+    // New reports first, all in one statement; what it did not store goes the general path.
+    const batch = newReportBatch(group.map((g) => g.item));
+    let rest = group;
+    if (batch.size > 0) {
+      const fast = group.filter((g) => batch.has(g.item));
+      const answers = await storeNewReports(this.db, fast.map((g) => g.item));
+      fast.forEach((g, i) => { if (answers[i]) g.resolve(answers[i]); });
+      rest = group.filter((g) => !batch.has(g.item) || !answers[fast.indexOf(g)]);
+    }
+    if (rest.length > 1) {
       try {
-        const results = await runGroup(this.db, group.map((g) => g.item));
-        group.forEach((g, i) => g.resolve(results[i]!));
+        const results = await runGroup(this.db, rest.map((g) => g.item));
+        rest.forEach((g, i) => g.resolve(results[i]!));
         return;
       } catch {
         // Nothing of the group was committed: each record again, alone.
       }
     }
-    for (const g of group) {
+    for (const g of rest) {
       try {
         g.resolve(await runAlone(this.db, g.item));
       } catch (e) {
@@ -342,76 +352,214 @@ export class IngestBatcher {
   }
 }
 
-/** Numbered parameters for one statement: `p.add(v)` returns its placeholder. */
-class Params {
-  readonly values: unknown[] = [];
-  add(v: unknown): string {
-    this.values.push(v);
-    return `$${this.values.length}`;
-  }
+/**
+ * One signed record as a row of the statement that records it: the columns every kind shares
+ * (its key's claim, the signature, the audit row, the events, the answer kept for the key) and
+ * `rec`, what only its kind's first step (`anchor`) reads.
+ */
+interface SignatureRow {
+  ord: number;
+  key: string;
+  user_id: number;
+  request_hash: string;
+  at: string;
+  /** The answer kept for the key, as JSON text (a replay is byte-identical). */
+  receipt: string;
+  report_id: string;
+  meaning: SignatureMeaning;
+  sig_id: string;
+  signer_name: string;
+  signer_role: string;
+  signer_registration: string;
+  signed_at: string;
+  hash: string;
+  addendum_id: string | null;
+  verifies_hash: string | null;
+  audit_action: string;
+  audit_detail: Record<string, unknown>;
+  /** The report-signed event, then the unfinished-changed event (written only if a draft was marked signed). */
+  events: unknown[];
+  /** A report's study keys (studyReportKeys), held from this statement on. */
+  study_keys: string[] | null;
+  rec: Record<string, unknown> | null;
 }
 
+type AnchorKind = 'report' | 'verification' | 'addendum';
+
 /**
- * Records a signed record in one statement. `anchor` is the statement's first step, a CTE named
- * `new` that yields the report id when the record is new (the report or addendum inserted, or the
- * verification to record); from it, in the same statement: the signature row, the audit row, the
- * draft marked signed (with an unfinished-changed event when there was one), the report-signed
- * event, and the answer kept for the key. Then the report's state moves if this signature moves
- * it (its trigger allows that only once the signature is stored). Returns the answer, or null
- * when `new` yielded nothing (the record was there already).
+ * Each kind's first step: a CTE named `new` that yields the report id of each row that is new
+ * (the report or addendum inserted, the verification to record). A report claims its key here
+ * too (`claim`), and only when it will be stored: not when another report holds the study, a
+ * colleague took the draft over (the draft row stays locked until the commit, so a take-over
+ * waits for this and then finds the report signed) or the id is stored already. Which of these it
+ * was is asked only when nothing was stored (storeReport), so the usual path is one statement. A
+ * report committed meanwhile with the same id or study key makes the statement fail on a unique
+ * index (its records then run again, one by one, and are answered from what is stored).
+ * Verifications and addenda claim their key before (claimKey) and have `idem` set the answer.
  */
-async function recordSignature(tx: Queryable, it: Item, q: Params, anchor: string, s: {
-  reportId: string; meaning: SignatureMeaning; sig: Signature; hash: string; addendumId?: string; verifiesHash?: string;
-  /** The report's state before and after this signature. */
-  from: ReportState; state: ReportState; audit: { action: string; detail: Record<string, unknown> }; event: Omit<Extract<HubEvent, { type: 'report-signed' }>, 'seq'>;
-  receipt: IngestReceipt;
-  /** A report's study keys (studyReportKeys), claimed in the same statement. */
-  studyKeys?: string;
-  /**
-   * The key is claimed in this statement (a CTE named `claim`, written with the answer; `anchor`
-   * yields nothing unless it inserted), instead of by claimKey before it.
-   */
-  claimInline?: { at: string; userId: string };
-}): Promise<(Stored & { recorded: true }) | 'key-claimed-before' | null> {
-  const events = [s.event, { type: 'unfinished-changed', at: it.at, reportId: s.reportId, reason: 'signed', owner: it.user.username }];
-  const at = s.claimInline?.at ?? q.add(it.at);
-  const userId = s.claimInline?.userId ?? q.add(it.user.id);
-  const receipt = q.add(JSON.stringify(s.receipt));
-  const key = q.add(it.key);
-  // The answer kept for the key: written with the claim, or set on the row claimKey wrote (a
-  // statement's CTEs cannot see each other's rows, so the claim's row is not updated here).
-  const answer = s.claimInline
-    ? ''
-    : `idem AS (UPDATE idempotency SET status = 201, response = ${receipt} WHERE key = ${key} AND EXISTS (SELECT 1 FROM new)),`;
-  const { rows } = await tx.query<{ claimed: boolean; stored: boolean }>(
-    `WITH ${s.claimInline ? `claim AS (INSERT INTO idempotency (key, user_id, request_hash, status, response, created_at)
-       VALUES (${key}, ${userId}, ${q.add(it.requestHash)}, 201, ${receipt}, ${at}) ON CONFLICT (key) DO NOTHING RETURNING key),` : ''}
-     ${anchor},
+const ANCHORS: Readonly<Record<AnchorKind, string>> = {
+  report: `dl AS (SELECT d.report_id, d.owner_id FROM drafts d WHERE d.report_id IN (SELECT report_id FROM input) ORDER BY d.report_id FOR UPDATE),
+     ok AS (SELECT i.* FROM input i
+             WHERE NOT EXISTS (SELECT 1 FROM dl WHERE dl.report_id = i.report_id AND dl.owner_id <> i.user_id)
+               AND NOT EXISTS (SELECT 1 FROM study_reports s WHERE s.study_key = ANY(i.study_keys) AND s.report_id <> i.report_id)
+               AND NOT EXISTS (SELECT 1 FROM signed_reports r WHERE r.id = i.report_id)),
+     claim AS (INSERT INTO idempotency (key, user_id, request_hash, status, response, created_at)
+       SELECT key, user_id, request_hash, 201, receipt, at FROM ok ORDER BY key ON CONFLICT (key) DO NOTHING RETURNING key),
+     new AS (
+       INSERT INTO signed_reports (id, patient_id, study_uid, content, signer_name, signer_role, signer_registration, signed_at,
+         content_hash, author, created_at, stored_at, stored_by, idempotency_key, state,
+         exam, accession, referring_physician, requesting_service, modality, study_date, requester_unknown)
+       SELECT i.report_id, i.rec->>'patientId', i.rec->>'studyUid', i.rec->'content', i.signer_name, i.signer_role, i.signer_registration, i.signed_at,
+         i.hash, i.rec->>'author', i.rec->>'createdAt', i.at, i.user_id, i.key, i.rec->>'state',
+         NULLIF(i.rec->'exam', 'null'::jsonb), i.rec->>'accession', i.rec->>'referringPhysician', i.rec->>'requestingService',
+         i.rec->>'modality', i.rec->>'studyDate', (i.rec->>'requesterUnknown')::boolean
+         FROM input i WHERE i.key IN (SELECT key FROM claim) ORDER BY i.ord
+       RETURNING id)`,
+  verification: 'new AS (SELECT report_id AS id FROM input)',
+  addendum: `new AS (
+       INSERT INTO addenda (id, report_id, original_hash, text, signer_name, signer_role, signer_registration, signed_at, content_hash,
+         stored_at, stored_by, idempotency_key)
+       SELECT i.addendum_id, i.report_id, i.rec->>'originalHash', i.rec->>'text', i.signer_name, i.signer_role, i.signer_registration, i.signed_at, i.hash,
+         i.at, i.user_id, i.key FROM input i
+       ON CONFLICT (id) DO NOTHING RETURNING report_id AS id)`,
+};
+
+/**
+ * The one statement that records signed records of one kind, given as a JSON array of
+ * SignatureRow: from `new` (ANCHORS), the signature rows, the audit rows, the drafts marked signed
+ * (with an unfinished-changed event for each), the report-signed events, a report's study keys,
+ * and the answer kept for each key. Its text is fixed per kind, so it is prepared once per
+ * connection; a batch of N reports costs one round trip and, outside a transaction, one commit.
+ */
+const recordStatement = (kind: AnchorKind): string => `WITH
+     input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(ord int, key text, user_id bigint, request_hash text, at timestamptz, receipt text,
+       report_id text, meaning text, sig_id text, signer_name text, signer_role text, signer_registration text, signed_at text, hash text,
+       addendum_id text, verifies_hash text, audit_action text, audit_detail jsonb, events jsonb, study_keys text[], rec jsonb)),
+     ${ANCHORS[kind]},
+     src AS (SELECT i.* FROM input i WHERE i.report_id IN (SELECT id FROM new)),
      sig AS (
        INSERT INTO signatures (id, report_id, meaning, signer_id, signer_name, signer_role, signer_registration, signed_at, content_hash,
          addendum_id, verifies_hash, stored_at)
-       SELECT ${q.add(crypto.randomUUID())}, id, ${q.add(s.meaning)}, ${userId}, ${q.add(s.sig.name)}, ${q.add(s.sig.role)}, ${q.add(s.sig.registration)},
-         ${q.add(s.sig.signedAt)}, ${q.add(s.hash)}, ${q.add(s.addendumId ?? null)}, ${q.add(s.verifiesHash ?? null)}, ${at} FROM new),
-     au AS (INSERT INTO audit (at, actor_id, action, report_id, detail) SELECT ${at}, ${userId}, ${q.add(s.audit.action)}, id, ${q.add(JSON.stringify(s.audit.detail))} FROM new),
-     dr AS (UPDATE drafts SET signed_at = ${at}, updated_at = ${at} WHERE report_id IN (SELECT id FROM new) AND signed_at IS NULL RETURNING report_id),
-     ${answer}
-     ${s.studyKeys ? `sk AS (INSERT INTO study_reports (study_key, report_id, stored_at) SELECT k, id, ${at} FROM new, unnest(${s.studyKeys}::text[]) AS k),` : ''}
+       SELECT sig_id, report_id, meaning, user_id, signer_name, signer_role, signer_registration, signed_at, hash, addendum_id, verifies_hash, at
+         FROM src ORDER BY ord),
+     au AS (INSERT INTO audit (at, actor_id, action, report_id, detail) SELECT at, user_id, audit_action, report_id, audit_detail FROM src ORDER BY ord),
+     dr AS (UPDATE drafts d SET signed_at = s.at, updated_at = s.at FROM src s WHERE d.report_id = s.report_id AND d.signed_at IS NULL RETURNING d.report_id),
+     ${kind === 'report'
+    ? 'sk AS (INSERT INTO study_reports (study_key, report_id, stored_at) SELECT k, s.report_id, s.at FROM src s, unnest(s.study_keys) AS k),'
+    : 'idem AS (UPDATE idempotency x SET status = 201, response = s.receipt FROM src s WHERE x.key = s.key),'}
      ev AS (INSERT INTO events (at, type, report_id, body)
-       SELECT ${at}, e->>'type', e->>'reportId', e FROM jsonb_array_elements(${q.add(JSON.stringify(events))}::jsonb) WITH ORDINALITY AS x(e, n)
-        WHERE EXISTS (SELECT 1 FROM new) AND (n = 1 OR EXISTS (SELECT 1 FROM dr)) ORDER BY n)
-     SELECT ${s.claimInline ? 'EXISTS (SELECT 1 FROM claim)' : 'true'} AS claimed, EXISTS (SELECT 1 FROM new) AS stored`,
-    q.values, PREPARE,
-  );
-  if (!rows[0]?.claimed) return 'key-claimed-before';
-  if (!rows[0].stored) return null;
-  if (s.from !== s.state) await tx.query('UPDATE signed_reports SET state = $2 WHERE id = $1', [s.reportId, s.state], PREPARE);
-  return { status: 201, body: s.receipt, recorded: true };
+       SELECT s.at, e->>'type', s.report_id, e FROM src s, jsonb_array_elements(s.events) WITH ORDINALITY AS x(e, n)
+        WHERE n = 1 OR s.report_id IN (SELECT report_id FROM dr) ORDER BY s.ord, n)
+     SELECT i.ord, ${kind === 'report' ? 'i.key IN (SELECT key FROM claim)' : 'true'} AS claimed, i.report_id IN (SELECT id FROM new) AS stored
+       FROM input i ORDER BY i.ord`;
+
+const RECORD_STATEMENTS: Readonly<Record<AnchorKind, string>> = {
+  report: recordStatement('report'), verification: recordStatement('verification'), addendum: recordStatement('addendum'),
+};
+
+/** Records the rows (see recordStatement); for each, in order: whether its key was claimed here (reports) and whether it was stored. */
+async function recordSignatures(q: Queryable, kind: AnchorKind, rows: readonly SignatureRow[]): Promise<{ claimed: boolean; stored: boolean }[]> {
+  const { rows: out } = await q.query<{ ord: number; claimed: boolean; stored: boolean }>(RECORD_STATEMENTS[kind], [JSON.stringify(rows)], PREPARE);
+  return out.map((o) => ({ claimed: o.claimed, stored: o.stored }));
 }
 
-const examColumns = (q: Params, exam: ExamDetails | undefined): string => [
-  exam ? JSON.stringify(exam) : null, exam?.accession ?? null, exam?.referringPhysician ?? null, exam?.requestingService ?? null,
-  exam?.modality ?? null, exam?.studyDate ?? null, requesterUnknown(exam),
-].map((v) => q.add(v)).join(', ');
+/** The parts of a SignatureRow every kind fills the same way. */
+function signatureRow(it: Item, ord: number, s: {
+  reportId: string; sig: Signature; hash: string; receipt: IngestReceipt; addendumId?: string; verifiesHash?: string;
+  audit: { action: string; detail: Record<string, unknown> }; event: Omit<Extract<HubEvent, { type: 'report-signed' }>, 'seq'>;
+  studyKeys?: string[]; rec?: Record<string, unknown>;
+}): SignatureRow {
+  return {
+    ord, key: it.key, user_id: it.user.id, request_hash: it.requestHash, at: it.at, receipt: JSON.stringify(s.receipt),
+    report_id: s.reportId, meaning: s.sig.meaning, sig_id: crypto.randomUUID(), signer_name: s.sig.name, signer_role: s.sig.role,
+    signer_registration: s.sig.registration, signed_at: s.sig.signedAt, hash: s.hash, addendum_id: s.addendumId ?? null, verifies_hash: s.verifiesHash ?? null,
+    audit_action: s.audit.action, audit_detail: s.audit.detail,
+    events: [s.event, { type: 'unfinished-changed', at: it.at, reportId: s.reportId, reason: 'signed', owner: it.user.username }],
+    study_keys: s.studyKeys ?? null, rec: s.rec ?? null,
+  };
+}
+
+/** A report that passed the checks (its recomputed hash in `checked`), as the row that stores it. */
+function reportRow(it: Item, ord: number): SignatureRow {
+  const p = it.payload as SignedReportPayload;
+  const r = p.report;
+  const sig = r.signature;
+  const hash = (it.checked as { hash: string }).hash;
+  const state = TRANSITIONS[transitionOf(p)].to;
+  return signatureRow(it, ord, {
+    reportId: r.id, sig, hash,
+    receipt: { kind: 'report', reportId: r.id, contentHash: hash, storedAt: it.at, alreadyStored: false },
+    audit: {
+      action: 'ingest-report',
+      // A corrected report records the refused report it replaces (bound into its signature).
+      detail: { contentHash: hash, idempotencyKey: it.key, meaning: sig.meaning, cancerPathway: cancerPathway(r.content), ...(r.replaces ? { replaces: r.replaces } : {}) },
+    },
+    event: {
+      type: 'report-signed', at: it.at, reportId: r.id, kind: 'report', state, study: r.study, signer: signer(sig),
+      alertCode: r.content.alertCode, cancerPathway: cancerPathway(r.content),
+    },
+    studyKeys: studyReportKeys(r.study, r.exam),
+    rec: {
+      patientId: r.study.patientId, studyUid: r.study.studyUid, content: r.content, author: it.user.name, createdAt: r.createdAt, state,
+      exam: r.exam ?? null, accession: r.exam?.accession ?? null, referringPhysician: r.exam?.referringPhysician ?? null,
+      requestingService: r.exam?.requestingService ?? null, modality: r.exam?.modality ?? null, studyDate: r.exam?.studyDate ?? null,
+      requesterUnknown: requesterUnknown(r.exam),
+    },
+  });
+}
+
+/** Whether a record may go in a batch of new reports: a report that passed the checks. */
+const batchable = (it: Item): boolean => it.payload.kind === 'report' && !('refusal' in it.checked);
+
+/**
+ * New reports in one statement outside any transaction (one round trip, one commit). Returns, in
+ * order, the answer of each report stored, or null for a report the statement did not store (its
+ * key claimed before, another report holding its study, a take-over, its id stored already): those
+ * go the general path, which answers them. If the statement fails (a report committed meanwhile
+ * for the same study or id, text PostgreSQL cannot store), nothing of it was committed: all go
+ * the general path.
+ */
+async function storeNewReports(db: HubDb, items: readonly Item[]): Promise<(IngestResult | null)[]> {
+  const rows = items.map((it, ord) => reportRow(it, ord));
+  let out: { stored: boolean }[];
+  try {
+    out = await recordSignatures(db, 'report', rows);
+  } catch {
+    return items.map(() => null);
+  }
+  return out.map((o, i) => (o.stored ? { status: 201, bodyText: rows[i]!.receipt, replayed: false } : null));
+}
+
+/**
+ * The records of a group that can share one statement of new reports: reports that passed the
+ * checks, no two with the same key, id or study key (such a pair goes the general path, one by
+ * one, where the second is answered from the first).
+ */
+function newReportBatch(items: readonly Item[]): Set<Item> {
+  const seen = new Set<string>();
+  const batch = new Set<Item>();
+  for (const it of items) {
+    if (!batchable(it)) continue;
+    const r = (it.payload as SignedReportPayload).report;
+    const marks = [`k:${it.key}`, `i:${r.id}`, ...studyReportKeys(r.study, r.exam)];
+    if (marks.some((m) => seen.has(m))) continue;
+    marks.forEach((m) => seen.add(m));
+    batch.add(it);
+  }
+  return batch;
+}
+
+/**
+ * Records one verification or addendum whose key claimKey claimed, then moves the report's state
+ * if this signature moves it (its trigger allows that only once the signature is stored). Returns
+ * the answer, or null when `new` yielded nothing (the addendum was there already).
+ */
+async function recordOne(tx: Queryable, kind: 'verification' | 'addendum', row: SignatureRow, receipt: IngestReceipt, from: ReportState, to: ReportState): Promise<(Stored & { recorded: true }) | null> {
+  const [o] = await recordSignatures(tx, kind, [row]);
+  if (!o?.stored) return null;
+  if (from !== to) await tx.query('UPDATE signed_reports SET state = $2 WHERE id = $1', [row.report_id, to], PREPARE);
+  return { status: 201, body: receipt, recorded: true };
+}
 
 /**
  * The keys by which a study holds its one signed report (migration 4 writes the same): its study
@@ -446,57 +594,35 @@ async function refuseSecondReport(tx: Queryable, reportId: string, keys: readonl
     { reportId: held.report_id, signerName: held.signer_name, signedAt: held.signed_at, state: held.state, byAccession });
 }
 
-async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload, hash: string): Promise<Stored | 'key-claimed-before'> {
+/**
+ * Nothing stored the report and nothing refuses it: what kept it out (a report or take-over not
+ * yet committed when the statement looked) is gone. The transaction runs again (runAlone).
+ */
+class IngestRace extends Error {}
+
+/**
+ * A report that passed the checks, inside the caller's transaction: stored with its key in one
+ * statement, or, when that stored nothing, its key claimed (or the first answer replayed) and the
+ * reason found: another report holds the study, the draft was taken over, or the report is stored
+ * already (answered as stored, or refused if different).
+ */
+async function storeReport(tx: Queryable, it: Item, p: SignedReportPayload): Promise<(Stored & { recorded?: true }) | 'key-claimed-before'> {
+  const row = reportRow(it, 0);
+  const [o] = await recordSignatures(tx, 'report', [row]);
+  if (o?.stored) return { status: 201, body: JSON.parse(row.receipt) as IngestReceipt, recorded: true };
+  if (!(await claimKey(tx, it))) return 'key-claimed-before';
   const r = p.report;
-  const sig = r.signature;
-  const t = TRANSITIONS[transitionOf(p)];
-  const q = new Params();
-  const claimInline = { at: q.add(it.at), userId: q.add(it.user.id) };
-  const id = q.add(r.id);
-  const keys = q.add(studyReportKeys(r.study, r.exam));
-  // Inserted unless another report holds the study (one report per study), a colleague took the
-  // draft over (the draft row stays locked until COMMIT, so a take-over waits for this and then
-  // finds the report signed) or the id is stored already; which of these it was is asked only
-  // when nothing was inserted (below), so the usual path is one statement.
-  const anchor = `dl AS (SELECT owner_id FROM drafts WHERE report_id = ${id} FOR UPDATE),
-     new AS (
-       INSERT INTO signed_reports (id, patient_id, study_uid, content, signer_name, signer_role, signer_registration, signed_at,
-         content_hash, author, created_at, stored_at, stored_by, idempotency_key, state,
-         exam, accession, referring_physician, requesting_service, modality, study_date, requester_unknown)
-       SELECT ${id}, ${[r.study.patientId, r.study.studyUid, JSON.stringify(r.content), sig.name, sig.role, sig.registration, sig.signedAt, hash,
-         it.user.name, r.createdAt, it.at, it.user.id, it.key, t.to].map((v) => q.add(v)).join(', ')}, ${examColumns(q, r.exam)}
-        WHERE EXISTS (SELECT 1 FROM claim)
-          AND NOT EXISTS (SELECT 1 FROM dl WHERE owner_id <> ${claimInline.userId})
-          AND NOT EXISTS (SELECT 1 FROM study_reports WHERE study_key = ANY(${keys}::text[]) AND report_id <> ${id})
-       ON CONFLICT (id) DO NOTHING RETURNING id)`;
-  const stored = await recordSignature(tx, it, q, anchor, {
-    reportId: r.id, meaning: sig.meaning, sig, hash, from: t.to, state: t.to,
-    audit: {
-      action: 'ingest-report',
-      // A corrected report records the refused report it replaces (bound into its signature).
-      detail: { contentHash: hash, idempotencyKey: it.key, meaning: sig.meaning, cancerPathway: cancerPathway(r.content), ...(r.replaces ? { replaces: r.replaces } : {}) },
-    },
-    event: {
-      type: 'report-signed', at: it.at, reportId: r.id, kind: 'report', state: t.to, study: r.study, signer: signer(sig),
-      alertCode: r.content.alertCode, cancerPathway: cancerPathway(r.content),
-    },
-    receipt: { kind: 'report', reportId: r.id, contentHash: hash, storedAt: it.at, alreadyStored: false },
-    // No ON CONFLICT: a report committed meanwhile for this study makes this a unique violation
-    // (the transaction runs again and is then refused below).
-    studyKeys: keys,
-    claimInline,
-  });
-  if (stored) return stored;
-  await refuseSecondReport(tx, r.id, studyReportKeys(r.study, r.exam));
+  await refuseSecondReport(tx, r.id, row.study_keys!);
   await refuseIfTakenOver(tx, it.user, r.id);
   const { rows } = await tx.query<{ content_hash: string; stored_at: string }>('SELECT content_hash, stored_at FROM signed_reports WHERE id = $1', [r.id]);
-  const existing = rows[0]!;
-  if (existing.content_hash !== hash) {
+  const existing = rows[0];
+  if (!existing) throw new IngestRace(`report ${r.id} was neither stored nor refused`);
+  if (existing.content_hash !== row.hash) {
     throw new HubError(409, 'report-conflict',
       `The hub already holds a different signed report with id ${r.id}. A signed report never changes: add an addendum instead.`,
       { storedHash: existing.content_hash });
   }
-  const receipt: IngestReceipt = { kind: 'report', reportId: r.id, contentHash: hash, storedAt: existing.stored_at, alreadyStored: true };
+  const receipt: IngestReceipt = { kind: 'report', reportId: r.id, contentHash: row.hash, storedAt: existing.stored_at, alreadyStored: true };
   return { status: 200, body: receipt };
 }
 
@@ -537,12 +663,6 @@ async function lockReport(tx: Queryable, reportId: string): Promise<LockedReport
   return rows[0] ?? null;
 }
 
-/** The answer of recordSignature for a record whose key claimKey claimed before the statement. */
-function keyClaimedBefore<T>(answer: T | 'key-claimed-before'): T {
-  if (answer === 'key-claimed-before') throw new Error('recordSignature claimed a key that claimKey had claimed');
-  return answer;
-}
-
 const notSynced = (reportId: string, what: string): HubError =>
   new HubError(409, 'original-not-synced', `The hub does not hold signed report ${reportId} yet; the ${what} will be sent again after it.`);
 
@@ -570,9 +690,9 @@ async function storeVerification(tx: Queryable, it: Item, p: VerificationPayload
     throw new HubError(403, 'forbidden', `${r.signer_name} wrote this provisional report; another person must verify it.`);
   }
   const to = TRANSITIONS.verify.to;
-  const q = new Params();
-  const stored = keyClaimedBefore(await recordSignature(tx, it, q, `new AS (SELECT ${q.add(p.reportId)}::text AS id)`, {
-    reportId: p.reportId, meaning: sig.meaning, sig, hash, verifiesHash: p.provisionalHash, from: r.state, state: to,
+  const receipt: IngestReceipt = { kind: 'verification', reportId: p.reportId, contentHash: hash, storedAt: it.at, alreadyStored: false };
+  const row = signatureRow(it, 0, {
+    reportId: p.reportId, sig, hash, verifiesHash: p.provisionalHash, receipt,
     audit: {
       action: 'ingest-verification',
       detail: { contentHash: hash, idempotencyKey: it.key, provisionalHash: p.provisionalHash, provisionalSigner: { name: r.signer_name, registration: r.signer_registration } },
@@ -581,9 +701,10 @@ async function storeVerification(tx: Queryable, it: Item, p: VerificationPayload
       type: 'report-signed', at: it.at, reportId: p.reportId, kind: 'verification', state: to, study, signer: signer(sig),
       alertCode: r.content.alertCode, cancerPathway: cancerPathway(r.content),
     },
-    receipt: { kind: 'verification', reportId: p.reportId, contentHash: hash, storedAt: it.at, alreadyStored: false },
-  }));
-  return stored!;
+  });
+  const stored = await recordOne(tx, 'verification', row, receipt, r.state, to);
+  if (!stored) throw new Error(`the verification of ${p.reportId} was not recorded`);
+  return stored;
 }
 
 async function storeAddendum(tx: Queryable, it: Item, p: AddendumPayload, hash: string): Promise<Stored> {
@@ -598,21 +719,17 @@ async function storeAddendum(tx: Queryable, it: Item, p: AddendumPayload, hash: 
     throw new HubError(422, 'original-hash-mismatch', `The addendum refers to a version of report ${p.reportId} that the hub does not hold (hash ${p.originalHash.slice(0, 12)}…).`);
   }
   const to = TRANSITIONS.addendum.to;
-  const q = new Params();
-  const anchor = `new AS (
-       INSERT INTO addenda (id, report_id, original_hash, text, signer_name, signer_role, signer_registration, signed_at, content_hash,
-         stored_at, stored_by, idempotency_key)
-       VALUES (${[a.id, p.reportId, p.originalHash, a.text, sig.name, sig.role, sig.registration, sig.signedAt, hash, it.at, it.user.id, it.key].map((v) => q.add(v)).join(', ')})
-       ON CONFLICT (id) DO NOTHING RETURNING report_id AS id)`;
-  const stored = keyClaimedBefore(await recordSignature(tx, it, q, anchor, {
-    reportId: p.reportId, meaning: sig.meaning, sig, hash, addendumId: a.id, from: r.state, state: to,
+  const fresh: IngestReceipt = { kind: 'addendum', reportId: p.reportId, addendumId: a.id, contentHash: hash, storedAt: it.at, alreadyStored: false };
+  const row = signatureRow(it, 0, {
+    reportId: p.reportId, sig, hash, addendumId: a.id, receipt: fresh,
     audit: { action: 'ingest-addendum', detail: { addendumId: a.id, contentHash: hash, idempotencyKey: it.key } },
     event: {
       type: 'report-signed', at: it.at, reportId: p.reportId, kind: 'addendum', addendumId: a.id, state: to,
       study: { patientId: r.patient_id, studyUid: r.study_uid }, signer: signer(sig), alertCode: r.content.alertCode, cancerPathway: cancerPathway(r.content),
     },
-    receipt: { kind: 'addendum', reportId: p.reportId, addendumId: a.id, contentHash: hash, storedAt: it.at, alreadyStored: false },
-  }));
+    rec: { originalHash: p.originalHash, text: a.text },
+  });
+  const stored = await recordOne(tx, 'addendum', row, fresh, r.state, to);
   if (stored) return stored;
   const { rows } = await tx.query<{ content_hash: string; stored_at: string; report_id: string }>('SELECT content_hash, stored_at, report_id FROM addenda WHERE id = $1', [a.id]);
   const existing = rows[0]!;

@@ -10,7 +10,10 @@ import {
   type LoginResponse, type TakeOverResponse, type UnfinishedList,
 } from '../../common/hub.ts';
 import { Role, type ReportContent, type StudyRef } from '../../common/report.ts';
+import { OutboxPayload } from '../../common/hubPayload.ts';
+import { lookupSession } from '../../server/auth.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
+import { IngestBatcher, ingest } from '../../server/ingest.ts';
 import {
   addUser, http, loginAs, openSse, post, signableContent, signedAddendum, signedReport, startTestHub, studyFor, testDb, verificationOf, type DbKind, type TestHub, type TestUser, count, type ErrorBody,
 } from './support.ts';
@@ -305,6 +308,96 @@ export function defineHubSuite(kind: DbKind): void {
       expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p.report.id])).toBe(1);
     });
 
+    // New reports that arrive together are stored by one statement with one commit (IngestBatcher);
+    // every record that is not a plain new report must still get the answer it gets alone.
+    const grouped = async (token: string, records: { payload: unknown; key?: string }[], failBatchWith?: string) => {
+      const found = await lookupSession(ctx.db, token, Date.now());
+      if (!found.ok) throw new Error('no session');
+      const batches: number[] = [];
+      const spy = {
+        ...ctx.db,
+        query: (sql: string, params?: readonly unknown[], opts?: { prepare?: boolean }) => {
+          if (sql.includes('jsonb_to_recordset')) {
+            batches.push((JSON.parse(String(params![0])) as unknown[]).length);
+            if (failBatchWith && String(params![0]).includes(failBatchWith)) return Promise.reject(new Error('simulated: the batch statement failed'));
+          }
+          return ctx.db.query(sql, params, opts);
+        },
+      } as HubDb;
+      // One group in flight at a time: the first record goes alone, all the others wait for it
+      // and then go together.
+      const batcher = new IngestBatcher(spy, 1, 64, 1);
+      const send = (r: { payload: unknown; key?: string }) => {
+        const raw = JSON.parse(JSON.stringify(r.payload)) as unknown;
+        return ingest(spy, found.user, r.key ?? crypto.randomUUID(), raw, OutboxPayload.parse(raw), Date.now(), batcher)
+          .then((x) => ({ ...x, body: JSON.parse(x.bodyText) as Record<string, unknown> & ErrorBody }), (e: unknown) => ({ error: e }));
+      };
+      const answers = await Promise.all(records.map(send));
+      return { answers, batches };
+    };
+
+    it('reports arriving together share one statement, and each other record in their group is answered as if alone', async () => {
+      const { u, token } = await session('radiologist');
+      const other = await user('radiologist');
+      const first = signedReport(u);
+      const a = signedReport(u);
+      const aKey = crypto.randomUUID();
+      const b = signedReport(u);
+      const c = signedReport(u, { study: b.report.study });
+      const taken = signedReport(u);
+      await ctx.db.query(
+        `INSERT INTO drafts (report_id, patient_id, study_uid, content, revision, owner_id, created_at, last_activity, updated_at)
+         VALUES ($1, $2, $3, $4, 1, (SELECT id FROM users WHERE username = $5), now(), now(), now())`,
+        [taken.report.id, taken.report.study.patientId, taken.report.study.studyUid, JSON.stringify(taken.report.content), other.username]);
+      const { answers, batches } = await grouped(token, [
+        { payload: first },
+        { payload: a, key: aKey }, { payload: a, key: aKey }, { payload: a }, { payload: b }, { payload: c }, { payload: taken },
+        { payload: signedAddendum(u, first) },
+      ]);
+      const [f, a1, a2, a3, rb, rc, rt, add] = answers as { status: number; bodyText: string; replayed: boolean; body: Record<string, unknown> & ErrorBody }[];
+      expect(answers.every((x) => !('error' in x))).toBe(true);
+      expect(f!.status).toBe(201);
+      // The same key twice: one answered, the other gets that answer byte for byte.
+      expect(a1!.bodyText).toBe(a2!.bodyText);
+      expect([a1!.replayed, a2!.replayed].sort()).toEqual([false, true]);
+      // The same report under another key: whichever key came first stored it, the other is told
+      // it is stored already (a group goes in key order).
+      expect([a1!.status, a3!.status].sort()).toEqual([200, 201]);
+      expect([a1!, a3!].find((x) => x.status === 200)!.body.alreadyStored).toBe(true);
+      // Two reports of one study: one holds it, the other is refused.
+      expect([rb!.status, rc!.status].sort()).toEqual([201, 409]);
+      expect([rb!, rc!].find((x) => x.status === 409)!.body.error.code).toBe('study-already-reported');
+      expect(rt!.status).toBe(409);
+      expect(rt!.body.error.code).toBe('draft-taken-over');
+      expect(add!.status).toBe(201);
+      // The plain new reports went in one statement outside a transaction, after the first.
+      expect(Math.max(...batches)).toBeGreaterThanOrEqual(3);
+      for (const p of [first, a]) {
+        expect(await count(ctx.db, 'signed_reports WHERE id = $1', [p.report.id])).toBe(1);
+        expect(await count(ctx.db, 'signatures WHERE report_id = $1 AND meaning = $2', [p.report.id, 'final-report'])).toBe(1);
+        expect(await count(ctx.db, `events WHERE report_id = $1 AND type = 'report-signed' AND body->>'kind' = 'report'`, [p.report.id])).toBe(1);
+        expect(await count(ctx.db, `audit WHERE report_id = $1 AND action = 'ingest-report'`, [p.report.id])).toBe(1);
+      }
+      expect(await count(ctx.db, 'signed_reports WHERE id = ANY($1)', [[b.report.id, c.report.id]])).toBe(1);
+      expect(await count(ctx.db, 'study_reports WHERE study_key = $1', [`uid:${b.report.study.studyUid}`])).toBe(1);
+      expect(await count(ctx.db, 'signed_reports WHERE id = $1', [taken.report.id])).toBe(0);
+      // Refusals for good are remembered for their key like any answer.
+      expect(await count(ctx.db, 'idempotency WHERE status = 409 AND response = $1', [rt!.bodyText])).toBe(1);
+    });
+
+    it('a batch statement that fails commits nothing of it: each of its reports is then stored once on the general path', async () => {
+      const { u, token } = await session('radiologist');
+      const reports = Array.from({ length: 5 }, () => signedReport(u));
+      const { answers, batches } = await grouped(token, reports.map((payload) => ({ payload })), reports[3]!.report.id);
+      expect(batches.filter((n) => n > 1).length).toBeGreaterThanOrEqual(1);
+      for (const [i, r] of reports.entries()) {
+        expect((answers[i] as { status: number }).status).toBe(201);
+        expect(await count(ctx.db, 'signed_reports WHERE id = $1', [r.report.id])).toBe(1);
+        expect(await count(ctx.db, 'signatures WHERE report_id = $1', [r.report.id])).toBe(1);
+        expect(await count(ctx.db, `events WHERE report_id = $1 AND type = 'report-signed'`, [r.report.id])).toBe(1);
+      }
+    });
+
     it('re-validates with the sign-off rules: a report with blocking problems is refused (422) and not stored', async () => {
       const { u, token } = await session('radiologist');
       const content: ReportContent = { ...signableContent(), alertCode: null, unexpected: { kind: 'unset' } };
@@ -403,6 +496,14 @@ export function defineHubSuite(kind: DbKind): void {
       let mode: 'ok' | 'fail-in-tx' | 'fail-after-commit' = 'fail-in-tx';
       const crashy: HubDb = {
         ...ctx.db,
+        // New reports are stored by one statement outside any transaction (its own commit): it
+        // crashes the same way, before it runs or after its commit.
+        query: async <T,>(sql: string, params?: readonly unknown[], opts?: { prepare?: boolean }) => {
+          if (mode === 'fail-in-tx' && sql.includes('INSERT INTO events')) throw new Error('simulated crash');
+          const out = await ctx.db.query<T>(sql, params, opts);
+          if (mode === 'fail-after-commit' && sql.includes('INSERT INTO events')) throw new Error('simulated crash after COMMIT, before the answer');
+          return out;
+        },
         transaction: async (fn) => {
           const out = await ctx.db.transaction((tx) => fn({
             ...tx,
