@@ -68,3 +68,16 @@ export function parseRefusal(reason: string | null): { status: number; code: str
   const m = reason === null ? null : /The hub refused this [a-z]+ \((\d{3})(?: ([A-Za-z0-9_-]+))?\): /.exec(reason);
   return m ? { status: Number(m[1]), code: m[2] ?? null } : null;
 }
+
+const TAMPERED = 'Not sent: this signed record no longer matches what was signed';
+
+/**
+ * The reason kept for an outbox row the workstation refused to send because it no longer matches
+ * its signature record or the report as stored (changed after signing). Neither a resend nor a
+ * corrected report (which would carry the changed text) is offered for it.
+ */
+export function tamperedReason(why: string): string {
+  return `${TAMPERED} (changed after signing: ${why}). Do not rely on it; tell your imaging safety lead.`;
+}
+
+export const isTamperedReason = (reason: string | null): boolean => reason?.startsWith(TAMPERED) ?? false;

@@ -250,6 +250,11 @@ export const Report = z.object({
   replaces: z.string().nullable().optional(),
   /** A report refused for good and replaced by a signed corrected report: that report and when it was signed. */
   replacedBy: z.object({ reportId: z.string(), signedAt: z.string() }).nullable().optional(),
+  /**
+   * Signed means verified: each signature that does not match the report as stored, in words
+   * (the report was changed after signing). Absent or empty when every signature verifies.
+   */
+  tampering: z.array(z.string()).optional(),
 });
 export type Report = z.infer<typeof Report>;
 

@@ -152,6 +152,8 @@ export class WorkstationHub {
       hub: this.signerGate(),
       phoneLog: this.phoneLog,
       actor: () => this.user?.name ?? this.reports.getProfile()?.name ?? 'unidentified user',
+      // Signed means verified: nothing leaves that no longer matches its signature record.
+      verify: (row) => this.reports.outboxTampering(row.reportId, row.payloadJson),
       ...(opts.criticalDeadlineMs !== undefined ? { criticalDeadlineMs: opts.criticalDeadlineMs } : {}),
       ...(opts.baseDelayMs !== undefined ? { baseDelayMs: opts.baseDelayMs } : {}),
       ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),

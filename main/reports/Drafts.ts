@@ -6,6 +6,14 @@ import { isEditable, isSigned, type ReportState } from '../../common/lifecycle.t
 import { ReportContent, type CarriedText, type Report, type StudyRef } from '../../common/report.ts';
 import { CARRIED_OVER_TITLE, chooseTemplate, getTemplate, hiddenFieldIds, newReportFor, switchTemplate, TEMPLATES } from '../../common/templates.ts';
 import { parseContent, parseStudy, studyOfRow, type ReportRepository, type ReportRow } from './ReportRepository.ts';
+import { tamperingOf } from './signatures.ts';
+
+/** A signed report with the signatures that do not verify named (none: as it was). */
+function withTampering(report: Report): Report {
+  if (!isSigned(report.state)) return report;
+  const tampering = tamperingOf(report);
+  return tampering.length > 0 ? { ...report, tampering } : report;
+}
 
 export interface StudyInfo {
   patientName: string;
@@ -63,14 +71,15 @@ export class Drafts {
       repo.writeAudit(opts.actor, 'create', newId, 0, `template ${template.id}`);
       return newId;
     });
-    return repo.load(id);
+    return withTampering(repo.load(id));
   }
 
-  /** A report by id; opening a signed report is audited (view-signed). */
+  /** A report for display: a signed one is audited as viewed and its signatures verified (tampering, in words). */
   get(reportId: string, actor: string): Report {
     const report = this.repo.load(reportId);
-    if (isSigned(report.state)) this.repo.tx(() => this.repo.writeAudit(actor, 'view-signed', reportId, null, ''));
-    return report;
+    if (!isSigned(report.state)) return report;
+    this.repo.tx(() => this.repo.writeAudit(actor, 'view-signed', reportId, null, ''));
+    return withTampering(report);
   }
 
   /** The report if it is still an editable draft, else null; reads nothing into the audit trail. */

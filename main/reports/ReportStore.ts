@@ -15,6 +15,7 @@ import { Drafts, type RevisionEntry, type StudyInfo } from './Drafts.ts';
 import { ReportLifecycle } from './ReportLifecycle.ts';
 import { ReportRepository, type AuditAction } from './ReportRepository.ts';
 import { Settings } from './Settings.ts';
+import { outboxTampering } from './signatures.ts';
 import { TakeOver, type AdoptTakenOverInput } from './TakeOver.ts';
 
 export type { AdoptTakenOverInput, AuditAction, RevisionEntry, StudyInfo };
@@ -78,6 +79,16 @@ export class ReportStore {
   }
   draftFor(reportId: string): Report | null {
     return this.drafts.draftFor(reportId);
+  }
+  /** Why this outbox payload of the report must not be sent (signatures.ts outboxTampering), or null. Reads nothing into the audit trail. */
+  outboxTampering(reportId: string, payloadJson: string): string | null {
+    let report: Report;
+    try {
+      report = this.repo.load(reportId);
+    } catch (err) {
+      return `the report cannot be read as signed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    return outboxTampering(payloadJson, report);
   }
   save(reportId: string, study: StudyRef, content: ReportContent, baseRevision: number, actor: string): { revision: number; savedAt: string } {
     return this.drafts.save(reportId, study, content, baseRevision, actor);

@@ -26,7 +26,7 @@ import type { SendOutcome, SignedReportSink } from './HubClient.ts';
 import type { OutboxEntry, OutboxStore } from './OutboxStore.ts';
 import type { PhoneCallInput } from '../../common/contract.ts';
 import type { PhoneLog, PhoneRecord } from './PhoneLog.ts';
-import { parseRefusal, refusalMeaning, refusalReason } from '../../common/refusal.ts';
+import { isTamperedReason, parseRefusal, refusalMeaning, refusalReason, tamperedReason } from '../../common/refusal.ts';
 
 export type SyncState = 'local' | 'pending' | 'synced' | 'failed';
 
@@ -82,6 +82,12 @@ export interface OutboxSenderOptions {
   criticalCheckMs?: number;
   /** Name recorded with phone communications when none is given. */
   actor?: () => string;
+  /**
+   * Checked before each send: why this row must not be sent (it no longer matches its signature
+   * record or the report as stored: tampering), or null. A row it refuses is marked failed with
+   * that reason, in words, and never sent.
+   */
+  verify?: (row: OutboxEntry) => string | null;
 }
 
 const CRITICAL: ReadonlySet<string> = new Set(['critical', 'urgent']);
@@ -106,6 +112,7 @@ export class OutboxSender {
   private wallOffset: number | null = null;
   private readonly criticalCheckMs: number;
   private readonly actor: () => string;
+  private readonly verify: ((row: OutboxEntry) => string | null) | undefined;
 
   private running = false;
   private loopPromise: Promise<void> | null = null;
@@ -138,6 +145,7 @@ export class OutboxSender {
     this.criticalDeadlineMs = opts.criticalDeadlineMs ?? 60_000;
     this.criticalCheckMs = opts.criticalCheckMs ?? 1000;
     this.actor = opts.actor ?? (() => 'unidentified user');
+    this.verify = opts.verify;
   }
 
   // ---- life cycle ---------------------------------------------------------------------------
@@ -271,6 +279,9 @@ export class OutboxSender {
   retry(reportId: string): number {
     for (const row of this.store.forReport(reportId)) {
       if (row.state !== 'failed') continue;
+      if (isTamperedReason(row.lastError)) {
+        throw new RefusedForGood(`This ${row.kind} was not sent because it was changed after signing; resending cannot help. Tell your imaging safety lead.`);
+      }
       const refusal = parseRefusal(row.lastError);
       if (refusal && !refusalMeaning(refusal.code, '').resendCanHelp) {
         const meaning = refusalMeaning(refusal.code, '');
@@ -372,6 +383,17 @@ export class OutboxSender {
 
   /** Sends one row; false stops this pass (hub unavailable or login required). */
   private async sendOne(row: OutboxEntry): Promise<boolean> {
+    let tampered: string | null;
+    try {
+      tampered = this.verify?.(row) ?? null;
+    } catch (err) {
+      tampered = `it could not be checked (${err instanceof Error ? err.message : String(err)})`;
+    }
+    if (tampered !== null) {
+      this.store.markAttempt(row.id, tamperedReason(tampered), new Date(this.clock.now()).toISOString(), true);
+      this.emitStatus(row.reportId);
+      return true;
+    }
     const ctrl = new AbortController();
     this.inFlight = ctrl;
     const session = this.session;

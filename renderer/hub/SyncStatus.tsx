@@ -5,7 +5,7 @@
 // `SyncStatusView` shows a status it is given (a list fetches all its rows' statuses in one request:
 // useSyncStatuses); `SyncStatus` fetches one report's, refreshed on sync events.
 import { useState } from 'react';
-import { parseRefusal, refusalMeaning } from '../../common/refusal.ts';
+import { isTamperedReason, parseRefusal, refusalMeaning } from '../../common/refusal.ts';
 import type { SyncStatusInfo } from '../../common/contract.ts';
 import { formatDateTime } from '../../common/format.ts';
 import { useHubStatus } from './HubContext.ts';
@@ -27,12 +27,14 @@ export interface SyncStatusViewProps {
 
 /** Whether resending the same signed report could succeed (a refusal the hub side can lift, or an unknown one). */
 export function resendCanHelp(reason: string | null): boolean {
+  if (isTamperedReason(reason)) return false;
   const refusal = parseRefusal(reason);
   return refusal === null || refusalMeaning(refusal.code, '').resendCanHelp;
 }
 
 /** Whether a corrected report of the same study could be accepted (not when the hub holds the study's report). */
 function correctionCanHelp(reason: string | null): boolean {
+  if (isTamperedReason(reason)) return false;
   const refusal = parseRefusal(reason);
   return refusal === null || refusalMeaning(refusal.code, '').correctionCanHelp !== false;
 }

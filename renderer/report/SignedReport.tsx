@@ -58,6 +58,17 @@ export function SignedReport({ report, profile, register, onReport }: SignedRepo
             verified report adds the trainer's signature to it.
           </p>
         )}
+        {report.tampering && report.tampering.length > 0 && (
+          <div className="tampering" role="alert" data-testid="tampering">
+            <strong>Changed after signing.</strong> This report no longer matches its signature, so it was not sent to the hub and must not be relied on. Tell
+            your imaging safety lead; the images and the hub's copy (if it was delivered before the change) are the record.
+            <ul>
+              {report.tampering.map((t) => (
+                <li key={t}>{t}</li>
+              ))}
+            </ul>
+          </div>
+        )}
         <SyncStatus
           reportId={report.id}
           replacedBy={report.replacedBy ?? null}

@@ -154,3 +154,15 @@ describe('a provisional report is never shown as final', () => {
     expect(calls).toEqual([]);
   });
 });
+
+describe('a signed report changed after signing', () => {
+  it('the signed view says so above the report, naming each signature that does not verify', () => {
+    const why = 'The final-report signature by Dr Ada Lovelace (2024-03-15T10:00:00Z) does not match the report as it is now.';
+    const t = text(signedView({ ...verified, tampering: [why] }, RADIOLOGIST));
+    expect(t).toContain('Changed after signing.');
+    expect(t).toContain('must not be relied on');
+    expect(t).toContain(why);
+    expect(html(signedView({ ...verified, tampering: [why] }, RADIOLOGIST))).toContain('role="alert"');
+    expect(text(signedView(verified, RADIOLOGIST))).not.toContain('Changed after signing');
+  });
+});

@@ -7,7 +7,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import type { SyncStatusInfo } from '../../common/contract.ts';
 import { formatDateTime } from '../../common/format.ts';
-import { REFUSAL_MEANINGS, refusalReason } from '../../common/refusal.ts';
+import { REFUSAL_MEANINGS, refusalReason, tamperedReason } from '../../common/refusal.ts';
 import { SyncStatusView } from '../../renderer/hub/SyncStatus.tsx';
 
 const none = async (): Promise<string | null> => null;
@@ -48,6 +48,14 @@ describe('a report refused for good, on screen', () => {
     const signedAt = '2026-11-28T10:42:00.000Z';
     const t = view(failed('signoff-problems'), { replacedBy: { reportId: 'r2', signedAt } });
     expect(t).toContain(`Replaced by the corrected report of ${formatDateTime(signedAt)}.`);
+    expect(t).not.toContain('Retry');
+    expect(t).not.toContain('Issue a corrected report');
+  });
+
+  it('a record changed after signing (not sent by the workstation): the reason in words, neither Retry nor a corrected report of the changed text', () => {
+    const t = view({ ...failed('x'), reason: tamperedReason('its hash is not the one on the signature record') });
+    expect(t).toContain('no longer matches what was signed');
+    expect(t).toContain('tell your imaging safety lead');
     expect(t).not.toContain('Retry');
     expect(t).not.toContain('Issue a corrected report');
   });
