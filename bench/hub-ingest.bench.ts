@@ -2,8 +2,9 @@
 // thread (its own event loop, as a separate process would have), each through the full path:
 // session, zod parse, sign-off rules, content-hash recomputation, then the idempotency record,
 // report row with its exam, signature record, draft check, audit row and event in one transaction
-// (the one ingest rule of server/ingest.ts; concurrent requests share one transaction and one
-// commit: IngestBatcher), NOTIFY after the commit.
+// (the one ingest rule of server/ingest.ts; new reports that arrive together are stored by one
+// statement with one commit, everything else in a shared transaction: IngestBatcher), NOTIFY
+// after the commit.
 //   1. sustained reports/s, closed loop, 32 concurrent senders;
 //   2. latency at an open-loop 200 requests/s (timed from each request's scheduled start, so a
 //      slow hub cannot hide queueing);
@@ -352,7 +353,7 @@ export default async function run(): Promise<{ name: string; rows: { metric: str
       notes: `${closedDone} reports in ${round(closedSeconds, 2)} s closed loop, then ${openItems.length} at ${OPEN_RATE}/s open loop; ` +
         `${stored.n} rows stored for ${expected} posted. Hub in a worker thread of the bench process (own event loop), ` +
         'PostgreSQL on the same machine; every request is a full ingest (session, zod parse, sign-off rules, hash recomputation, then a transaction with ' +
-        'idempotency record, report with exam, signature record, audit and event; concurrent requests share a transaction and a commit). Raw = one autocommit INSERT per row into an identical table.',
+        'idempotency record, report with exam, signature record, audit and event; new reports arriving together are stored by one statement with one commit). Raw = one autocommit INSERT per row into an identical table.',
     };
   } finally {
     if (worker) await worker.terminate();
