@@ -10,7 +10,7 @@ import {
   type ConfirmSignerResponse, type EventLog, type HubAction, type HubEvent, type HubHealth, type HubHello, type HubSignedReport, type LoginResponse, type SessionInfo,
 } from '../common/hub.ts';
 import type { Role } from '../common/report.ts';
-import { confirmSigner, login, logout, lookupSession, toHubUser, type SessionUser } from './auth.ts';
+import { confirmSigner, login, logout, lookupSession, sessionChannel, toHubUser, type SessionUser } from './auth.ts';
 import type { HubDb } from './db/adapter.ts';
 import { migrate } from './db/migrations.ts';
 import { getDraft, listUnfinished, putSnapshot, takenFromMe, takeOver } from './drafts.ts';
@@ -160,7 +160,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   // JSON only: a text/plain body is refused (415), never parsed as a string.
   app.removeContentTypeParser(['text/plain']);
 
-  const streams = new Set<() => void>();
+  /** Open event streams: each one's stop, with its user and how to end it when the user's sessions end. */
+  const streams = new Map<() => void, { userId: number; sessionEnded: () => void }>();
 
   app.setErrorHandler((err, req, reply) => {
     const h = toHubError(err);
@@ -204,6 +205,14 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const forgetSession = (sessionHash: string): void => {
     for (const [t, v] of sessionCache) if (v.user.session_hash === sessionHash) sessionCache.delete(t);
   };
+  // An account disabled, its password reset or its sessions revoked (`npm run hub -- user …`,
+  // changeAccount): every instance forgets the user's cached sessions and ends their event
+  // streams at once, instead of at the next cache expiry or keep-alive.
+  const unlistenSessions = await db.listen(sessionChannel(db), (payload) => {
+    const userId = Number(payload);
+    for (const [t, v] of sessionCache) if (v.user.id === userId) sessionCache.delete(t);
+    for (const s of [...streams.values()]) if (s.userId === userId) s.sessionEnded();
+  });
 
   /** The session's user, or 401; with `action`, 403 unless the role may do it. */
   async function auth(req: FastifyRequest, action: HubAction | null): Promise<SessionUser> {
@@ -383,16 +392,17 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
       streams.delete(stop);
       res.end();
     };
-    streams.add(stop);
+    const sessionEnded = (): void => {
+      write(formatSseEvent({ event: 'session-ended', data: '{}' }));
+      stop();
+    };
+    streams.set(stop, { userId: user.id, sessionEnded });
     const ping = setInterval(() => {
       write(formatSseComment('ping'));
       // A logged-out or expired session stops receiving events.
       void db.query<{ ok: boolean }>('SELECT (ended_at IS NULL AND expires_at > $2) AS ok FROM sessions WHERE token_hash = $1', [user.session_hash, new Date(clock()).toISOString()])
         .then((r) => {
-          if (r.rows[0]?.ok !== true) {
-            write(formatSseEvent({ event: 'session-ended', data: '{}' }));
-            stop();
-          }
+          if (r.rows[0]?.ok !== true) sessionEnded();
         })
         .catch(() => {});
     }, pingMs);
@@ -428,7 +438,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
       return `http://${h}:${addr.port}`;
     },
     async close(): Promise<void> {
-      for (const stop of [...streams]) stop();
+      await unlistenSessions().catch(() => {});
+      for (const stop of [...streams.keys()]) stop();
       await app.close();
       await events.close();
       if (opts.ownsDb) await db.close();

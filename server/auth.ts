@@ -251,3 +251,48 @@ export async function logout(db: HubDb, sessionHash: string, userId: number, now
     await tx.query(`INSERT INTO audit (at, actor_id, action) VALUES ($1, $2, 'logout')`, [at, userId]);
   });
 }
+
+export class UserNotFoundError extends Error {
+  override name = 'UserNotFoundError';
+}
+
+/** What `npm run hub -- user …` can do to an account besides creating it. */
+export const ACCOUNT_CHANGES = ['disable', 'enable', 'reset-password', 'revoke-sessions'] as const;
+export type AccountChange = (typeof ACCOUNT_CHANGES)[number];
+
+/** The channel on which a hub instance hears that a user's sessions ended (one per database + schema, like events). */
+export const sessionChannel = (db: Pick<HubDb, 'eventChannel'>): string => db.eventChannel.replace(/^failsafe_events_/, 'failsafe_sessions_');
+
+/**
+ * Disables or enables an account, resets its password or ends its sessions, in one transaction
+ * with an audit row. Disabling, a new password and revocation end every open session of the user
+ * at once: the database says so at the next request, and every hub instance listening is told to
+ * forget what it cached and to close the user's event streams (NOTIFY after the commit). Enabling
+ * also clears a lockout. Returns the user and how many sessions were ended.
+ */
+export async function changeAccount(
+  db: HubDb, username: string, change: AccountChange, opts: { password?: string; now?: number; cost?: { N: number; r: number; p: number } } = {},
+): Promise<{ user: HubUser; sessionsEnded: number }> {
+  const at = new Date(opts.now ?? Date.now()).toISOString();
+  let hash: string | null = null;
+  if (change === 'reset-password') {
+    const pw = NewUser.shape.password.safeParse(opts.password ?? '');
+    if (!pw.success) throw new Error(`invalid user: ${issueText(pw.error, { root: 'password' })}`);
+    hash = await hashPassword(pw.data, opts.cost);
+  }
+  const out = await db.transaction(async (tx) => {
+    const { rows } = await tx.query<UserRow>('SELECT * FROM users WHERE username = $1 FOR UPDATE', [username]);
+    const user = rows[0];
+    if (!user) throw new UserNotFoundError(`no user ${username}`);
+    if (change === 'disable') await tx.query('UPDATE users SET disabled = true WHERE id = $1', [user.id]);
+    if (change === 'enable') await tx.query('UPDATE users SET disabled = false, failed_logins = 0, locked_until = NULL WHERE id = $1', [user.id]);
+    if (hash !== null) await tx.query('UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1', [user.id, hash]);
+    const ended = change === 'enable' ? { rowCount: 0 }
+      : await tx.query(`UPDATE sessions SET ended_at = $2, ended_reason = $3 WHERE user_id = $1 AND ended_at IS NULL`, [user.id, at, `account: ${change}`]);
+    await tx.query(`INSERT INTO audit (at, actor_id, action, detail) VALUES ($1, NULL, $2, $3)`,
+      [at, `user-${change}`, JSON.stringify({ username: user.username, sessionsEnded: ended.rowCount })]);
+    return { user, sessionsEnded: ended.rowCount };
+  });
+  if (change !== 'enable') await db.query('SELECT pg_notify($1, $2)', [sessionChannel(db), String(out.user.id)]).catch(() => {});
+  return { user: toHubUser(out.user), sessionsEnded: out.sessionsEnded };
+}

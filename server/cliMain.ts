@@ -1,7 +1,7 @@
 // The hub's commands (server/cli.ts is the entry that runs them).
 import { parseArgs } from 'node:util';
 import { Role } from '../common/report.ts';
-import { createUser, UserExistsError } from './auth.ts';
+import { ACCOUNT_CHANGES, changeAccount, createUser, UserExistsError, UserNotFoundError } from './auth.ts';
 import { HubConfigError, loadConfig, type HubFlags } from './config.ts';
 import { migrate } from './db/migrations.ts';
 import type { HubDb } from './db/adapter.ts';
@@ -11,6 +11,8 @@ const USAGE = `usage:
   hub [--host H] [--port N] [--data DIR] [--policy FILE]     start the hub
   hub user add --username U --name NAME --role ROLE --registration REG (--password P | --password-stdin)
   hub user list
+  hub user disable|enable|revoke-sessions --username U
+  hub user reset-password --username U (--password-stdin | --password P)
   hub migrate
   hub embedded --data DIR [--port N] [--parent-stdin]          single-user hub (PGlite, 127.0.0.1, demo users)
 environment: DATABASE_URL (PostgreSQL; else embedded PGlite in --data / FAILSAFE_HUB_DATA, default ./hub-data),
@@ -98,14 +100,26 @@ export async function main(argv: string[], early?: Promise<HubDb>): Promise<numb
       console.log(`hub: migrated (${db.kind})`);
       return 0;
     }
-    if (cmd === 'user' && sub === 'add') {
+    const password = async (): Promise<string> => {
       if (values.password !== undefined && values['password-stdin']) throw new HubConfigError('give --password or --password-stdin, not both');
-      const password = values['password-stdin'] ? await readStdin() : values.password;
-      if (password === undefined) throw new HubConfigError('give --password-stdin (recommended) or --password');
+      const pw = values['password-stdin'] ? await readStdin() : values.password;
+      if (pw === undefined) throw new HubConfigError('give --password-stdin (recommended) or --password');
+      return pw;
+    };
+    const change = ACCOUNT_CHANGES.find((c) => c === sub);
+    if (cmd === 'user' && change) {
+      if (!values.username) throw new HubConfigError(`give --username of the account to ${change.replace('-', ' ')}`);
+      const done = await changeAccount(db, values.username, change, change === 'reset-password' ? { password: await password() } : {});
+      const what = { disable: 'disabled', enable: 'enabled', 'reset-password': 'given a new password', 'revoke-sessions': 'logged out everywhere' }[change];
+      console.log(`hub: user ${done.user.username} (${done.user.name}) ${what}${change === 'enable' ? '' : `; ${done.sessionsEnded} open session${done.sessionsEnded === 1 ? '' : 's'} ended at once`}`);
+      return 0;
+    }
+    if (cmd === 'user' && sub === 'add') {
+      const pw = await password();
       const role = Role.safeParse(values.role);
       if (!role.success) throw new HubConfigError(`--role must be one of ${Role.options.join(', ')}`);
       const u = await createUser(db, {
-        username: values.username ?? '', name: values.name ?? '', role: role.data, registration: values.registration ?? '', password,
+        username: values.username ?? '', name: values.name ?? '', role: role.data, registration: values.registration ?? '', password: pw,
       });
       console.log(`hub: user ${u.username} (${u.name}, ${u.role}, ${u.registration}) created`);
       return 0;
@@ -131,7 +145,7 @@ async function closeEarly(early: Promise<HubDb> | undefined): Promise<void> {
 /** The message and exit code for a failed command: 2 for a usage or configuration error, else 1. */
 export function failure(err: unknown): { message: string; stack: string | null; code: 1 | 2 } {
   const code = (err as { code?: string } | null)?.code ?? '';
-  const known = err instanceof HubConfigError || err instanceof UserExistsError || code.startsWith('ERR_PARSE_ARGS')
+  const known = err instanceof HubConfigError || err instanceof UserExistsError || err instanceof UserNotFoundError || code.startsWith('ERR_PARSE_ARGS')
     || (err instanceof Error && /^invalid user|^invalid site policy/.test(err.message));
   return { message: `hub: ${err instanceof Error ? err.message : String(err)}`, stack: !known && err instanceof Error && err.stack ? err.stack : null, code: known ? 2 : 1 };
 }

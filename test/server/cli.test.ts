@@ -171,6 +171,21 @@ describe.each([
       expect(demo.status).toBe(401);
       const p = signedReport(login.body.user);
       expect((await post(hub.url, login.body.token, p)).status).toBe(201);
+      if (kind === 'postgres') {
+        // Account commands against the running hub (another process): in effect at once.
+        const disable = await run(['user', 'disable', '--username', 'ada'], env);
+        expect(disable.code).toBe(0);
+        expect(disable.out).toContain('user ada (Dr Ada Lovelace) disabled; 1 open session ended at once');
+        expect((await http(hub.url, 'GET', '/api/unfinished', { token: login.body.token })).status).toBe(401);
+        expect((await run(['user', 'enable', '--username', 'ada'], env)).code).toBe(0);
+        const reset = await run(['user', 'reset-password', '--username', 'ada', '--password-stdin'], env, 'a brand new passphrase\n');
+        expect(reset.out).toContain('user ada (Dr Ada Lovelace) given a new password');
+        expect((await http(hub.url, 'POST', '/api/session', { body: { username: 'ada', password: 'a brand new passphrase' } })).status).toBe(200);
+        const nobody = await run(['user', 'revoke-sessions', '--username', 'nobody'], env);
+        expect(nobody.code).toBe(2);
+        expect(nobody.err).toContain('no user nobody');
+        expect((await run(['user', 'disable'], env)).err).toContain('give --username');
+      }
     } finally {
       expect(await hub.stop()).toBe(0);
     }

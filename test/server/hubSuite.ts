@@ -11,7 +11,7 @@ import {
 } from '../../common/hub.ts';
 import { Role, type ReportContent, type StudyRef } from '../../common/report.ts';
 import { OutboxPayload } from '../../common/hubPayload.ts';
-import { lookupSession } from '../../server/auth.ts';
+import { changeAccount, lookupSession, UserNotFoundError } from '../../server/auth.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
 import { IngestBatcher, ingest } from '../../server/ingest.ts';
 import {
@@ -158,6 +158,58 @@ export function defineHubSuite(kind: DbKind): void {
       ctx.t.clock.offset = before;
       expect(expired.status).toBe(401);
       expect(expired.body.error.code).toBe('session-expired');
+    });
+  });
+
+  describe(`accounts (${kind})`, () => {
+    it('disable, enable, reset-password and revoke-sessions take effect at once on every instance: cached sessions forgotten, event streams ended (issue 8 line 9)', async () => {
+      // A second instance with a long keep-alive and the default 2 s session cache: only the
+      // account change's notice can end its sessions this quickly.
+      const other = await startTestHub(ctx.db, { migrate: false, pingMs: 60_000 });
+      try {
+        const { u, token } = await session('radiologist');
+        const unfinished = (t: string, url = other.url) => http<ErrorBody>(url, 'GET', '/api/unfinished', { token: t });
+        expect((await unfinished(token)).status).toBe(200); // now cached on `other`
+        const stream = openSse(other.url, token);
+        await stream.hello;
+
+        const disabled = await changeAccount(ctx.db, u.username, 'disable');
+        expect(disabled.sessionsEnded).toBe(1);
+        const refused = await unfinished(token);
+        expect(refused.status).toBe(401);
+        expect(await Promise.race([stream.ended, new Promise((r) => setTimeout(() => r('still open'), 1500))])).toBe('session-ended');
+        // A disabled account cannot log in, and is answered like an unknown name.
+        const login = await http<ErrorBody>(ctx.url, 'POST', '/api/session', { body: { username: u.username, password: u.password } });
+        expect(login.status).toBe(401);
+        expect(login.body.error.message).toBe('Unknown username or wrong password.');
+
+        await changeAccount(ctx.db, u.username, 'enable');
+        const again = await loginAs(ctx.url, u);
+        expect((await unfinished(again)).status).toBe(200);
+
+        // A new password: the old one and every open session stop working.
+        const reset = await changeAccount(ctx.db, u.username, 'reset-password', { password: 'a brand new passphrase', cost: { N: 1 << 10, r: 8, p: 1 } });
+        expect(reset.sessionsEnded).toBe(1);
+        expect((await unfinished(again)).status).toBe(401);
+        expect((await http(ctx.url, 'POST', '/api/session', { body: { username: u.username, password: u.password } })).status).toBe(401);
+        const fresh = await loginAs(ctx.url, { ...u, password: 'a brand new passphrase' });
+        expect((await unfinished(fresh)).status).toBe(200);
+
+        // Revoked: logged out everywhere, may log in again.
+        expect((await changeAccount(ctx.db, u.username, 'revoke-sessions')).sessionsEnded).toBe(1);
+        const revoked = await unfinished(fresh);
+        expect(revoked.status).toBe(401);
+        expect(revoked.body.error.code).toBe('session-expired');
+        expect((await unfinished(await loginAs(ctx.url, { ...u, password: 'a brand new passphrase' }))).status).toBe(200);
+
+        const { rows } = await ctx.db.query<{ action: string }>(`SELECT action FROM audit WHERE action LIKE 'user-%' AND detail->>'username' = $1 ORDER BY seq`, [u.username]);
+        expect(rows.map((r) => r.action)).toEqual(['user-disable', 'user-enable', 'user-reset-password', 'user-revoke-sessions']);
+        await expect(changeAccount(ctx.db, 'nobody-at-all', 'disable')).rejects.toThrow(UserNotFoundError);
+        await expect(changeAccount(ctx.db, u.username, 'reset-password', { password: 'short' })).rejects.toThrow(/at least 10 characters/);
+        stream.close();
+      } finally {
+        await other.close();
+      }
     });
   });
 
