@@ -90,10 +90,10 @@ describe('two hub instances on one PostgreSQL database', () => {
     const watch = openSse(b.url, token);
     await watch.hello;
     try {
+      // The listening connection's last statement is the LISTEN of one of its channels (events, sessions).
+      const listenOn = `LISTEN "failsafe\\_%\\_${b.hub.db.eventChannel.replace(/^failsafe_events_/, '')}"`;
       const killed = await dbA.query<{ n: number }>(
-        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN "failsafe_events_%' AND query LIKE $1`,
-        [`%${(b.hub.db.eventChannel)}%`],
-      );
+        'SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE query LIKE $1', [listenOn]);
       expect(killed.rows[0]!.n).toBeGreaterThanOrEqual(1);
       const p = signedReport(u);
       expect((await post(a.url, token, p)).status).toBe(201);
@@ -101,7 +101,7 @@ describe('two hub instances on one PostgreSQL database', () => {
       expect(e.type).toBe('report-signed');
       // After the reconnect delay a new LISTEN connection exists again.
       await new Promise((r) => setTimeout(r, 1500));
-      const listening = await dbA.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE $1`, [`LISTEN "${b.hub.db.eventChannel}"`]);
+      const listening = await dbA.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE $1', [listenOn]);
       expect(listening.rows[0]!.n).toBeGreaterThanOrEqual(1);
     } finally {
       watch.close();
