@@ -19,9 +19,13 @@ const CHUNK = 64;
  * The version of what the index reads from a header (dicom_instance.header_version). Bump it when
  * parseHeader learns a field the index stores: an unchanged file read by an older version is read
  * again on its next indexing. 0 = before migration 0040; 1 = exam details (requester);
- * 2 = Issuer of Patient ID (the patient's identity, migration 0060).
+ * 2 = Issuer of Patient ID (the patient's identity, migration 0060); 3 = names decoded under every
+ * Specific Character Set with its ISO 2022 code extensions (charset.ts), and the pixel payload and
+ * Number of Frames checked (a file read by 2 that is cut short or over-long is refused on its next
+ * indexing).
  */
-const HEADER_VERSION = 2;
+const NAMES_DECODED_SINCE = 3;
+export const HEADER_VERSION = 3;
 
 /** Old index rows whose exam details are re-read: at most this many files of the study are tried. */
 const EXAM_REREAD_ATTEMPTS = 5;
@@ -539,13 +543,16 @@ export class DicomIndexService {
   private summary(s: StudyRow, conflicts: Map<number, string> = this.conflicts(this.patientsWithId(s.patient_ref))): StudySummary {
     const series = this.db
       .prepare(
-        `SELECT se.series_uid, se.series_number, se.description, se.modality, COUNT(i.id) AS n
+        `SELECT se.series_uid, se.series_number, se.description, se.modality,
+                COALESCE(SUM(CASE WHEN i.has_pixel_data = 1 THEN MAX(COALESCE(i.frames, 1), 1) ELSE 0 END), 0) AS n
          FROM dicom_series se LEFT JOIN dicom_instance i ON i.series_ref = se.id
          WHERE se.study_ref = ?
          GROUP BY se.id
          ORDER BY se.series_number IS NULL, se.series_number, se.description, se.series_uid`,
       )
       .all(s.id) as { series_uid: string; series_number: number | null; description: string; modality: string; n: number }[];
+    // instanceCount is what the viewer's stack holds (seriesImages: one entry per frame of each
+    // instance with pixel data), so the library never promises an image the viewer cannot show.
     const list: SeriesSummary[] = series.map((x) => ({
       seriesUid: x.series_uid,
       seriesNumber: x.series_number,
@@ -707,7 +714,7 @@ export class DicomIndexService {
         : (this.db.prepare('SELECT patient_key, issuer, patient_id, patient_name, birth_date FROM dicom_study_binding WHERE study_uid = ?').get(h.studyUid) as
             | { patient_key: string; issuer: string; patient_id: string; patient_name: string; birth_date: string }
             | undefined);
-    if (binding && binding.patient_key !== identityKey(headerIdentity(h), h.studyUid)) {
+    if (binding && binding.patient_key !== identityKey(headerIdentity(h), h.studyUid) && !this.nameWasMisread(h, binding)) {
       const where = bound ? 'is already in the library' : 'was indexed, and a report of it is on this workstation,';
       return (
         `Study Instance UID ${h.studyUid} ${where} for patient ${describeIdentity({ issuer: binding.issuer, patientId: binding.patient_id, patientName: binding.patient_name, birthDate: binding.birth_date })}, ` +
@@ -715,7 +722,11 @@ export class DicomIndexService {
       );
     }
     if (bound) this.confirmIdentity(bound.id, h);
-    else this.bind(h);
+    if (!bound || (binding && binding.patient_key !== identityKey(headerIdentity(h), h.studyUid))) {
+      // A new study, or one whose name an older version misread (nameWasMisread): bound to what this file says.
+      this.bind(h);
+      this.db.prepare('UPDATE dicom_study SET patient_name = ? WHERE study_uid = ?').run(h.patientName, h.studyUid);
+    }
     const patient = { id: this.patientFor(h) };
     // STUDY_FIELDS: the first non-empty value is kept (NULL = indexed before 0040, not read yet);
     // a file that disagrees is indexed and listed in dicom_index_warning.
@@ -806,6 +817,28 @@ export class DicomIndexService {
         headerVersion: HEADER_VERSION,
       });
     return null;
+  }
+
+  /**
+   * True when the study's binding differs from `h` only in the patient's name, every file of the
+   * study was read before names were decoded under ISO 2022 code extensions (header version < 3),
+   * `h` declares a Specific Character Set (so the old reading may have garbled it), and no report
+   * of the study is on this workstation: the name in the index is the old misreading of these very
+   * files, and the study is re-bound to the name read now. With a report, nothing is re-bound: the
+   * file is refused with both names, for a person to check.
+   */
+  private nameWasMisread(h: DicomHeader, binding: { patient_key: string; patient_name: string }): boolean {
+    if (h.specificCharacterSet.replace(/[\\\s]/g, '') === '') return false;
+    if (identityKey({ ...headerIdentity(h), patientName: binding.patient_name }, h.studyUid) !== binding.patient_key) return false;
+    const readSince = this.db
+      .prepare(
+        `SELECT COUNT(*) FROM dicom_instance i JOIN dicom_series se ON se.id = i.series_ref JOIN dicom_study st ON st.id = se.study_ref
+         WHERE st.study_uid = ? AND i.header_version >= ${NAMES_DECODED_SINCE}`,
+      )
+      .pluck()
+      .get(h.studyUid) as number;
+    const reports = this.db.prepare('SELECT COUNT(*) FROM reports WHERE study_uid = ?').pluck().get(h.studyUid) as number;
+    return readSince === 0 && reports === 0;
   }
 
   /** Drops series, studies and patients that no longer have anything in them. */

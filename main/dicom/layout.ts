@@ -68,11 +68,18 @@ const ITEM = 0xfffee000;
 const ITEM_DELIM = 0xfffee00d;
 const SEQ_DELIM = 0xfffee0dd;
 const PIXEL_DATA = 0x7fe00010;
+/** Float Pixel Data (7FE0,0008) and Double Float Pixel Data (7FE0,0009): the pixels of a float image instead of (7FE0,0010). */
+const FLOAT_PIXEL_DATA = 0x7fe00008;
+const DOUBLE_FLOAT_PIXEL_DATA = 0x7fe00009;
+/** The top-level elements that hold an image's pixels: where the header a parser needs ends. */
+const PIXEL_TAGS = new Set([PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA]);
 
 const VRS = new Set('AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' '));
 const LONG_VRS = new Set('OB OD OF OL OV OW SQ UC UN UR UT SV UV'.split(' '));
 
 export interface PixelDataLayout {
+  /** Which element holds the pixels: Pixel Data (7FE0,0010), Float (7FE0,0008) or Double Float Pixel Data (7FE0,0009). */
+  tag: number;
   /** Offset of the first byte after the element header (value or first fragment item). */
   valueOffset: number;
   /** Declared length, or null when undefined (encapsulated). */
@@ -82,6 +89,8 @@ export interface PixelDataLayout {
   fragments: number;
   /** Total bytes of fragment data (encapsulated), or the declared length (native). */
   dataBytes: number;
+  /** False when encapsulated pixel data ends at the end of the file without its sequence delimiter (the file may be cut short). */
+  delimited: boolean;
 }
 
 export interface Layout {
@@ -185,9 +194,10 @@ class Walker {
         valuePos = pos + 8;
       }
 
-      if (onPixelData && tag === PIXEL_DATA) {
+      if (onPixelData && PIXEL_TAGS.has(tag)) {
         onPixelData(tag, pos, valuePos, length);
-        return valuePos;
+        // A parser reads up to Pixel Data's value; float pixel data it must not start to read.
+        return tag === PIXEL_DATA ? valuePos : pos;
       }
 
       if (length === UNDEFINED) {
@@ -249,14 +259,14 @@ class Walker {
   }
 
   /** Walks encapsulated pixel-data fragments (items) up to the sequence delimiter. */
-  fragments(ctx: Ctx, pos: number, limit: number): { end: number; count: number; bytes: number } {
+  fragments(ctx: Ctx, pos: number, limit: number): { end: number; count: number; bytes: number; delimited: boolean } {
     let count = 0;
     let bytes = 0;
     while (pos < limit) {
       const h = this.need(pos, 8, limit, 'A pixel-data fragment header');
       const tag = this.tag(h, ctx.le);
       const length = this.u32(h, 4, ctx.le);
-      if (tag === SEQ_DELIM) return { end: pos + 8, count, bytes };
+      if (tag === SEQ_DELIM) return { end: pos + 8, count, bytes, delimited: true };
       if (tag !== ITEM) {
         throw new DicomReadError(`Encapsulated pixel data at byte ${pos}: expected a fragment item (FFFE,E000) but found ${tagName(tag)}.`);
       }
@@ -266,8 +276,8 @@ class Walker {
       bytes += length;
       pos += 8 + length;
     }
-    // Every fragment was complete; only the closing delimiter is missing. Tolerated.
-    return { end: pos, count, bytes };
+    // Every fragment was complete; only the closing delimiter is missing (parseHeader decides).
+    return { end: pos, count, bytes, delimited: false };
   }
 
   u16At(pos: number, le: boolean): number {
@@ -435,7 +445,7 @@ function walkDataSet(walker: Walker, ctx: Ctx, src: ByteSource, dataStart: numbe
   const headerEnd = walker.dataSet(ctx, dataStart, src.size, 0, false, (tag, elementPos, valuePos, length) => {
     if (length === UNDEFINED) {
       const f = walker.fragments(ctx, valuePos, src.size);
-      pixelData = { valueOffset: valuePos, length: null, encapsulated: true, fragments: f.count, dataBytes: f.bytes };
+      pixelData = { tag, valueOffset: valuePos, length: null, encapsulated: true, fragments: f.count, dataBytes: f.bytes, delimited: f.delimited };
     } else {
       const remaining = src.size - valuePos;
       if (length > remaining) {
@@ -443,7 +453,7 @@ function walkDataSet(walker: Walker, ctx: Ctx, src: ByteSource, dataStart: numbe
           `Pixel Data ${tagName(tag)} at byte ${elementPos} declares ${length} bytes, but only ${Math.max(0, remaining)} bytes remain in the file: the file is truncated.`,
         );
       }
-      pixelData = { valueOffset: valuePos, length, encapsulated: false, fragments: 0, dataBytes: length };
+      pixelData = { tag, valueOffset: valuePos, length, encapsulated: false, fragments: 0, dataBytes: length, delimited: true };
     }
   });
   if (headerEnd > MAX_HEADER_BYTES) {

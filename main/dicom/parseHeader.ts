@@ -3,8 +3,8 @@
 // deflated file: after a bounded inflate), then dicom-parser parses only the bytes before the
 // pixel data. Anything that cannot be indexed
 // throws DicomReadError with a reason a person can act on.
-import { TextDecoder } from 'node:util';
 import dicomParser from 'dicom-parser';
+import { characterSets, type CharacterSets } from './charset.ts';
 import { DicomReadError, memorySource, walkLayout, type ByteSource, type Layout } from './layout.ts';
 
 export { DicomReadError } from './layout.ts';
@@ -15,6 +15,8 @@ export interface DicomHeader {
   transferSyntaxUid: string;
   /** No Part-10 meta header: the transfer syntax was inferred from the bytes. */
   inferredTransferSyntax: boolean;
+  /** Specific Character Set (0008,0005) as written ('' when absent): how the text values were decoded. */
+  specificCharacterSet: string;
   sopClassUid: string;
   sopInstanceUid: string;
   studyUid: string;
@@ -60,66 +62,18 @@ export interface DicomHeader {
   rescaleIntercept: number | null;
 }
 
-/** DICOM Specific Character Set defined terms → WHATWG encoding labels (first value wins). */
-const CHARSETS: Record<string, string> = {
-  '': 'latin1',
-  'ISO_IR 6': 'latin1',
-  'ISO 2022 IR 6': 'latin1',
-  'ISO_IR 100': 'latin1',
-  'ISO 2022 IR 100': 'latin1',
-  'ISO_IR 101': 'iso-8859-2',
-  'ISO 2022 IR 101': 'iso-8859-2',
-  'ISO_IR 109': 'iso-8859-3',
-  'ISO 2022 IR 109': 'iso-8859-3',
-  'ISO_IR 110': 'iso-8859-4',
-  'ISO 2022 IR 110': 'iso-8859-4',
-  'ISO_IR 144': 'iso-8859-5',
-  'ISO 2022 IR 144': 'iso-8859-5',
-  'ISO_IR 127': 'iso-8859-6',
-  'ISO 2022 IR 127': 'iso-8859-6',
-  'ISO_IR 126': 'iso-8859-7',
-  'ISO 2022 IR 126': 'iso-8859-7',
-  'ISO_IR 138': 'iso-8859-8',
-  'ISO 2022 IR 138': 'iso-8859-8',
-  'ISO_IR 148': 'iso-8859-9',
-  'ISO 2022 IR 148': 'iso-8859-9',
-  'ISO_IR 203': 'iso-8859-15',
-  'ISO 2022 IR 203': 'iso-8859-15',
-  'ISO_IR 13': 'shift_jis',
-  'ISO 2022 IR 13': 'shift_jis',
-  'ISO 2022 IR 87': 'iso-2022-jp',
-  'ISO_IR 166': 'windows-874',
-  'ISO 2022 IR 166': 'windows-874',
-  'ISO 2022 IR 149': 'euc-kr',
-  'ISO 2022 IR 58': 'gbk',
-  'ISO_IR 192': 'utf-8',
-  GB18030: 'gb18030',
-  GBK: 'gbk',
-};
-
 const MAX_TEXT = 1024;
 
 type DataSet = ReturnType<typeof dicomParser.parseDicom>;
 
 class Fields {
-  private readonly decoder: TextDecoder;
+  private readonly charsets: CharacterSets;
   constructor(
     private readonly ds: DataSet,
     private readonly bytes: Uint8Array,
   ) {
     const cs = this.raw('x00080005');
-    const first = cs === null ? '' : (latin1(cs).split('\\')[0] ?? '').trim();
-    // Multi-valued sets (ISO 2022 code extensions) usually start with the ASCII default and switch
-    // by escape sequences; the second value names the extension that non-ASCII text uses.
-    const second = cs === null ? '' : (latin1(cs).split('\\')[1] ?? '').trim();
-    const label = CHARSETS[first === '' && second ? second : first] ?? 'latin1';
-    let decoder: TextDecoder;
-    try {
-      decoder = new TextDecoder(label);
-    } catch {
-      decoder = new TextDecoder('latin1');
-    }
-    this.decoder = decoder;
+    this.charsets = characterSets(cs === null ? null : latin1(cs));
   }
 
   private raw(tag: string): Uint8Array | null {
@@ -129,12 +83,15 @@ class Fields {
     return this.bytes.subarray(el.dataOffset, el.dataOffset + el.length);
   }
 
-  /** A text value: decoded with the file's character set, trailing padding and control characters removed. */
-  text(tag: string): string {
+  /**
+   * A text value: decoded with the file's Specific Character Set (charset.ts; `personName` for VR
+   * PN), trailing padding and control characters removed.
+   */
+  text(tag: string, personName = false): string {
     const b = this.raw(tag);
     if (b === null) return '';
     // eslint-disable-next-line no-control-regex
-    return this.decoder.decode(b.subarray(0, MAX_TEXT * 4)).replace(/[\0-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '').trim().slice(0, MAX_TEXT);
+    return this.charsets.decode(b.subarray(0, MAX_TEXT * 4), personName).replace(/[\0-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '').trim().slice(0, MAX_TEXT);
   }
 
   /** An ASCII value (UIDs, code strings, dates, numbers). */
@@ -195,6 +152,28 @@ function parseWithDicomParser(prefix: Uint8Array, layout: Layout): DataSet {
   }
 }
 
+const PIXEL_DATA_TAG = 0x7fe00010;
+const FLOAT_PIXEL_DATA_TAG = 0x7fe00008;
+/** Bits Allocated the viewer (cornerstone-wado-image-loader) decodes faithfully: it reads 32 as float, whatever the file holds. */
+const DISPLAYABLE_BITS = new Set([1, 8, 16]);
+
+/**
+ * Number of Frames (0028,0008) of an image: null when absent (one frame). IS, one value, a whole
+ * number of at least 1; anything else ("1A", "0", "2\\3", empty) cannot say how many images the file
+ * holds, so the file is refused rather than shown as one frame.
+ */
+function frameCount(f: Fields, ds: DataSet, isImage: boolean): number | null {
+  if (!isImage || ds.elements.x00280008 === undefined) return null;
+  const text = f.ascii('x00280008').trim();
+  const n = /^\+?\d{1,9}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= 1)) {
+    throw new DicomReadError(
+      `Number of Frames (0028,0008) is ${text === '' ? 'empty' : `"${text.slice(0, 32)}"`}, not a whole number of at least 1: how many images the file holds cannot be known, so it is not indexed.`,
+    );
+  }
+  return n;
+}
+
 /** Bytes the native (uncompressed) pixel data must hold, or null when it cannot be computed. */
 function expectedNativeBytes(h: DicomHeader): number | null {
   if (!h.rows || !h.columns || !h.bitsAllocated) return null;
@@ -226,7 +205,7 @@ export function headerFromPrefix(prefix: Uint8Array, layout: Layout): DicomHeade
   const columns = f.us('x00280011');
   const pixelPresent = pd !== null && pd.dataBytes > 0;
   const hasPixelData = pixelPresent && !!rows && !!columns;
-  const nf = f.integer('x00280008');
+  const nf = frameCount(f, ds, hasPixelData);
   const ipp = f.numbers('x00200032');
   const iop = f.numbers('x00200037');
   const ps = f.numbers('x00280030');
@@ -234,20 +213,21 @@ export function headerFromPrefix(prefix: Uint8Array, layout: Layout): DicomHeade
   const h: DicomHeader = {
     transferSyntaxUid: layout.transferSyntaxUid,
     inferredTransferSyntax: layout.inferredSyntax,
+    specificCharacterSet: f.ascii('x00080005'),
     sopClassUid,
     sopInstanceUid,
     studyUid,
     seriesUid,
     patientId: f.text('x00100020'),
     issuerOfPatientId: f.text('x00100021'),
-    patientName: f.text('x00100010'),
+    patientName: f.text('x00100010', true),
     birthDate: f.ascii('x00100030'),
     sex: f.ascii('x00100040'),
     studyDate: f.ascii('x00080020'),
     studyTime: f.ascii('x00080030'),
     studyDescription: f.text('x00081030'),
     accession: f.text('x00080050'),
-    referringPhysician: f.text('x00080090'),
+    referringPhysician: f.text('x00080090', true),
     requestingService: f.text('x00321033'),
     modality: f.ascii('x00080060'),
     seriesNumber: f.integer('x00200011'),
@@ -257,7 +237,7 @@ export function headerFromPrefix(prefix: Uint8Array, layout: Layout): DicomHeade
     pixelDataEncapsulated: pd?.encapsulated ?? false,
     rows,
     columns,
-    frames: hasPixelData ? (nf !== null && nf > 0 ? nf : 1) : null,
+    frames: hasPixelData ? (nf ?? 1) : null,
     samplesPerPixel: f.us('x00280002'),
     bitsAllocated: f.us('x00280100'),
     bitsStored: f.us('x00280101'),
@@ -274,16 +254,47 @@ export function headerFromPrefix(prefix: Uint8Array, layout: Layout): DicomHeade
     rescaleIntercept: f.number('x00281052'),
   };
 
+  if (pd !== null && pd.tag !== PIXEL_DATA_TAG) {
+    const name = pd.tag === FLOAT_PIXEL_DATA_TAG ? 'Float Pixel Data (7FE0,0008)' : 'Double Float Pixel Data (7FE0,0009)';
+    throw new DicomReadError(
+      `The image's pixels are ${name}: floating-point values (e.g. a parametric map), which this viewer cannot display faithfully. Not indexed: open it in a viewer made for such maps.`,
+    );
+  }
+  if (pd === null && rows && columns && h.bitsAllocated) {
+    throw new DicomReadError(
+      `The file ends before its pixel data: it describes a ${columns}×${rows} image (Rows, Columns, Bits Allocated) but holds no Pixel Data (7FE0,0010), so it was probably cut short while it was copied or sent. Not indexed: copy or send it again.`,
+    );
+  }
+  if (pd !== null && pd.dataBytes === 0) {
+    throw new DicomReadError('Pixel Data (7FE0,0010) is empty: the file holds no image although it has a pixel data element. Not indexed: copy or send it again.');
+  }
   if (pixelPresent && (!rows || !columns)) {
     throw new DicomReadError('The file has pixel data but no image size (Rows/Columns missing or zero): it cannot be displayed.');
   }
+  if (hasPixelData && h.bitsAllocated !== null && !DISPLAYABLE_BITS.has(h.bitsAllocated)) {
+    throw new DicomReadError(
+      h.bitsAllocated === 32
+        ? `The image has 32-bit integer pixels (Bits Allocated 32${h.modality ? `, ${h.modality}` : ''}, e.g. an RT Dose grid), which this viewer cannot display faithfully: it would show a uniform grey square. Not indexed: open it in a dose or treatment-planning viewer.`
+        : `The image has ${h.bitsAllocated}-bit pixels (Bits Allocated ${h.bitsAllocated}), which this viewer cannot display: it shows 1-, 8- and 16-bit images. Not indexed.`,
+    );
+  }
   if (hasPixelData && pd && !pd.encapsulated) {
     const expected = expectedNativeBytes(h);
+    const describe = `${h.rows}×${h.columns}×${h.samplesPerPixel ?? 1} samples × ${h.bitsAllocated} bits × ${h.frames} frame(s)`;
     if (expected !== null && pd.dataBytes < expected) {
+      throw new DicomReadError(`The pixel data holds ${pd.dataBytes} bytes, but ${describe} needs ${expected}: the image is incomplete.`);
+    }
+    // One byte of padding makes an odd length even (PS3.5 §7.1.1); anything more is pixels the header does not describe.
+    if (expected !== null && pd.dataBytes > expected + (expected % 2)) {
       throw new DicomReadError(
-        `The pixel data holds ${pd.dataBytes} bytes, but ${h.rows}×${h.columns}×${h.samplesPerPixel ?? 1} samples × ${h.bitsAllocated} bits × ${h.frames} frame(s) needs ${expected}: the image is incomplete.`,
+        `The pixel data holds ${pd.dataBytes} bytes, but ${describe} needs ${expected}: the header does not describe all of it (a wrong image size or frame count), so it cannot be shown faithfully. Not indexed.`,
       );
     }
+  }
+  if (hasPixelData && pd && pd.encapsulated && !pd.delimited) {
+    throw new DicomReadError(
+      `The encapsulated pixel data ends at the end of the file after ${pd.fragments} item(s), without its sequence delimiter: the file was probably cut short, and frames may be missing. Not indexed: copy or send it again.`,
+    );
   }
   if (hasPixelData && pd && pd.encapsulated) {
     // The first item is the basic offset table; every frame needs at least one fragment after it.
