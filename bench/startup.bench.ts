@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TOKEN_HEADER } from '../common/security.ts';
+import { parseLaunchLink, spendLaunchCode } from '../test/support/launch.ts';
 
 const RUNS = Number(process.env['FAILSAFE_BENCH_STARTUP_RUNS'] ?? 5);
 /** First starts (each creates a PGlite database: slow); the other next starts use copies of the first folder. */
@@ -97,10 +98,12 @@ async function launch(root: string, dataDir: string): Promise<Run> {
         const trace = /^startup: (\S+) (\d+(?:\.\d+)?)/.exec(line);
         if (trace) stages.set(trace[1]!, Number(trace[2]));
         if (line.startsWith('Embedded hub at ')) stages.set('hub child ready (stdout)', now);
-        const open = /^Open: (http:\/\/[^/]+)\/#token=(\S+)/.exec(line);
+        const open = /^Open: (http:\/\/[^/]+\/#launch=\S+)/.exec(line);
         if (open) {
           stages.set('bridge listening (stdout)', now);
-          resolve({ origin: open[1]!, token: open[2]! });
+          const link = parseLaunchLink(open[1]!);
+          // The page's first request: the one-time code for the token.
+          resolve(spendLaunchCode(link.origin, link.code).then((token) => ({ origin: link.origin, token })));
         }
       }
     });

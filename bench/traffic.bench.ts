@@ -25,6 +25,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { image } from '../test/main/dicom/synth.ts';
 import { signableContent } from '../test/support/reportFixtures.ts';
+import { newLaunchCode, parseLaunchLink, spendLaunchCode } from '../test/support/launch.ts';
 
 interface Row {
   metric: string;
@@ -148,9 +149,9 @@ interface Bridge {
   call<T = unknown>(channel: string, input?: unknown): Promise<T>;
 }
 
-function bridge(url: string): Bridge {
+async function bridge(url: string): Promise<Bridge> {
   const u = new URL(url);
-  const token = u.hash.replace('#token=', '');
+  const token = await spendLaunchCode(u.origin, parseLaunchLink(url).code);
   return {
     origin: u.origin,
     token,
@@ -199,9 +200,9 @@ async function measureVariant(label: string, root: string, browser: Browser, stu
     const password = (name: string): string => ready.demoUsers.find((u) => u.username === name)?.password ?? 'demo';
     const proxy = await countingProxy(ready.url);
     stops.push(() => proxy.close());
-    const app = await run([path.join(root, 'dist/node/start.mjs'), '--browser', '--no-open', '--data-dir', path.join(tmp, 'ws'), '--hub', proxy.url], root, /Open: (http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]+)/);
+    const app = await run([path.join(root, 'dist/node/start.mjs'), '--browser', '--no-open', '--data-dir', path.join(tmp, 'ws'), '--hub', proxy.url], root, /Open: (http:\/\/127\.0\.0\.1:\d+\/#launch=[\w-]+)/);
     stops.push(() => app.stop());
-    const b = bridge(app.match[1]!);
+    const b = await bridge(app.match[1]!);
 
     // Seed: log in, index 200 studies, write 200 reports (150 signed, 50 drafts published and closed).
     const seedStart = Date.now();
@@ -263,7 +264,7 @@ async function measureVariant(label: string, root: string, browser: Browser, stu
     });
     // First load: until the library and the Unfinished panel show and the page has been quiet for 2 s.
     const loadStart = Date.now();
-    await page.goto(app.match[1]!);
+    await page.goto(`${b.origin}/#launch=${await newLaunchCode(b.origin, b.token)}`);
     await page.waitForSelector('[data-testid="unfinished-panel"]', { timeout: 60_000 });
     await page.waitForFunction(() => document.body.textContent?.includes('Reports in progress and signed') ?? false, undefined, { timeout: 60_000 });
     while (Date.now() - lastRequest < 2000 && Date.now() - loadStart < 30_000) await sleep(100);

@@ -90,8 +90,16 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   console.log(`Failsafe ${version} (browser mode), data in ${options.dataDir}`);
-  console.log(`Open: ${bridge.url}`);
-  if (options.open) openInBrowser(bridge.url);
+  // A one-time link: the page exchanges it for the bridge's token, so what the browser's command
+  // line and this console show is dead once the page has opened.
+  const first = bridge.launchUrl();
+  console.log(`Open: ${first}`);
+  if (process.stdin.isTTY) {
+    console.log('Each link opens Failsafe once. Press Enter here for another link.');
+    process.stdin.on('data', () => console.log(`Open: ${bridge.launchUrl()}`));
+    process.stdin.unref();
+  }
+  if (options.open) openInBrowser(first);
 }
 
 main().catch((err: unknown) => {

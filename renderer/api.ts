@@ -34,29 +34,49 @@ const TOKEN_KEY = 'failsafe.token';
 /** Browsers refuse keepalive bodies over 64 KiB; larger saves go as ordinary requests. */
 const KEEPALIVE_LIMIT = 60 * 1024;
 
+export type Access = { ok: true; token: string } | { ok: false; message: string };
+
 /**
- * Reads `#token=...` from the URL once, keeps it in sessionStorage and removes it from the
- * visible URL (so it is not shown, bookmarked or copied). Returns the token or null.
+ * The bridge's token for this tab. The browser is opened on a one-time launch code
+ * (`#launch=…`): it is removed from the visible URL at once (not shown, bookmarked or copied) and
+ * exchanged with the bridge (POST /launch) for the token, which this tab keeps in sessionStorage
+ * (a reload needs no new code). A used or expired code is refused by the bridge, in words.
  */
-export function takeToken(loc: Location = window.location, storage: Storage = window.sessionStorage, hist: History = window.history): string | null {
+export async function takeAccess(
+  loc: Location = window.location, storage: Storage = window.sessionStorage, hist: History = window.history,
+  fetchFn: typeof fetch = (...a) => fetch(...a),
+): Promise<Access> {
   const params = new URLSearchParams(loc.hash.startsWith('#') ? loc.hash.slice(1) : loc.hash);
-  const fromUrl = params.get('token');
-  if (fromUrl) {
+  const code = params.get('launch');
+  if (code === null) {
+    let kept: string | null = null;
     try {
-      storage.setItem(TOKEN_KEY, fromUrl);
+      kept = storage.getItem(TOKEN_KEY);
     } catch {
-      // Storage disabled: the token still works for this page.
+      kept = null;
     }
-    params.delete('token');
-    const rest = params.toString();
-    hist.replaceState(hist.state, '', `${loc.pathname}${loc.search}${rest ? `#${rest}` : ''}`);
-    return fromUrl;
+    return kept ? { ok: true, token: kept } : { ok: false, message: 'This page has no access to Failsafe. Open the link Failsafe printed when it started (it ends with #launch=…).' };
   }
+  params.delete('launch');
+  const rest = params.toString();
+  hist.replaceState(hist.state, '', `${loc.pathname}${loc.search}${rest ? `#${rest}` : ''}`);
+  let answer: unknown;
   try {
-    return storage.getItem(TOKEN_KEY);
-  } catch {
-    return null;
+    const res = await fetchFn('/launch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }), credentials: 'omit', cache: 'no-store' });
+    answer = await res.json();
+  } catch (err) {
+    return { ok: false, message: `Cannot reach Failsafe (${err instanceof Error ? err.message : String(err)}). Is the app still running?` };
   }
+  if (!isResult(answer)) return { ok: false, message: 'Failsafe answered the link with an unexpected body.' };
+  if (!answer.ok) return { ok: false, message: answer.error.message };
+  const token = (answer.value as { token?: unknown } | null)?.token;
+  if (typeof token !== 'string') return { ok: false, message: 'Failsafe answered the link without access.' };
+  try {
+    storage.setItem(TOKEN_KEY, token);
+  } catch {
+    // Storage disabled: the token still works for this page.
+  }
+  return { ok: true, token };
 }
 
 function unavailable<T>(message: string): Result<T> {
@@ -180,7 +200,7 @@ export function electronEvents(raw: Partial<FailsafeEvents>): FailsafeEvents | n
   };
 }
 
-export function createClient(): ClientOrError {
+export async function createClient(): Promise<ClientOrError> {
   if (window.failsafe) {
     const api = guardedElectronApi(window.failsafe);
     return {
@@ -193,13 +213,9 @@ export function createClient(): ClientOrError {
       },
     };
   }
-  const token = takeToken();
-  if (!token) {
-    return {
-      ok: false,
-      message: 'This page has no access token. Open the address Failsafe printed when it started (it ends with #token=…).',
-    };
-  }
+  const access = await takeAccess();
+  if (!access.ok) return { ok: false, message: access.message };
+  const token = access.token;
   const api: Record<string, (input: unknown) => Promise<Result<unknown>>> = {};
   for (const c of CHANNELS) api[c] = (input) => httpCall(token, c, input, false);
   return {

@@ -8,7 +8,7 @@ import { ClientContext } from './data/client.ts';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html lacks #root');
-const made = createClient();
+const made = await createClient();
 createRoot(root).render(
   <StrictMode>
     {made.ok ? (

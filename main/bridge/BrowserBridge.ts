@@ -2,6 +2,10 @@
 // - Listens on 127.0.0.1 only, on a free port unless told otherwise.
 // - Every /api and /files request needs the per-launch secret token (header), and every request
 //   must name our own Host (DNS-rebinding guard); a request carrying an Origin must be ours.
+// - The token itself never leaves this process on a command line or in a log: the browser is
+//   opened on a one-time launch code (`#launch=…`), which the page exchanges for the token
+//   (POST /launch) and which is dead after that first use or after LAUNCH_CODE_MS. A page that
+//   holds the token may ask for a further code (POST /launch/new) to open another window.
 // - Every payload is parsed against the contract (common/contract.ts) before a handler runs.
 // - Static renderer files are served with the app's CSP.
 import http from 'node:http';
@@ -27,12 +31,17 @@ export interface BridgeOptions {
 }
 
 export interface Bridge {
-  url: string;
   origin: string;
   token: string;
   port: number;
+  /** A new one-time address to open the app in a browser (`<origin>/#launch=<code>`). */
+  launchUrl(): string;
   close(): Promise<void>;
 }
+
+/** How long an unused launch code stays valid. */
+export const LAUNCH_CODE_MS = 5 * 60_000;
+const MAX_LAUNCH_CODES = 16;
 
 const STATUS: Record<ErrorCode, number> = {
   'invalid-input': 400,
@@ -165,6 +174,55 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     });
   };
 
+  // Unused launch codes and when each expires (oldest first; a few at most).
+  const launchCodes = new Map<string, number>();
+  const newLaunchCode = (): string => {
+    const code = crypto.randomBytes(24).toString('base64url');
+    const now = Date.now();
+    for (const [c, until] of launchCodes) if (until <= now || launchCodes.size >= MAX_LAUNCH_CODES) launchCodes.delete(c);
+    launchCodes.set(code, now + LAUNCH_CODE_MS);
+    return code;
+  };
+  /** The code's one use: true (and the code gone) when it was valid. */
+  const useLaunchCode = (given: unknown): boolean => {
+    if (typeof given !== 'string') return false;
+    for (const [code, until] of launchCodes) {
+      if (tokenMatches(given, code)) {
+        launchCodes.delete(code);
+        return until > Date.now();
+      }
+    }
+    return false;
+  };
+
+  const serveLaunch = async (req: http.IncomingMessage, res: http.ServerResponse, mint: boolean): Promise<void> => {
+    if (req.method !== 'POST') {
+      fail(res, 405, 'invalid-input', 'Method not allowed.');
+      return;
+    }
+    if (mint) {
+      if (!tokenMatches(req.headers[TOKEN_HEADER] as string | undefined, token)) {
+        fail(res, 401, 'forbidden', `Missing or wrong ${TOKEN_HEADER}.`);
+        return;
+      }
+      sendJson(res, 200, { ok: true, value: { code: newLaunchCode() } });
+      return;
+    }
+    const body = await readBody(req, 1024);
+    let code: unknown = null;
+    try {
+      code = body === 'too-large' ? null : (JSON.parse(body.toString('utf8')) as { code?: unknown } | null)?.code;
+    } catch {
+      code = null;
+    }
+    if (!useLaunchCode(code)) {
+      fail(res, 403, 'forbidden',
+        'This link has been used already or has expired: each link opens Failsafe once. Use the window it opened, or press Enter where Failsafe runs for a new link.');
+      return;
+    }
+    sendJson(res, 200, { ok: true, value: { token } });
+  };
+
   const serveEvents = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (!opts.subscribe) {
       fail(res, 404, 'not-found', 'No event stream.');
@@ -200,6 +258,10 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
         return;
       }
       const url = new URL(target, origin);
+      if (url.pathname === '/launch' || url.pathname === '/launch/new') {
+        await serveLaunch(req, res, url.pathname === '/launch/new');
+        return;
+      }
       const isApi = url.pathname.startsWith('/api/');
       const isFile = url.pathname.startsWith('/files/');
       const isEvents = url.pathname === '/events';
@@ -279,10 +341,10 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   host = `127.0.0.1:${port}`;
   origin = `http://${host}`;
   return {
-    url: `${origin}/#token=${token}`,
     origin,
     token,
     port,
+    launchUrl: () => `${origin}/#launch=${newLaunchCode()}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -53,7 +53,7 @@ describe('one study, two reporters, one hub', () => {
   async function open(app: RunningApp, who: typeof ADA): Promise<Page> {
     const page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
     page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-    await page.goto(app.url);
+    await page.goto(await app.pageUrl());
     const form = page.getByTestId('login-form');
     await form.waitFor();
     await page.getByLabel('User name', { exact: true }).fill(who.username);

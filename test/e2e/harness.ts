@@ -6,14 +6,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { TOKEN_HEADER } from '../../common/security.ts';
+import { newLaunchCode, spendLaunchCode } from '../support/launch.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 export const corpusDir = path.resolve(repoRoot, '..', 'shared', 'dicom');
 
 export interface RunningApp {
-  url: string;
   origin: string;
+  /** The bridge's token, from the printed one-time link (the harness spends that link itself). */
   token: string;
+  /** A new one-time link for a page (each page of a test opens on its own, as each browser window must). */
+  pageUrl(): Promise<string>;
   dataDir: string;
   child: ChildProcess;
   output(): string;
@@ -41,7 +44,7 @@ export async function startApp(opts: { dataDir?: string; env?: NodeJS.ProcessEnv
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`app did not start within 60 s:\n${out}`)), 60_000);
     const check = (): void => {
-      const m = /Open: (http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]+)/.exec(out);
+      const m = /Open: (http:\/\/127\.0\.0\.1:\d+\/#launch=[\w-]+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
@@ -54,10 +57,11 @@ export async function startApp(opts: { dataDir?: string; env?: NodeJS.ProcessEnv
     });
   });
   const parsed = new URL(url);
+  const token = await spendLaunchCode(parsed.origin, parsed.hash.replace('#launch=', ''));
   return {
-    url,
     origin: parsed.origin,
-    token: parsed.hash.replace('#token=', ''),
+    token,
+    pageUrl: async () => `${parsed.origin}/#launch=${await newLaunchCode(parsed.origin, token)}`,
     dataDir,
     child,
     output: () => out,

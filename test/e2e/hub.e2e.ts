@@ -102,7 +102,7 @@ async function openPage(browser: Browser, app: RunningApp, errors: string[]): Pr
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   const page = await context.newPage();
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  await page.goto(app.url);
+  await page.goto(await app.pageUrl());
   return page;
 }
 

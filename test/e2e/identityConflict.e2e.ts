@@ -40,7 +40,7 @@ describe('identity conflict on screen (browser mode)', () => {
     expect(indexed.ok, JSON.stringify(indexed)).toBe(true);
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-    await page.goto(app.url);
+    await page.goto(await app.pageUrl());
   });
 
   afterAll(async () => {

@@ -26,7 +26,7 @@ describe('switching the template keeps what was written (browser mode)', () => {
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(`console: ${m.text()}`);
     });
-    await page.goto(app.url);
+    await page.goto(await app.pageUrl());
   });
 
   afterAll(async () => {

@@ -86,11 +86,12 @@ describe('reporting workflow (browser mode)', () => {
   });
 
   it('first start asks to log in to the hub, then opens the bundled sample study', async () => {
-    page = await newPage(browser, app.url, errors);
+    page = await newPage(browser, await app.pageUrl(), errors);
     // The token is taken out of the visible URL.
     const login = page.getByTestId('login-form');
     await login.waitFor();
-    expect(page.url()).not.toContain('token=');
+    expect(page.url()).not.toContain('launch=');
+    expect(page.url()).not.toContain(app.token);
     // The embedded hub lists its demo accounts with their roles.
     expect(await page.getByRole('button', { name: /^Log in as Dr Ada Lovelace, Radiologist/ }).count()).toBe(1);
 
@@ -111,6 +112,23 @@ describe('reporting workflow (browser mode)', () => {
     expect(text).toContain('CT HEAD');
     expect(text).toContain('15 Mar 2024');
     await expect.poll(() => banner.textContent()).toMatch(/Report\s*Draft \(unsigned\)/);
+  });
+
+  it('a link opens one window: the same link in another window is refused in words and gets no access (issue 8 line 4)', async () => {
+    const url = await app.pageUrl();
+    const first = await browser.newPage();
+    const second = await browser.newPage();
+    try {
+      await first.goto(url);
+      await first.waitForFunction(() => sessionStorage.getItem('failsafe.token') !== null);
+      await second.goto(url);
+      await second.getByRole('alert').waitFor();
+      expect(await second.getByRole('alert').innerText()).toContain('This link has been used already or has expired');
+      expect(await second.evaluate(() => sessionStorage.getItem('failsafe.token'))).toBeNull();
+    } finally {
+      await first.close();
+      await second.close();
+    }
   });
 
   it('shows a non-uniform CT image, and window/level changes its pixels (preset key and drag)', async () => {
@@ -288,7 +306,7 @@ describe('reporting workflow (browser mode)', () => {
     await page.close();
     await app.stop();
     app = await startApp({ dataDir });
-    page = await newPage(browser, app.url, errors);
+    page = await newPage(browser, await app.pageUrl(), errors);
 
     // The login persisted: the library shows, with the signed report listed (and at the hub).
     await page.getByRole('button', { name: /^Open report: .*CT HEAD/ }).first().waitFor();
@@ -378,7 +396,7 @@ describe('trainee and trainer (browser mode, embedded hub)', () => {
   });
 
   it("a trainee's signature makes a provisional report, shown nowhere as final", async () => {
-    page = await newPage(browser, app.url, errors);
+    page = await newPage(browser, await app.pageUrl(), errors);
     await logInAs(page, /^Log in as Dr Alan Turing, Trainee/, `${TRAINEE} · Trainee`);
     const banner = page.getByTestId('patient-banner');
     await expect.poll(() => banner.textContent()).toMatch(/Report\s*Draft \(unsigned\)/);

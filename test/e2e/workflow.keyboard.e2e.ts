@@ -32,7 +32,7 @@ describe('keyboard-first workflow and edge cases (browser mode)', () => {
     app = await startApp();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(app.url);
+    await page.goto(await app.pageUrl());
     await logIn(page);
   });
 
@@ -138,7 +138,7 @@ describe('keyboard-first workflow and edge cases (browser mode)', () => {
     await page.getByRole('button', { name: /^Open study CT HEAD, 15 Mar 2023/ }).click();
     await page.getByLabel('Brain parenchyma').waitFor();
     const other = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    await other.goto(app.url);
+    await other.goto(await app.pageUrl());
     await other.getByRole('button', { name: /^Open study CT HEAD, 15 Mar 2023/ }).click();
     await other.getByLabel('Brain parenchyma').waitFor();
 

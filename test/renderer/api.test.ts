@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONTENT_SECURITY_POLICY } from '../../common/security.ts';
-import { electronEvents, httpEvents, takeToken } from '../../renderer/api.ts';
+import { electronEvents, httpEvents, takeAccess } from '../../renderer/api.ts';
 import type { AppEvent } from '../../common/contract.ts';
 
 function fakes(href: string, stored: Record<string, string> = {}) {
@@ -26,29 +26,45 @@ function fakes(href: string, stored: Record<string, string> = {}) {
   return { loc: url as unknown as Location, storage, history, replaced };
 }
 
-describe('takeToken', () => {
-  it('reads the token from the fragment, stores it and removes it from the visible URL', () => {
-    const f = fakes('http://127.0.0.1:5000/?x=1#token=abc123');
-    expect(takeToken(f.loc, f.storage as unknown as Storage, f.history as unknown as History)).toBe('abc123');
-    expect(f.storage.data['failsafe.token']).toBe('abc123');
-    expect(f.replaced).toEqual(['/?x=1']);
+describe('takeAccess: the one-time launch code', () => {
+  const bridgeAnswering = (answers: Record<string, string>) => {
+    const asked: string[] = [];
+    const fetchFn = (async (url: string, init?: RequestInit) => {
+      const code = (JSON.parse(String(init?.body)) as { code: string }).code;
+      asked.push(`${url} ${code}`);
+      const token = answers[code];
+      return new Response(JSON.stringify(token ? { ok: true, value: { token } } : { ok: false, error: { code: 'forbidden', message: 'This link has been used already or has expired.' } }));
+    }) as typeof fetch;
+    return { fetchFn, asked };
+  };
+
+  it('removes the code from the visible URL at once, exchanges it for the token and keeps the token for this tab', async () => {
+    const f = fakes('http://127.0.0.1:5000/?x=1#launch=c0de&view=lib');
+    const b = bridgeAnswering({ c0de: 'the-token' });
+    expect(await takeAccess(f.loc, f.storage as unknown as Storage, f.history as unknown as History, b.fetchFn)).toEqual({ ok: true, token: 'the-token' });
+    expect(f.replaced).toEqual(['/?x=1#view=lib']);
+    expect(b.asked).toEqual(['/launch c0de']);
+    expect(f.storage.data['failsafe.token']).toBe('the-token');
   });
 
-  it('keeps other fragment parameters', () => {
-    const f = fakes('http://127.0.0.1:5000/#token=t&view=lib');
-    expect(takeToken(f.loc, f.storage as unknown as Storage, f.history as unknown as History)).toBe('t');
-    expect(f.replaced).toEqual(['/#view=lib']);
+  it('a used or expired code: the bridge\'s refusal in words, and no token', async () => {
+    const f = fakes('http://127.0.0.1:5000/#launch=used');
+    const got = await takeAccess(f.loc, f.storage as unknown as Storage, f.history as unknown as History, bridgeAnswering({}).fetchFn);
+    expect(got).toEqual({ ok: false, message: 'This link has been used already or has expired.' });
+    expect(f.storage.data['failsafe.token']).toBeUndefined();
   });
 
-  it('after a reload (no fragment) uses the stored token', () => {
+  it('after a reload (no code) uses the token this tab kept, asking nothing', async () => {
     const f = fakes('http://127.0.0.1:5000/', { 'failsafe.token': 'kept' });
-    expect(takeToken(f.loc, f.storage as unknown as Storage, f.history as unknown as History)).toBe('kept');
-    expect(f.replaced).toEqual([]);
+    const b = bridgeAnswering({});
+    expect(await takeAccess(f.loc, f.storage as unknown as Storage, f.history as unknown as History, b.fetchFn)).toEqual({ ok: true, token: 'kept' });
+    expect(b.asked).toEqual([]);
   });
 
-  it('without any token returns null', () => {
-    const f = fakes('http://127.0.0.1:5000/#other=1');
-    expect(takeToken(f.loc, f.storage as unknown as Storage, f.history as unknown as History)).toBeNull();
+  it('a token in the address is not taken (tokens never travel in URLs or on command lines)', async () => {
+    const f = fakes('http://127.0.0.1:5000/#token=abc123');
+    const got = await takeAccess(f.loc, f.storage as unknown as Storage, f.history as unknown as History, bridgeAnswering({}).fetchFn);
+    expect(got.ok).toBe(false);
   });
 });
 

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBridge, type Bridge } from '../../../main/bridge/BrowserBridge.ts';
+import { LAUNCH_CODE_MS, startBridge, type Bridge } from '../../../main/bridge/BrowserBridge.ts';
 import { createServices, type Services } from '../../../main/services.ts';
 import { TOKEN_HEADER } from '../../../common/security.ts';
 
@@ -103,6 +103,43 @@ describe('browser-mode bridge', () => {
     const rebinding = await call('profile:set', profile, { ...good(), host: `evil.example:${bridge.port}` });
     expect(rebinding.status).toBe(403);
     expect(await profileNow()).toBeNull();
+  });
+
+  it('opens on a one-time launch code: exchanged once for the token, dead after; never for another origin; a holder of the token may ask for another (issue 8 line 4)', async () => {
+    const host = { host: `127.0.0.1:${bridge.port}`, 'content-type': 'application/json' };
+    const exchange = (code: string, headers: Record<string, string> = host) => raw('POST', '/launch', headers, JSON.stringify({ code }));
+    const link = new URL(bridge.launchUrl());
+    expect(link.origin).toBe(bridge.origin);
+    expect(link.href).not.toContain(bridge.token);
+    const code = link.hash.replace('#launch=', '');
+    // A web page elsewhere (another localhost port) cannot spend it.
+    expect((await exchange(code, { ...host, origin: 'http://127.0.0.1:9999' })).status).toBe(403);
+    const first = await exchange(code);
+    expect(first.status).toBe(200);
+    expect(JSON.parse(first.body)).toEqual({ ok: true, value: { token: bridge.token } });
+    const again = await exchange(code);
+    expect(again.status).toBe(403);
+    expect(JSON.parse(again.body).error.message).toMatch(/used already or has expired/);
+    for (const bad of ['', 'x', code.slice(1), `${code}x`]) expect((await exchange(bad)).status).toBe(403);
+    expect((await raw('POST', '/launch', host, '{"code":')).status).toBe(403);
+    expect((await raw('GET', '/launch', { host: host.host })).status).toBe(405);
+    // Another window: a new code only for a holder of the token.
+    expect((await raw('POST', '/launch/new', host, '{}')).status).toBe(401);
+    const minted = await raw('POST', '/launch/new', { ...host, [TOKEN_HEADER]: bridge.token }, '{}');
+    const next = (JSON.parse(minted.body) as { value: { code: string } }).value.code;
+    expect(next).not.toBe(code);
+    expect((await exchange(next)).status).toBe(200);
+  });
+
+  it('a launch code not used within LAUNCH_CODE_MS is dead', async () => {
+    const code = new URL(bridge.launchUrl()).hash.replace('#launch=', '');
+    const realNow = Date.now;
+    Date.now = () => realNow() + LAUNCH_CODE_MS + 1;
+    try {
+      expect((await raw('POST', '/launch', { host: `127.0.0.1:${bridge.port}`, 'content-type': 'application/json' }, JSON.stringify({ code }))).status).toBe(403);
+    } finally {
+      Date.now = realNow;
+    }
   });
 
   it('refuses malformed payloads with a clear 4xx and changes nothing', async () => {

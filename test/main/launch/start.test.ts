@@ -75,7 +75,9 @@ describe.skipIf(process.platform === 'win32')('npm start', () => {
     const lines = r.out.split('\n');
     expect(lines[0]).toBe('Electron is not available here (ELECTRON_OVERRIDE_DIST_PATH has no electron); starting browser mode instead.');
     expect(r.out).toMatch(/^Failsafe \S+ \(browser mode\), data in /m);
-    expect(r.out).toMatch(/^Open: http:\/\/127\.0\.0\.1:\d+\/#token=/m);
+    // A one-time launch link; the bridge's token is on no command line and in no output.
+    expect(r.out).toMatch(/^Open: http:\/\/127\.0\.0\.1:\d+\/#launch=[\w-]{32}$/m);
+    expect(r.out).not.toMatch(/token/i);
     expect(r.code).toBe(0); // SIGTERM: a clean stop
   });
 
