@@ -2,7 +2,7 @@
 // and zoom (bottom left), window (bottom right), loading and errors, load progress, and the key help.
 import { WINDOW_PRESETS } from '../../common/windowPresets.ts';
 import { formatDicomDate } from '../../common/format.ts';
-import { formatPersonName } from '../format.ts';
+import { formatPersonName } from '../../common/dicomText.ts';
 import { KEY_HELP } from './keymap.ts';
 import type { Shown, ViewState } from './viewState.ts';
 
@@ -39,7 +39,7 @@ export function ViewerOverlays({ overlay, label, shown, view, index, count, prog
         </div>
       )}
       {(shown.kind === 'error' || shown.kind === 'empty') && (
-        <div className="fs-viewer-message fs-viewer-error" role="alert" data-testid="viewer-error">
+        <div className="fs-viewer-message fs-viewer-error" role="alert" data-testid="viewer-error" data-detail={shown.detail} data-file-id={shown.fileId}>
           {shown.message}
         </div>
       )}
@@ -69,7 +69,7 @@ export function ViewerOverlays({ overlay, label, shown, view, index, count, prog
           </span>
         </div>
       )}
-      {progress.failed > 0 && !loading && <div className="fs-viewer-overlay fs-viewer-failed">{progress.failed} image(s) could not be displayed</div>}
+      {progress.failed > 0 && !loading && <div className="fs-viewer-overlay fs-viewer-failed">{progress.failed === 1 ? '1 image of this series cannot be shown.' : `${progress.failed} images of this series cannot be shown.`}</div>}
     </>
   );
 }

@@ -5,7 +5,7 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type RefObject } from 'react';
 import type { ImageRef } from '../../common/contract.ts';
 import { cornerstone, describeLoadError, ensureEngine, StackLoader, type CsImage } from './engine.ts';
-import { describeEntry, INITIAL_VIEW, initialShown, makeStack, newControl, stackKeyOf, viewportFor, voiFor, type Shown, type ViewState } from './viewState.ts';
+import { errorShown, INITIAL_VIEW, initialShown, makeStack, newControl, stackKeyOf, viewportFor, voiFor, type Shown, type ViewState } from './viewState.ts';
 
 export function useStackDisplay(images: readonly ImageRef[], fileBaseUrl: string, elementRef: RefObject<HTMLDivElement | null>) {
   // The entries change only when the stack does (not on every parent render): React's
@@ -95,9 +95,9 @@ export function useStackDisplay(images: readonly ImageRef[], fileBaseUrl: string
       setIndex(target);
       const token = ++c.showToken;
       const err = c.errors.get(target);
-      const entry = c.entries[target]!;
+      const entries = c.entries;
       if (err !== undefined) {
-        setShown({ kind: 'error', message: `Cannot display ${describeEntry(entry)}: ${err}` });
+        setShown(errorShown(entries, target, err));
         return;
       }
       const loader = c.loader;
@@ -113,7 +113,7 @@ export function useStackDisplay(images: readonly ImageRef[], fileBaseUrl: string
           if (c.loader !== loader) return;
           const message = describeLoadError(e);
           c.errors.set(target, message);
-          if (token === c.showToken) setShown({ kind: 'error', message: `Cannot display ${describeEntry(entry)}: ${message}` });
+          if (token === c.showToken) setShown(errorShown(entries, target, message));
         },
       );
       // Cached images resolve within a microtask; only show "loading" for real loads.
@@ -146,7 +146,7 @@ export function useStackDisplay(images: readonly ImageRef[], fileBaseUrl: string
       else {
         failed++;
         c.errors.set(i, r.message);
-        if (i === c.index) setShown({ kind: 'error', message: `Cannot display ${describeEntry(entries[i]!)}: ${r.message}` });
+        if (i === c.index) setShown(errorShown(entries, i, r.message));
       }
       setProgress({ done, failed });
     });

@@ -2,6 +2,7 @@
 // on screen (an image, loading, an error), and the cornerstone viewport for an image and a view.
 import type { ImageRef } from '../../common/contract.ts';
 import { cacheLimitBytes, prefetchOrder, stackEntries, type CsImage, type StackEntry, type StackLoader } from './engine.ts';
+import { imageErrorText, NO_IMAGES_TEXT } from './errorText.ts';
 
 export interface ViewState {
   /** null = each image's own window. */
@@ -18,7 +19,12 @@ export const INITIAL_VIEW: ViewState = { voi: null, presetId: null, invert: fals
 
 export interface Shown {
   kind: 'none' | 'loading' | 'image' | 'error' | 'empty';
+  /** For 'error' and 'empty': a sentence for the reader (errorText.ts). */
   message?: string;
+  /** For 'error': the loader's technical text, kept for support (data-detail), never the message. */
+  detail?: string;
+  /** For 'error': the file id of the image that failed. */
+  fileId?: string;
   ww?: number;
   wc?: number;
   /** Displayed image size, columns × rows. */
@@ -58,11 +64,13 @@ export function makeStack(key: string, images: readonly ImageRef[], fileBaseUrl:
 }
 
 export function initialShown(entries: readonly StackEntry[]): Shown {
-  return entries.length > 0 ? { kind: 'loading' } : { kind: 'empty', message: 'No images in this series' };
+  return entries.length > 0 ? { kind: 'loading' } : { kind: 'empty', message: NO_IMAGES_TEXT };
 }
 
-export function describeEntry(e: StackEntry): string {
-  return e.frame === null ? e.fileId : `${e.fileId} (frame ${e.frame + 1} of ${e.frames})`;
+/** What is shown when entry `index` of `entries` failed to load with the loader's `detail`. */
+export function errorShown(entries: readonly StackEntry[], index: number, detail: string): Shown {
+  const e = entries[index]!;
+  return { kind: 'error', message: imageErrorText({ index, count: entries.length, frame: e.frame, frames: e.frames }, detail), detail, fileId: e.fileId };
 }
 
 interface DefaultViewport {
