@@ -95,9 +95,9 @@ export function useStackDisplay(images: readonly ImageRef[], fileBaseUrl: string
       setIndex(target);
       const token = ++c.showToken;
       const err = c.errors.get(target);
-      const entries = c.entries;
+      const shownEntries = c.entries;
       if (err !== undefined) {
-        setShown(errorShown(entries, target, err));
+        setShown(errorShown(shownEntries, target, err));
         return;
       }
       const loader = c.loader;
@@ -113,7 +113,7 @@ export function useStackDisplay(images: readonly ImageRef[], fileBaseUrl: string
           if (c.loader !== loader) return;
           const message = describeLoadError(e);
           c.errors.set(target, message);
-          if (token === c.showToken) setShown(errorShown(entries, target, message));
+          if (token === c.showToken) setShown(errorShown(shownEntries, target, message));
         },
       );
       // Cached images resolve within a microtask; only show "loading" for real loads.
