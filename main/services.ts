@@ -11,6 +11,7 @@ import { openDatabase, type Db } from './db/database.ts';
 import { DicomIndexService } from './dicom/DicomIndexService.ts';
 import { ReportStore } from './reports/ReportStore.ts';
 import { WorkstationHub } from './hub/WorkstationHub.ts';
+import { vaultBeside, type SecretCodec } from './hub/sessionVault.ts';
 import { makePrivate, privateUmask } from './privateFolder.ts';
 import { UNFINISHED_REFETCH_MIN_MS } from '../common/hub.ts';
 
@@ -32,6 +33,8 @@ export interface ServicesOptions {
   hub?: HubOptions | Promise<HubOptions | undefined>;
   /** Start-up stages as they complete (the launcher's FAILSAFE_STARTUP_TRACE). */
   trace?: (stage: string) => void;
+  /** Encrypts the stored hub session (the desktop app: Electron safeStorage); without it the session file is owner-only plain text. */
+  secretCodec?: SecretCodec;
 }
 
 export interface HubOptions {
@@ -125,6 +128,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         embedded: hubOpts.embedded,
         db,
         reports,
+        vault: vaultBeside(db.name, opts.secretCodec),
         ...(hubOpts.demoUsers ? { demoUsers: hubOpts.demoUsers } : {}),
         ...(hubOpts.criticalDeadlineMs !== undefined ? { criticalDeadlineMs: hubOpts.criticalDeadlineMs } : {}),
         ...(hubOpts.draftThrottleMs !== undefined ? { draftThrottleMs: hubOpts.draftThrottleMs } : {}),

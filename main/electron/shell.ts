@@ -12,9 +12,23 @@ import { compose, type Composed } from '../launch/compose.ts';
 import type { SpawnHub } from '../launch/embeddedHub.ts';
 import { beginHub } from '../launch/hub.ts';
 import { parseLaunchArgs, type LaunchOptions } from '../launch/options.ts';
+import type { SecretCodec } from '../hub/sessionVault.ts';
 
 /** What the shell uses of the `electron` module. */
-export type ElectronApi = Pick<typeof ElectronModule, 'app' | 'BrowserWindow' | 'dialog' | 'ipcMain' | 'Menu' | 'protocol' | 'session' | 'shell' | 'utilityProcess'>;
+export type ElectronApi = Pick<typeof ElectronModule, 'app' | 'BrowserWindow' | 'dialog' | 'ipcMain' | 'Menu' | 'protocol' | 'safeStorage' | 'session' | 'shell' | 'utilityProcess'>;
+
+/**
+ * The hub session's encryption: the OS keychain through safeStorage when it offers one; else the
+ * session file is kept owner-only (0600) and unencrypted, as in browser mode, and the log says so.
+ */
+export function keychainCodec(e: Pick<ElectronApi, 'safeStorage'>, log: (line: string) => void): SecretCodec | undefined {
+  if (!e.safeStorage.isEncryptionAvailable()) {
+    log('Failsafe: this system offers no keychain to Electron; the hub session is kept in an owner-only file, unencrypted.');
+    return undefined;
+  }
+  const backend = process.platform === 'linux' ? e.safeStorage.getSelectedStorageBackend() : process.platform;
+  return { kind: `safeStorage (${backend})`, encrypt: (t) => e.safeStorage.encryptString(t), decrypt: (b) => e.safeStorage.decryptString(b) };
+}
 
 export const APP_ORIGIN = 'app://failsafe';
 /** How long closing the window waits for the renderer to save the open draft. */
@@ -145,6 +159,7 @@ export async function runShell(e: ElectronApi, opts: ShellOptions): Promise<Shel
     version: e.app.getVersion(),
     fileAccess: () => ({ fileBaseUrl: `${APP_ORIGIN}/files/`, fileAuthHeader: null }),
     sampleDir: opts.sampleDir,
+    secretCodec: keychainCodec(e, log),
     pickFolder: async () => {
       const r = win ? await e.dialog.showOpenDialog(win, { properties: ['openDirectory'] }) : await e.dialog.showOpenDialog({ properties: ['openDirectory'] });
       return r.canceled ? null : (r.filePaths[0] ?? null);

@@ -21,12 +21,14 @@ import { formatDateTime } from '../../common/format.ts';
 import { messageOf } from '../../common/errorMessage.ts';
 import { OutboxSender, RefusedForGood, summarise } from '../sync/OutboxSender.ts';
 import { SqliteOutboxStore, type OutboxEntry } from '../sync/OutboxStore.ts';
+import { vaultBeside, type SessionVault } from './sessionVault.ts';
 import { SqlitePhoneLog } from '../sync/PhoneLog.ts';
 import { DraftPublisher, type DraftSink } from '../sync/DraftPublisher.ts';
 import { realClock, type SyncClock } from '../sync/clock.ts';
 import { OfflineVerifier } from './OfflineVerifier.ts';
 import { OwnSnapshots, RefetchSignal } from '../sync/unfinishedSignal.ts';
 
+/** Where versions before the session vault kept the session (moved out at start). */
 const SESSION_KEY = 'hub.session';
 const SEQ_KEY = 'hub.lastSeq';
 /** The last site policy floor the hub gave this session (kept across restarts of the workstation). */
@@ -57,6 +59,8 @@ export interface WorkstationHubOptions {
   policyMaxAgeMs?: number;
   /** Test seam: time and timers of the unfinished-list signal and the echo window. */
   clock?: SyncClock;
+  /** Where the hub session is kept between starts (default: a 0600 file beside the database, sessionVault.ts). */
+  vault?: SessionVault;
 }
 
 /** The signer named in an outbox payload (report, addendum or verification), or null if it cannot be read. */
@@ -120,11 +124,19 @@ export class WorkstationHub {
   private policyReadAt: number | null = null;
   private policyReading: Promise<void> | null = null;
   private readonly clock: SyncClock;
+  private readonly vault: SessionVault;
 
   constructor(opts: WorkstationHubOptions) {
     this.opts = opts;
     this.reports = opts.reports;
-    const saved = this.reports.getSetting(SESSION_KEY);
+    this.vault = opts.vault ?? vaultBeside(opts.db.name);
+    // A session an older version kept in the database moves to the vault, and out of the database.
+    const legacy = this.reports.getSetting(SESSION_KEY);
+    if (legacy !== null) {
+      if (this.vault.read() === null) this.vault.write(legacy);
+      this.reports.setSetting(SESSION_KEY, null);
+    }
+    const saved = this.vault.read();
     let token: string | null = null;
     if (saved) {
       try {
@@ -132,7 +144,7 @@ export class WorkstationHub {
         token = s.token;
         this.user = s.user;
       } catch {
-        this.reports.setSetting(SESSION_KEY, null);
+        this.vault.write(null);
       }
     }
     this.client = new HubClient({
@@ -351,7 +363,7 @@ export class WorkstationHub {
     this.user = res.user;
     this.signerConfirmedAt = null;
     this.offlineVerifier = await OfflineVerifier.fromPassword(password);
-    this.reports.setSetting(SESSION_KEY, JSON.stringify({ token: res.token, user: res.user, expiresAt: res.expiresAt }));
+    this.vault.write(JSON.stringify({ token: res.token, user: res.user, expiresAt: res.expiresAt }));
     // The hub's identity is the signer: name, role and registration come from the login.
     this.reports.setProfile({ name: res.user.name, role: res.user.role, registration: res.user.registration });
     this.sender.resume();
@@ -387,7 +399,7 @@ export class WorkstationHub {
     await this.client.logout().catch(() => undefined);
     this.client.setToken(null);
     this.user = null;
-    this.reports.setSetting(SESSION_KEY, null);
+    this.vault.write(null);
     this.reports.setSetting(REFETCH_FLOOR_KEY, null);
     this.refetchFloorMs = UNFINISHED_REFETCH_MIN_MS;
     this.policyReadAt = null;

@@ -17,6 +17,8 @@ export interface ComposeOptions {
   fileAccess: ServicesOptions['fileAccess'];
   sampleDir?: string;
   pickFolder?: ServicesOptions['pickFolder'];
+  /** The desktop app's keychain for the hub session (ServicesOptions.secretCodec); undefined: an owner-only file. */
+  secretCodec?: ServicesOptions['secretCodec'] | undefined;
   /** Start-up stages as they complete. */
   trace?: (stage: string) => void;
 }
@@ -43,6 +45,7 @@ export async function compose(opts: ComposeOptions): Promise<Composed> {
       fileAccess: opts.fileAccess,
       ...(opts.sampleDir ? { sampleDir: opts.sampleDir } : {}),
       ...(opts.pickFolder ? { pickFolder: opts.pickFolder } : {}),
+      ...(opts.secretCodec ? { secretCodec: opts.secretCodec } : {}),
       hub: opts.hub.ready,
       ...(opts.trace ? { trace: opts.trace } : {}),
     });

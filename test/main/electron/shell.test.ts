@@ -90,7 +90,7 @@ async function onlineStatus(double: ElectronDouble): Promise<HubStatus> {
 
 describe('Electron main process with the embedded hub (the default)', () => {
   it('runs the real embedded hub child, wires it (status online, demo login) and indexes the sample; quitting ends the child', async () => {
-    const { double, shell } = await launch([], { sample: realSample });
+    const { double, shell, dataDir } = await launch([], { sample: realSample });
     expect(double.forks).toHaveLength(1);
     expect(double.forks[0]!.args.slice(0, 1)).toEqual(['embedded']);
     const pid = shell.composed.embeddedHub?.pid;
@@ -103,6 +103,14 @@ describe('Electron main process with the embedded hub (the default)', () => {
     const login = ok<HubStatus>(await double.invoke(`${IPC_PREFIX}hub:login`, { username: 'radiologist', password: 'demo' }));
     expect(login.user).toMatchObject({ username: 'radiologist', role: 'radiologist' });
     ok<unknown[]>(await double.invoke(`${IPC_PREFIX}unfinished:list`, {}));
+    // The hub session is kept encrypted with the OS keychain, owner only, and not in the database (issue 8 line 4).
+    const kept = fs.readFileSync(path.join(dataDir, 'hub-session'));
+    expect(fs.statSync(path.join(dataDir, 'hub-session')).mode & 0o777).toBe(0o600);
+    expect(kept.toString('latin1')).not.toMatch(/fsh_|radiologist/);
+    const session = JSON.parse(double.electron.safeStorage.decryptString(kept)) as { token: string; user: { username: string } };
+    expect(session.token).toMatch(/^fsh_/);
+    expect(session.user.username).toBe('radiologist');
+    expect(shell.composed.services.reports.getSetting('hub.session')).toBeNull();
 
     const patients = ok<PatientSummary[]>(await double.invoke(`${IPC_PREFIX}library:list`, {}));
     expect(patients.flatMap((p) => p.studies)).toHaveLength(2);
