@@ -1,5 +1,6 @@
 // The hub: a Fastify application over the storage adapter. Stateless apart from the pushed-event
 // connections it holds, so several instances run behind one load balancer on one database.
+import { isUtf8 } from 'node:buffer';
 import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -9,7 +10,7 @@ import {
   ROLE_PERMISSIONS, SitePolicy, TakeOverRequest, roleMay,
   type ConfirmSignerResponse, type EventLog, type HubAction, type HubEvent, type HubHealth, type HubHello, type HubSignedReport, type LoginResponse, type SessionInfo,
 } from '../common/hub.ts';
-import type { Role } from '../common/report.ts';
+import { refuseUnstorable, type Role } from '../common/report.ts';
 import { confirmSigner, login, logout, lookupSession, sessionChannel, toHubUser, type SessionUser } from './auth.ts';
 import type { HubDb } from './db/adapter.ts';
 import { migrate } from './db/migrations.ts';
@@ -73,10 +74,33 @@ function invalid(what: string, error: z.ZodError): HubError {
   return new HubError(400, 'invalid-input', `${what}: ${issueText(error, { root: '(body)' })}`, { issues: issueDetails(error) });
 }
 
+/**
+ * Every string of an input, keys too, as every store keeps it (common/text.ts): a NUL or a lone
+ * surrogate anywhere (also in a field whose schema does not say so, such as an addendum's id) is
+ * refused here, not left for PostgreSQL to refuse with a 500 or to store altered.
+ */
+const Storable = z.unknown().superRefine((value, ctx) => refuseUnstorable(value, ctx));
+
 function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
   const r = schema.safeParse(value);
   if (!r.success) throw invalid(what, r.error);
+  const storable = Storable.safeParse(r.data);
+  if (!storable.success) throw invalid(what, storable.error);
   return r.data;
+}
+
+/** JSON is UTF-8 (RFC 8259 §8.1): other bytes are refused, not decoded to U+FFFD and stored changed. */
+function utf8JsonParser(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const bytes = body as Buffer;
+    if (!isUtf8(bytes)) {
+      done(new HubError(400, 'invalid-json', 'The body is not valid JSON: it is not UTF-8 text.'), undefined);
+      return;
+    }
+    parseJson(req, bytes.toString('utf8'), done);
+  });
 }
 
 /** Maps Fastify's and PostgreSQL's errors to the hub's `{ error: { code, message } }`. */
@@ -99,6 +123,11 @@ function toHubError(err: unknown): HubError {
     case '22021':
     case '54000':
       return new HubError(422, 'invalid-input', `The hub cannot store this text: ${e.message ?? ''}`.trim());
+    // A value the client sent that its column cannot hold (a number out of range, text that is
+    // no valid JSON for PostgreSQL): the request is at fault, and a 500 would be retried for ever.
+    case '22003':
+    case '22P02':
+      return new HubError(422, 'invalid-input', `The hub cannot store this value: ${e.message ?? ''}`.trim());
     default:
       break;
   }
@@ -159,6 +188,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   });
   // JSON only: a text/plain body is refused (415), never parsed as a string.
   app.removeContentTypeParser(['text/plain']);
+  utf8JsonParser(app);
 
   /** Open event streams: each one's stop, with its user and how to end it when the user's sessions end. */
   const streams = new Map<() => void, { userId: number; sessionEnded: () => void }>();
@@ -358,6 +388,9 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     if (since === undefined && typeof lastEventId === 'string' && lastEventId !== '') {
       since = parse(SinceQuery, { since: lastEventId }, 'Last-Event-ID').since;
     }
+    // HEAD: the head of the stream's answer, then the end (no stream is opened: a hijacked answer
+    // to HEAD never sends its head, and the request would hang with a subscription held).
+    if (req.method === 'HEAD') return reply.code(200).type('text/event-stream; charset=utf-8').send();
     const visible = visibleTo(user.role);
     reply.hijack();
     const res = reply.raw;

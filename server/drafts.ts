@@ -63,7 +63,13 @@ function takenOverError(d: DraftRow, takeOverAt: string | null): HubError {
 }
 
 /** PUT /api/drafts/:id. The author is the session's user; the hub never trusts a client clock into the future. */
+/** The largest revision number the hub stores (an `integer` column): a larger one is refused, never a database error (500). */
+export const MAX_DRAFT_REVISION = 2 ** 31 - 1;
+
 export async function putSnapshot(db: HubDb, user: SessionUser, reportId: string, s: DraftSnapshot, now: number): Promise<DraftAck> {
+  if (s.revision > MAX_DRAFT_REVISION) {
+    throw new HubError(400, 'invalid-input', `draft snapshot: revision ${s.revision} is beyond the largest the hub keeps (${MAX_DRAFT_REVISION}).`);
+  }
   const at = new Date(now).toISOString();
   // A draft "last active" in the future would never look stale: clamp to the hub's clock.
   const lastActivity = new Date(Math.min(Date.parse(s.lastActivity), now)).toISOString();

@@ -68,8 +68,22 @@ export async function ingest(
 ): Promise<IngestResult> {
   const action = requiredAction(payload);
   if (!roleMay(user.role, action)) throw new HubError(403, 'forbidden', `A ${user.role} may not ${ACTION_WORDS[action]}.`);
-  const item: Item = { user, key, requestHash: sha256Hex(canonicalJson(rawBody)), at: new Date(now).toISOString(), payload, checked: check(user, payload, now) };
+  const item: Item = { user, key, requestHash: requestHash(rawBody), at: new Date(now).toISOString(), payload, checked: check(user, payload, now) };
   return batcher ? batcher.submit(item) : runAlone(db, item);
+}
+
+/**
+ * The hash the idempotency record keeps of the body as sent (members the schema ignores too, so
+ * the same key with another body is told apart). A body canonical JSON cannot write (a number
+ * such as 1e999, Infinity once parsed, or nesting deeper than the stack) is refused: it is no
+ * signed record, and a 500 would be retried for ever.
+ */
+function requestHash(rawBody: unknown): string {
+  try {
+    return sha256Hex(canonicalJson(rawBody));
+  } catch {
+    throw new HubError(400, 'invalid-input', 'signed record: the body holds a number JSON cannot carry exactly (such as 1e999) or is nested too deeply; nothing was stored.');
+  }
 }
 
 /** What each action means, for messages (a record keyed by action: every action has one). */
