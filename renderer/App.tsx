@@ -213,8 +213,10 @@ export function App() {
               <StudyScreen
                 key={`${current.study.studyUid}:${nav.generation}`}
                 appInfo={appInfo}
-                study={current.study}
-                patient={current.patient}
+                // The library's latest reading of the open study: a series imported while it is
+                // open appears at once (the list is re-read on library-changed).
+                study={library.known(current.study.studyUid)?.study ?? current.study}
+                patient={library.known(current.study.studyUid)?.patient ?? current.patient}
                 profile={signer}
                 register={nav.register}
                 onReportsChanged={reportsChanged}

@@ -51,7 +51,11 @@ function SeriesPicker({ series, value, onChange, label }: { series: readonly Ser
 }
 
 function StudyViewer({ appInfo, study, seriesUid, label, testId }: { appInfo: AppInfo; study: StudySummary; seriesUid: string | null; label: string; testId: string }) {
-  const q = useQuery(`series:images:${seriesUid ?? ''}`, (api) => api['series:images']({ seriesUid: seriesUid ?? '' }), { enabled: seriesUid !== null });
+  // Slices added to the open series by an import come in with the library's change event.
+  const q = useQuery(`series:images:${seriesUid ?? ''}`, (api) => api['series:images']({ seriesUid: seriesUid ?? '' }), {
+    enabled: seriesUid !== null,
+    refetchOn: (e) => e.type === 'library-changed',
+  });
   const images = q.data ?? null;
   const error = images ? null : q.error;
   const series = study.series.find((s) => s.seriesUid === seriesUid);

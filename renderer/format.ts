@@ -2,15 +2,8 @@
 // durations are common/format.ts (the one set for every layer). Pure functions: unit-tested.
 import type { SeriesSummary } from '../common/contract.ts';
 
-/** DICOM PN ("FAMILY^GIVEN^MIDDLE^PREFIX^SUFFIX", optional "=ideographic") → "FAMILY, Prefix Given Middle Suffix". */
-export function formatPersonName(pn: string): string {
-  const alphabetic = (pn.split('=')[0] ?? '').trim();
-  if (alphabetic === '') return 'Name unknown';
-  const [family = '', given = '', middle = '', prefix = '', suffix = ''] = alphabetic.split('^').map((p) => p.trim());
-  const rest = [prefix, given, middle, suffix].filter((p) => p !== '').join(' ');
-  if (family === '') return rest || 'Name unknown';
-  return rest ? `${family}, ${rest}` : family;
-}
+/** One person-name formatter for the whole renderer: every component group (common/dicomText.ts). */
+export { formatPersonName } from '../common/dicomText.ts';
 
 export function formatSex(sex: string): string {
   switch (sex.trim().toUpperCase()) {

@@ -14,7 +14,7 @@ describe('display formatting', () => {
     expect(formatPersonName('ANONYMOUS')).toBe('ANONYMOUS');
     expect(formatPersonName('^JANE')).toBe('JANE');
     expect(formatPersonName('')).toBe('Name unknown');
-    expect(formatPersonName('YAMADA^TARO=山田^太郎')).toBe('YAMADA, TARO');
+    expect(formatPersonName('YAMADA^TARO=山田^太郎')).toBe('YAMADA, TARO (山田 太郎)');
   });
 
   it('formats sex', () => {
