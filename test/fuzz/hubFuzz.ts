@@ -15,7 +15,7 @@ import type { StudyRef } from '../../common/report.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
 import { addUser, count, http, loginAs, openTestHub, post, signableContent, signedAddendum, signedReport, verificationOf, type TestUser } from '../server/support.ts';
 import { mutateBody, ODD_CONTENT_TYPES, ODD_HEADER_VALUES, ODD_METHODS, ODD_PATH_SEGMENTS, Rng } from './mutate.ts';
-import { countingCrashes, describeRequest, runExchanges, type Exchange, type FuzzRequest } from './send.ts';
+import { runFuzz, type Exchange, type FuzzReport, type FuzzRequest } from './send.ts';
 
 export interface FuzzUser extends TestUser {
   token: string;
@@ -320,52 +320,30 @@ export async function openHubFuzzTarget(label: string, spareSessions = 40): Prom
   }
 }
 
-export interface HubFuzzReport {
-  seed: number;
-  sent: number;
-  /** Answers with a 5xx status. */
-  serverErrors: number;
-  /** Requests that got no answer, and uncaught exceptions or unhandled rejections in the process. */
-  crashes: number;
-  /** Every problem found (5xx, no answer, a body that is not the contract's), each with its request. */
-  problems: string[];
-  /** Status → how many. */
-  statuses: Record<number, number>;
+export interface HubFuzzReport extends FuzzReport {
   /** Signed reports (report ids) the hub answered 201 for. */
   storedReportIds: Set<string>;
   addenda201: number;
   verifications201: number;
-  perSecond: number;
 }
 
 /** Sends `count` fuzz requests (seeded) to the target and checks each answer. */
 export async function runHubFuzz(t: HubFuzzTarget, opts: { count: number; seed: number; concurrency?: number }): Promise<HubFuzzReport> {
   const rng = new Rng(opts.seed);
   const state = newHubFuzzState();
-  const report: HubFuzzReport = {
-    seed: opts.seed, sent: 0, serverErrors: 0, crashes: 0, problems: [], statuses: {}, storedReportIds: new Set(), addenda201: 0, verifications201: 0, perSecond: 0,
+  const stored = { storedReportIds: new Set<string>(), addenda201: 0, verifications201: 0 };
+  const observe = (e: Exchange): void => {
+    if (e.answer.status !== 201 || e.request.method !== 'POST' || e.request.path.split('?')[0] !== HUB_PATHS.ingest) return;
+    const receipt = IngestReceipt.safeParse(jsonOf(e.answer.body));
+    if (!receipt.success) return;
+    if (receipt.data.kind === 'report') stored.storedReportIds.add(receipt.data.reportId);
+    if (receipt.data.kind === 'addendum') stored.addenda201++;
+    if (receipt.data.kind === 'verification') stored.verifications201++;
   };
-  const check = (e: Exchange): void => {
-    report.sent++;
-    report.statuses[e.answer.status] = (report.statuses[e.answer.status] ?? 0) + 1;
-    if (e.answer.status >= 500) report.serverErrors++;
-    if (e.answer.status === 0) report.crashes++;
-    const problem = hubAnswerProblem(e);
-    if (problem && report.problems.length < 50) report.problems.push(`#${e.n} ${problem}\n${describeRequest(e.request)}\n→ ${e.answer.body.toString('utf8').slice(0, 300)}`);
-    if (e.answer.status === 201 && e.request.method === 'POST' && e.request.path.split('?')[0] === HUB_PATHS.ingest) {
-      const receipt = IngestReceipt.safeParse(jsonOf(e.answer.body));
-      if (receipt.success && receipt.data.kind === 'report') report.storedReportIds.add(receipt.data.reportId);
-      if (receipt.success && receipt.data.kind === 'addendum') report.addenda201++;
-      if (receipt.success && receipt.data.kind === 'verification') report.verifications201++;
-    }
-  };
-  const { result, crashes } = await countingCrashes(() =>
-    runExchanges({ port: t.port, count: opts.count, concurrency: opts.concurrency ?? 8, make: () => hubRequest(rng, t.ctx, state), check }),
-  );
-  report.perSecond = result.perSecond;
-  report.crashes += crashes.length;
-  for (const c of crashes.slice(0, 5)) report.problems.push(`crash: ${c}`);
-  return report;
+  const report = await runFuzz({
+    port: t.port, count: opts.count, seed: opts.seed, concurrency: opts.concurrency ?? 8, make: () => hubRequest(rng, t.ctx, state), problem: hubAnswerProblem, observe,
+  });
+  return { ...report, ...stored };
 }
 
 /** What the hub's tables hold that the fuzz could have written. */

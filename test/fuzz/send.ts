@@ -15,6 +15,8 @@ export interface FuzzRequest {
   mutations: string[];
   /** An event stream: the answer's head is enough, the connection is closed after it. */
   stream?: boolean;
+  /** Sent again on a new connection because the kept-alive one was closed under it (sendRaw). */
+  retried?: boolean;
 }
 
 export interface FuzzAnswer {
@@ -27,6 +29,8 @@ export interface FuzzAnswer {
 }
 
 const MAX_KEPT_BODY = 8 * 1024 * 1024;
+
+const ignoreSocketError = (): void => {};
 
 export function sendRaw(port: number, agent: http.Agent, r: FuzzRequest, timeoutMs = 30_000): Promise<FuzzAnswer> {
   return new Promise((resolve) => {
@@ -66,7 +70,24 @@ export function sendRaw(port: number, agent: http.Agent, r: FuzzRequest, timeout
       res.on('end', () => finish({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on('error', (err) => finish({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), error: err.message }));
     });
-    req.on('error', (err) => finish({ status: 0, headers: {}, body: Buffer.alloc(0), error: (err as NodeJS.ErrnoException).code ?? err.message }));
+    // The server may answer (413) and close before the body is all written: the client's socket
+    // then fails its last writes after the request is done. That is this client's error, not the
+    // server's: heard here so it is not an uncaught exception of the process that runs both.
+    req.on('socket', (socket) => {
+      if (socket.listenerCount('error') === 0 || !socket.listeners('error').includes(ignoreSocketError)) socket.on('error', ignoreSocketError);
+    });
+    req.on('error', (err) => {
+      // A kept-alive connection the server closed just as it was reused (after an answer that
+      // ended its connection, or at its idle timeout): the request never reached the server.
+      // Sent again once, on a new connection; a second failure is the server's.
+      if (req.reusedSocket && !r.retried) {
+        clearTimeout(timer);
+        done = true;
+        void sendRaw(port, new http.Agent(), { ...r, retried: true }, timeoutMs).then(resolve);
+        return;
+      }
+      finish({ status: 0, headers: {}, body: Buffer.alloc(0), error: (err as NodeJS.ErrnoException).code ?? err.message });
+    });
     req.end(r.body);
   });
 }
@@ -129,4 +150,58 @@ export async function countingCrashes<T>(run: () => Promise<T>): Promise<{ resul
     process.off('uncaughtException', onError);
     process.off('unhandledRejection', onError);
   }
+}
+
+/** What one fuzz run found. */
+export interface FuzzReport {
+  seed: number;
+  sent: number;
+  /** Answers with a 5xx status (other than known ones). */
+  serverErrors: number;
+  /** Requests that got no answer, and uncaught exceptions or unhandled rejections in the process. */
+  crashes: number;
+  /** Every problem found (5xx, no answer, a body that is not the contract's), each with its request (the first 50). */
+  problems: string[];
+  /** Status → how many. */
+  statuses: Record<number, number>;
+  /** Problems already reported for someone else to fix (named by `known`), counted apart. */
+  known: Record<string, number>;
+  perSecond: number;
+}
+
+/**
+ * Sends `count` requests made by `make` and judges each answer with `problem`; `known(e)` names a
+ * problem already reported (counted apart, not as a new one); `observe` sees every exchange.
+ */
+export async function runFuzz(opts: {
+  port: number;
+  count: number;
+  seed: number;
+  concurrency: number;
+  make: () => FuzzRequest;
+  problem: (e: Exchange) => string | null;
+  known?: (e: Exchange) => string | null;
+  observe?: (e: Exchange) => void;
+}): Promise<FuzzReport> {
+  const report: FuzzReport = { seed: opts.seed, sent: 0, serverErrors: 0, crashes: 0, problems: [], statuses: {}, known: {}, perSecond: 0 };
+  const check = (e: Exchange): void => {
+    report.sent++;
+    report.statuses[e.answer.status] = (report.statuses[e.answer.status] ?? 0) + 1;
+    opts.observe?.(e);
+    const problem = opts.problem(e);
+    if (!problem) return;
+    const known = opts.known?.(e) ?? null;
+    if (known) {
+      report.known[known] = (report.known[known] ?? 0) + 1;
+      return;
+    }
+    if (e.answer.status >= 500) report.serverErrors++;
+    if (e.answer.status === 0) report.crashes++;
+    if (report.problems.length < 50) report.problems.push(`#${e.n} ${problem}\n${describeRequest(e.request)}\n→ ${e.answer.body.toString('utf8').slice(0, 300)}`);
+  };
+  const { result, crashes } = await countingCrashes(() => runExchanges({ port: opts.port, count: opts.count, concurrency: opts.concurrency, make: opts.make, check }));
+  report.perSecond = result.perSecond;
+  report.crashes += crashes.length;
+  for (const c of crashes.slice(0, 5)) report.problems.push(`crash: ${c}`);
+  return report;
 }
