@@ -38,43 +38,50 @@ export interface BridgeFuzzContext {
   hubUser: TestUser;
 }
 
-/** A valid input for each channel. */
+/**
+ * A valid input for each channel: typed over every channel of the contract, so a new channel does
+ * not type-check until it has one here (and is fuzzed from a valid call).
+ */
+const VALID_INPUTS = (rng: Rng, ctx: BridgeFuzzContext, reportId: string): { [C in Channel]: () => Input<C> } => ({
+  'app:info': () => ({}),
+  'profile:get': () => ({}),
+  'profile:set': () => ({ name: 'Dr Ada Lovelace', role: 'radiologist', registration: 'GMC 1234567' }),
+  'library:list': () => ({}),
+  'library:openFolder': () => ({ path: ctx.folder }),
+  'library:importFiles': () => ({ files: [{ name: `note-${rng.int(1000)}.txt`, dataBase64: Buffer.from('not a DICOM file').toString('base64') }] }),
+  'library:errors': () => ({}),
+  'library:pickFolder': () => ({}),
+  'series:images': () => ({ seriesUid: ctx.seriesUid }),
+  'study:priors': () => ctx.study,
+  'reports:open': () => ({ study: ctx.study, ...(rng.chance(0.5) ? { templateId: 'ct-head' } : {}) }),
+  'reports:get': () => ({ reportId }),
+  'reports:save': () => ({ reportId, study: ctx.study, content: signableContent(` Fuzz ${rng.int(1e6)}.`), baseRevision: rng.int(50) }),
+  'reports:list': () => ({}),
+  'reports:sign': () => ({ reportId, study: ctx.study, revision: rng.int(50) }),
+  'reports:verify': () => ({ reportId, study: ctx.study }),
+  'reports:addendum': () => ({ reportId, text: 'Addendum: no change on review.' }),
+  'reports:correct': () => ({ reportId }),
+  'reports:audit': () => ({ reportId }),
+  'reports:revisions': () => ({ reportId }),
+  'reports:close': () => ({ reportId }),
+  'hub:status': () => ({}),
+  'hub:login': () => ({ username: ctx.hubUser.username, password: ctx.hubUser.password }),
+  'hub:logout': () => ({}),
+  'hub:confirmSigner': () => ({ password: ctx.hubUser.password }),
+  'sync:status': () => ({ reportId }),
+  'sync:statuses': () => ({ reportIds: ctx.reportIds }),
+  'sync:retry': () => ({ reportId }),
+  'sync:recordPhone': () => ({ reportId, clinician: 'Dr Jane Smith', role: 'ED registrar', time: '2026-11-28T10:42Z', note: '' }),
+  'unfinished:list': () => ({}),
+  'unfinished:takeOver': () => ({ reportId }),
+});
+
+/** The channels the fuzz calls (all of them, once VALID_INPUTS type-checks). */
+const FUZZED_CHANNELS = CHANNELS.filter((c) => c in VALID_INPUTS(new Rng(0), {} as BridgeFuzzContext, ''));
+
 function validInput(rng: Rng, ctx: BridgeFuzzContext, channel: Channel): unknown {
   const reportId = rng.chance(0.8) ? rng.pick(ctx.reportIds) : rng.uuid();
-  const inputs: { [C in Channel]: () => Input<C> } = {
-    'app:info': () => ({}),
-    'profile:get': () => ({}),
-    'profile:set': () => ({ name: 'Dr Ada Lovelace', role: 'radiologist', registration: 'GMC 1234567' }),
-    'library:list': () => ({}),
-    'library:openFolder': () => ({ path: ctx.folder }),
-    'library:importFiles': () => ({ files: [{ name: `note-${rng.int(1000)}.txt`, dataBase64: Buffer.from('not a DICOM file').toString('base64') }] }),
-    'library:errors': () => ({}),
-    'library:pickFolder': () => ({}),
-    'series:images': () => ({ seriesUid: ctx.seriesUid }),
-    'study:priors': () => ctx.study,
-    'reports:open': () => ({ study: ctx.study, ...(rng.chance(0.5) ? { templateId: 'ct-head' } : {}) }),
-    'reports:get': () => ({ reportId }),
-    'reports:save': () => ({ reportId, study: ctx.study, content: signableContent(` Fuzz ${rng.int(1e6)}.`), baseRevision: rng.int(50) }),
-    'reports:list': () => ({}),
-    'reports:sign': () => ({ reportId, study: ctx.study, revision: rng.int(50) }),
-    'reports:verify': () => ({ reportId, study: ctx.study }),
-    'reports:addendum': () => ({ reportId, text: 'Addendum: no change on review.' }),
-    'reports:correct': () => ({ reportId }),
-    'reports:audit': () => ({ reportId }),
-    'reports:revisions': () => ({ reportId }),
-    'reports:close': () => ({ reportId }),
-    'hub:status': () => ({}),
-    'hub:login': () => ({ username: ctx.hubUser.username, password: ctx.hubUser.password }),
-    'hub:logout': () => ({}),
-    'hub:confirmSigner': () => ({ password: ctx.hubUser.password }),
-    'sync:status': () => ({ reportId }),
-    'sync:statuses': () => ({ reportIds: ctx.reportIds }),
-    'sync:retry': () => ({ reportId }),
-    'sync:recordPhone': () => ({ reportId, clinician: 'Dr Jane Smith', role: 'ED registrar', time: '2026-11-28T10:42Z', note: '' }),
-    'unfinished:list': () => ({}),
-    'unfinished:takeOver': () => ({ reportId }),
-  };
-  return inputs[channel]();
+  return VALID_INPUTS(rng, ctx, reportId)[channel]();
 }
 
 const goodHeaders = (ctx: BridgeFuzzContext): Record<string, string> => ({ host: `127.0.0.1:${ctx.port}`, [TOKEN_HEADER]: ctx.token });
@@ -93,7 +100,7 @@ export function bridgeRequest(rng: Rng, ctx: BridgeFuzzContext): FuzzRequest {
     return { target: kind, method: rng.chance(0.9) ? 'GET' : rng.pick(ODD_METHODS), path: p, headers, mutations, ...(kind === 'events' ? { stream: true } : {}) };
   }
   // hub:logout ends the workstation's hub session for the rest of the run: rarely.
-  const channel = rng.weighted(CHANNELS.map((c) => [c === 'hub:logout' ? 0.1 : c === 'library:openFolder' || c === 'library:importFiles' ? 0.5 : 1, c] as const));
+  const channel = rng.weighted(FUZZED_CHANNELS.map((c) => [c === 'hub:logout' ? 0.1 : c === 'library:openFolder' || c === 'library:importFiles' ? 0.5 : 1, c] as const));
   const input = validInput(rng, ctx, channel);
   let channelPath = encodeURIComponent(channel);
   let method = 'POST';
@@ -153,6 +160,24 @@ const jsonOf = (b: Buffer): unknown => {
     return undefined;
   }
 };
+
+/**
+ * Bridge findings of the fuzz reported for a fix in main/ (which the fuzz's author may not change;
+ * see the issue 8 line 10 report). Only these exact answers are left out of the count;
+ * every other 5xx fails the run. Remove a line when its fix lands.
+ *  B1: POST /api/library:pickFolder in browser mode answers 503 `unavailable` ("The folder picker
+ *      exists only in the desktop app"): a permanent property of the mode, not a failure of the
+ *      server; should be a 4xx (e.g. 404 or 409), as main/bridge/BrowserBridge.ts maps codes.
+ *  B2: a reportId holding a lone surrogate ({"reportId":"\ud800"}) passes the contract's Uid and
+ *      makes unfinished:takeOver throw URIError in encodeURIComponent (common/hub.ts HUB_PATHS):
+ *      500 `internal` "URI malformed"; should be 400 `invalid-input` (a storable Uid).
+ */
+export function knownBridgeFinding(e: Exchange): string | null {
+  const body = jsonOf(e.answer.body) as { error?: { code?: string; message?: string } } | undefined;
+  if (e.answer.status === 503 && e.request.target === 'library:pickFolder' && body?.error?.code === 'unavailable') return 'B1 pickFolder 503';
+  if (e.answer.status === 500 && body?.error?.code === 'internal' && body.error.message === 'URI malformed') return 'B2 lone surrogate reportId 500';
+  return null;
+}
 
 /** What is wrong with one answer, or null. */
 export function bridgeAnswerProblem(e: Exchange): string | null {
