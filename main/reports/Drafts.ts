@@ -1,6 +1,7 @@
-// Writing and reading reports: open (or create) the report for a study, crash-safe saves with the
-// full revision history, the list, revisions and the audit trail. Opening or getting a signed
-// report is audited (view-signed); reading for a close is not.
+// Writing and reading reports: open (or create) the report for a study, crash-safe saves with a
+// revision history that stays small (deltas and coalescing: ReportRepository.ts, "Revision
+// history"), the list, revisions and the audit trail. Opening or getting a signed report is
+// audited (view-signed); reading for a close is not.
 import { ContractError, type AuditEntry, type ReportListItem } from '../../common/contract.ts';
 import { isEditable, isSigned, type ReportState } from '../../common/lifecycle.ts';
 import { ReportContent, type CarriedText, type Report, type StudyRef } from '../../common/report.ts';
@@ -67,7 +68,7 @@ export class Drafts {
       const at = repo.iso();
       const json = JSON.stringify(content);
       repo.st.insertDraft.run(newId, ref.patientId, ref.studyUid, template.id, json, 0, opts.actor, at, at);
-      repo.st.insertRevision.run(newId, 0, at, opts.actor, json);
+      repo.appendRevision(newId, 0, at, opts.actor, json, 'created');
       repo.writeAudit(opts.actor, 'create', newId, 0, `template ${template.id}`);
       return newId;
     });
@@ -107,7 +108,8 @@ export class Drafts {
       const json = JSON.stringify(next);
       const changed = repo.st.updateDraft.run(next.templateId, json, revision, savedAt, reportId, baseRevision).changes;
       if (changed !== 1) throw new ContractError('conflict', 'The report changed while saving. Reload it.');
-      repo.st.insertRevision.run(reportId, revision, savedAt, actor, json);
+      repo.appendRevision(reportId, revision, savedAt, actor, json, next.templateId !== row.template_id ? 'template' : null);
+      repo.pruneHistory(reportId, revision, savedAt);
       repo.writeAudit(actor, 'edit', reportId, revision, `revision ${revision}`);
       if (next.templateId !== row.template_id) {
         repo.writeAudit(actor, 'template-change', reportId, revision, `${row.template_id} → ${next.templateId}`);
@@ -135,10 +137,16 @@ export class Drafts {
       });
   }
 
-  /** Every saved revision, oldest first (revision 0 is the draft as created). */
+  /**
+   * The kept revisions, oldest first, each with its full text: the first (the draft as created),
+   * every revision of the last hour of typing, one per minute before that (the text as it stood
+   * at the end of that minute), every template switch and take-over, and the current one. A
+   * signed report keeps every revision it had when it was signed. Every save, including those
+   * no longer listed here, stays in the audit trail with its revision number.
+   */
   revisions(reportId: string): RevisionEntry[] {
     this.repo.row(reportId);
-    return this.repo.st.revisions.all(reportId).map((r) => ({
+    return this.repo.history(reportId).map((r) => ({
       revision: r.revision,
       savedAt: r.saved_at,
       content: ReportContent.parse(JSON.parse(r.content)),
@@ -166,7 +174,7 @@ export class Drafts {
     if (this.repo.st.updateDraft.run(templateId, json, revision, at, row.id, row.revision).changes !== 1) {
       throw new ContractError('conflict', 'The report changed while switching template. Reload it.');
     }
-    this.repo.st.insertRevision.run(row.id, revision, at, actor, json);
+    this.repo.appendRevision(row.id, revision, at, actor, json, 'template');
     const pieces = (list: CarriedText[]): string => list.map((p) => `${p.label} (${p.fieldId}, ${p.templateTitle})`).join(', ');
     const detail = [
       ...(templateId === row.template_id ? [] : [`${row.template_id} → ${templateId}`]),

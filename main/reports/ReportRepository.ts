@@ -1,7 +1,27 @@
-// The report tables (migrations 0010, 0030, 0050) as rows and as `Report`s: prepared statements,
-// one transaction helper, the audit writer and the checks every writer shares (input parsing,
-// study binding, taken-over copies). The life cycle, take-over and settings build on this; the
-// database's triggers enforce immutability independently of it.
+// The report tables (migrations 0010, 0030, 0050, 0080) as rows and as `Report`s: prepared
+// statements, one transaction helper, the audit writer, the checks every writer shares (input
+// parsing, study binding, taken-over copies) and the revision history. The life cycle, take-over
+// and settings build on this; the database's triggers enforce immutability independently of it.
+//
+// Revision history (issue 8 finding 7: a full copy per autosave grew a database past 1 GB in a
+// day). Two measures, because each bounds what the other does not:
+// - Deltas bound the size of each revision, whatever the typing rate: a revision is stored as a
+//   delta against the report's newest full revision (a checkpoint), one level deep, so reading any
+//   revision is one checkpoint plus one delta, and a damaged delta can only ever affect itself. A
+//   new checkpoint is written when the delta would exceed 1/8 of the report (or 256 characters),
+//   so no revision costs more than an eighth of a full copy except the checkpoints. Every delta is
+//   applied back and compared with the text before it is written: one that does not give the
+//   exact text is not written; the full text is.
+// - Coalescing bounds how many revisions a long draft keeps: every revision of the last hour,
+//   and before that at most one per minute of typing (the last of the minute: the text as it was
+//   when the minute ended; minutes without typing cost nothing). Always kept: the first revision,
+//   the current one, and pinned boundaries (created, template switch, take-over). Pruning runs
+//   inside the save's transaction, at most PRUNE_LIMIT rows a save (a save makes one revision,
+//   so the backlog always shrinks), so it is as durable and as atomic as the save: a crash
+//   loses either the whole save or nothing.
+// What is never pruned: the report row (the current draft, full text), the revisions of a signed
+// report (the triggers of 0050 refuse it; the signed text itself is the immutable reports row),
+// the audit trail (every edit stays listed there with its revision number).
 import crypto from 'node:crypto';
 import { ContractError, type AuditEntry } from '../../common/contract.ts';
 import { isSigned, stateFromSignatures, type ReportState, type Role, type SignatureMeaning } from '../../common/lifecycle.ts';
@@ -61,6 +81,87 @@ interface AddendumRow {
   original_hash: string;
   text: string;
 }
+
+/** Why a revision is kept whatever the coalescing (migration 0080). */
+export type RevisionPin = 'created' | 'template' | 'take-over';
+
+/** A report_revisions row as stored: `content` is full JSON when `base` is null, else a delta against revision `base`. */
+interface StoredRevision {
+  revision: number;
+  saved_at: string;
+  actor: string;
+  content: string;
+  base: number | null;
+  pin: RevisionPin | null;
+}
+
+/** A revision as it was saved: `content` is the report's full JSON text. */
+export interface HistoryRevision {
+  revision: number;
+  saved_at: string;
+  actor: string;
+  content: string;
+}
+
+/** Every revision of the last hour is kept; before that, the last of each minute. */
+export const KEEP_EVERY_REVISION_MS = 60 * 60 * 1000;
+/** At most this many revisions are pruned in one save's transaction. */
+export const PRUNE_LIMIT = 64;
+const DELTA_MIN = 256;
+const DELTA_FRACTION = 8;
+
+/**
+ * A JSON delta: `s` a string edit (keep `p` leading and `q` trailing characters, insert `t`
+ * between); `o` an object's changed members (`d` members deleted, `k` the members' order when it
+ * differs from the base's); `v` a value replaced whole.
+ */
+type Delta = { s: [number, number, string] } | { o: Record<string, Delta>; d?: string[]; k?: string[] } | { v: unknown };
+
+const isObject = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
+
+function stringEdit(a: string, b: string): Delta {
+  const max = Math.min(a.length, b.length);
+  let p = 0;
+  while (p < max && a.charCodeAt(p) === b.charCodeAt(p)) p++;
+  let q = 0;
+  while (q < max - p && a.charCodeAt(a.length - 1 - q) === b.charCodeAt(b.length - 1 - q)) q++;
+  return { s: [p, q, b.slice(p, b.length - q)] };
+}
+
+/** The delta that makes `b` from `a`; undefined when they are the same. */
+function diff(a: unknown, b: unknown): Delta | undefined {
+  if (same(a, b)) return undefined;
+  if (typeof a === 'string' && typeof b === 'string') return stringEdit(a, b);
+  if (!isObject(a) || !isObject(b)) return { v: b };
+  const o: Record<string, Delta> = {};
+  for (const [key, value] of Object.entries(b)) {
+    const d = Object.hasOwn(a, key) ? diff(a[key], value) : { v: value };
+    if (d) o[key] = d;
+  }
+  const deleted = Object.keys(a).filter((key) => !Object.hasOwn(b, key));
+  const order = [...Object.keys(a).filter((key) => Object.hasOwn(b, key)), ...Object.keys(b).filter((key) => !Object.hasOwn(a, key))];
+  const keys = Object.keys(b);
+  return { o, ...(deleted.length > 0 ? { d: deleted } : {}), ...(order.join('\u0000') === keys.join('\u0000') ? {} : { k: keys }) };
+}
+
+function applyDelta(a: unknown, d: Delta): unknown {
+  if ('v' in d) return d.v;
+  if ('s' in d) {
+    const [p, q, t] = d.s;
+    if (typeof a !== 'string' || p + q > a.length) throw new Error('a string delta does not fit its base');
+    return a.slice(0, p) + t + a.slice(a.length - q);
+  }
+  if (!isObject(a)) throw new Error('an object delta does not fit its base');
+  const deleted = new Set(d.d ?? []);
+  const keys = d.k ?? [...Object.keys(a).filter((key) => !deleted.has(key)), ...Object.keys(d.o).filter((key) => !Object.hasOwn(a, key))];
+  const out: Record<string, unknown> = {};
+  for (const key of keys) out[key] = Object.hasOwn(d.o, key) ? applyDelta(a[key], d.o[key]!) : a[key];
+  return out;
+}
+
+/** The full JSON text a stored delta makes from its base's full JSON text. */
+const expand = (baseJson: string, deltaJson: string): string => JSON.stringify(applyDelta(JSON.parse(baseJson), JSON.parse(deltaJson) as Delta));
 
 export const sha256 = (text: string): string => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 
@@ -154,12 +255,33 @@ export class ReportRepository {
       updateDraft: db.prepare<[string, string, number, string, string, number]>(
         `UPDATE reports SET template_id = ?, content = ?, revision = ?, updated_at = ? WHERE id = ? AND state = 'draft' AND revision = ?`,
       ),
+      /** A full, unpinned revision (a corrected report's first). */
       insertRevision: db.prepare<[string, number, string, string, string]>(
         'INSERT INTO report_revisions (report_id, revision, saved_at, actor, content) VALUES (?, ?, ?, ?, ?)',
       ),
-      revisions: db.prepare<[string], { revision: number; saved_at: string; actor: string; content: string }>(
-        'SELECT revision, saved_at, actor, content FROM report_revisions WHERE report_id = ? ORDER BY revision',
+      appendRevision: db.prepare<[string, number, string, string, string, number | null, RevisionPin | null]>(
+        'INSERT INTO report_revisions (report_id, revision, saved_at, actor, content, base, pin) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
+      revisions: db.prepare<[string], StoredRevision>(
+        'SELECT revision, saved_at, actor, content, base, pin FROM report_revisions WHERE report_id = ? ORDER BY revision',
+      ),
+      newestFull: db.prepare<[string], { revision: number; content: string }>(
+        'SELECT revision, content FROM report_revisions WHERE report_id = ? AND base IS NULL ORDER BY revision DESC LIMIT 1',
+      ),
+      /** Revisions the coalescing lets go (see the header), oldest first: before the cutoff, not pinned, not first or current, and not the last of their minute. */
+      prunable: db.prepare<[{ report: string; cutoff: string; current: number; limit: number }], { revision: number; base: number | null }>(
+        `SELECT revision, base FROM (
+           SELECT revision, base, pin, saved_at, lead(saved_at) OVER w AS next_at, first_value(revision) OVER w AS first_revision
+           FROM report_revisions WHERE report_id = @report WINDOW w AS (ORDER BY revision))
+         WHERE pin IS NULL AND next_at IS NOT NULL AND revision <> first_revision AND revision < @current
+           AND julianday(saved_at) < julianday(@cutoff)
+           AND strftime('%Y-%m-%dT%H:%M', saved_at) = strftime('%Y-%m-%dT%H:%M', next_at)
+         ORDER BY revision LIMIT @limit`,
+      ),
+      deltasOf: db.prepare<[string, number], { revision: number }>('SELECT revision FROM report_revisions WHERE report_id = ? AND base = ?'),
+      deleteRevision: db.prepare<[string, number]>('DELETE FROM report_revisions WHERE report_id = ? AND revision = ?'),
+      deleteDeltas: db.prepare<[string]>('DELETE FROM report_revisions WHERE report_id = ? AND base IS NOT NULL'),
+      deleteHistory: db.prepare<[string]>('DELETE FROM report_revisions WHERE report_id = ?'),
       signDraft: db.prepare<[string, string, string, string, number]>(
         `UPDATE reports SET state = ?, exam = ?, updated_at = ? WHERE id = ? AND state = 'draft' AND revision = ?`,
       ),
@@ -218,6 +340,59 @@ export class ReportRepository {
       'conflict',
       `This draft was taken over by ${row.taken_over_by} at ${time}; your changes were not saved. Copy anything you need and tell them.`,
     );
+  }
+
+  /**
+   * Writes revision `revision` of a report whose full JSON is `json`: as a delta against the
+   * report's newest full revision when that delta is small and gives back exactly `json`, else in
+   * full. Call inside the writer's transaction.
+   */
+  appendRevision(reportId: string, revision: number, savedAt: string, actor: string, json: string, pin: RevisionPin | null = null): void {
+    const checkpoint = this.st.newestFull.get(reportId);
+    let base: number | null = null;
+    let content = json;
+    if (checkpoint && checkpoint.revision < revision) {
+      const delta = diff(JSON.parse(checkpoint.content), JSON.parse(json));
+      const deltaJson = JSON.stringify(delta ?? { o: {} });
+      if (deltaJson.length <= Math.max(DELTA_MIN, json.length / DELTA_FRACTION) && expand(checkpoint.content, deltaJson) === json) {
+        base = checkpoint.revision;
+        content = deltaJson;
+      }
+    }
+    this.st.appendRevision.run(reportId, revision, savedAt, actor, content, base, pin);
+  }
+
+  /**
+   * Deletes up to PRUNE_LIMIT revisions the coalescing lets go as of `savedAt` (the save being
+   * made, whose revision is `current`); returns how many. A checkpoint is deleted only with every
+   * delta stored against it (the triggers refuse otherwise). Call inside the save's transaction.
+   */
+  pruneHistory(reportId: string, current: number, savedAt: string): number {
+    const cutoff = new Date(Date.parse(savedAt) - KEEP_EVERY_REVISION_MS).toISOString();
+    const going = this.st.prunable.all({ report: reportId, cutoff, current, limit: PRUNE_LIMIT });
+    const goingSet = new Set(going.map((r) => r.revision));
+    const deltas = going.filter((r) => r.base !== null);
+    const checkpoints = going.filter((r) => r.base === null && this.st.deltasOf.all(reportId, r.revision).every((d) => goingSet.has(d.revision)));
+    for (const r of [...deltas, ...checkpoints]) this.st.deleteRevision.run(reportId, r.revision);
+    return deltas.length + checkpoints.length;
+  }
+
+  /** Deletes every revision of a draft: deltas before the checkpoints they are stored against. */
+  deleteHistory(reportId: string): void {
+    this.st.deleteDeltas.run(reportId);
+    this.st.deleteHistory.run(reportId);
+  }
+
+  /** Every kept revision of a report with its full JSON text, oldest first. */
+  history(reportId: string): HistoryRevision[] {
+    const rows = this.st.revisions.all(reportId);
+    const full = new Map(rows.filter((r) => r.base === null).map((r) => [r.revision, r.content]));
+    return rows.map((r) => {
+      if (r.base === null) return { revision: r.revision, saved_at: r.saved_at, actor: r.actor, content: r.content };
+      const baseJson = full.get(r.base);
+      if (baseJson === undefined) throw new ContractError('internal', `Revision ${r.revision} of report ${reportId} is stored against revision ${r.base}, which is missing.`);
+      return { revision: r.revision, saved_at: r.saved_at, actor: r.actor, content: expand(baseJson, r.content) };
+    });
   }
 
   writeAudit(actor: string, action: AuditAction, reportId: string, revision: number | null, detail: string): void {

@@ -36,7 +36,6 @@ export class TakeOver {
         `UPDATE reports SET state = 'draft', template_id = ?, content = ?, revision = ?, author = ?, updated_at = ?, taken_over_by = NULL, taken_over_at = NULL
          WHERE id = ? AND state = ?`,
       ),
-      deleteDraftRevisions: db.prepare<[string]>('DELETE FROM report_revisions WHERE report_id = ?'),
     };
   }
 
@@ -110,18 +109,19 @@ export class TakeOver {
         }
         if (existing.state !== 'draft') this.leave(existing, 'adopt');
         const hubByRevision = new Map(revisions.map((r) => [r.revision, JSON.stringify(r.content)]));
-        superseded = repo.st.revisions
-          .all(reportId)
+        superseded = repo
+          .history(reportId)
           .filter((l) => hubByRevision.get(l.revision) !== JSON.stringify(parseContent(JSON.parse(l.content))))
           .map((l) => ({ revision: l.revision, savedAt: l.saved_at, actor: l.actor, content: JSON.parse(l.content) as unknown }));
-        this.st.deleteDraftRevisions.run(reportId);
+        repo.deleteHistory(reportId);
         if (this.st.replaceDraft.run(current.content.templateId, currentJson, current.revision, author, at, reportId, existing.state).changes !== 1) {
           throw new ContractError('conflict', 'The report changed while taking it over. Reload it.');
         }
       } else {
         repo.st.insertDraft.run(reportId, ref.patientId, ref.studyUid, current.content.templateId, currentJson, current.revision, author, first.savedAt, at);
       }
-      for (const r of revisions) repo.st.insertRevision.run(reportId, r.revision, r.savedAt, r.author, JSON.stringify(r.content));
+      // The hub's history as given; the revision taken over is pinned (kept whatever the coalescing).
+      for (const r of revisions) repo.appendRevision(reportId, r.revision, r.savedAt, r.author, JSON.stringify(r.content), r === current ? 'take-over' : null);
       const numbers = revisions.map((r) => r.revision).join(', ');
       let detail = `taken over from ${previousOwner}; now owned by ${author}; revisions ${numbers} from the hub; current revision ${current.revision}`;
       if (superseded.length > 0) detail += `; local revisions replaced (kept here in full): ${JSON.stringify(superseded)}`;

@@ -8,6 +8,7 @@ import m0040 from './0040-exam-details.ts';
 import m0050 from './0050-signatures.ts';
 import m0060 from './0060-patient-identity.ts';
 import m0070 from './0070-corrections.ts';
+import m0080 from './0080-revision-history.ts';
 
 export interface Migration {
   version: number;
@@ -15,4 +16,4 @@ export interface Migration {
   up(db: Db): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0010, m0020, m0030, m0040, m0050, m0060, m0070];
+export const MIGRATIONS: readonly Migration[] = [m0010, m0020, m0030, m0040, m0050, m0060, m0070, m0080];
