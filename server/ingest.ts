@@ -172,6 +172,9 @@ function checkReport(user: SessionUser, p: SignedReportPayload): string {
 
 function checkAddendum(user: SessionUser, p: AddendumPayload): string {
   const a = p.addendum;
+  // The hub's read contract (a signature record's addendumId, common/report.ts) holds 1–64
+  // characters: an id it could store but not send back would break every read of the report.
+  if (a.id.length < 1 || a.id.length > 64) throw new HubError(400, 'invalid-input', `signed record: addendum.id must be 1–64 characters (it has ${a.id.length}).`);
   checkSigner(user, a.signature, 'addendum');
   if (!isMeaningfulText(a.text)) {
     throw new HubError(422, 'invalid-input', 'An addendum needs text: spaces, punctuation, symbols or invisible characters alone do not count.');

@@ -224,7 +224,7 @@ export async function callBridge<C extends Channel>(ctx: Pick<BridgeFuzzContext,
 }
 
 /** The workstation's services (the bundled sample, a hub on PostgreSQL, logged in) behind a browser-mode bridge. */
-export async function openBridgeFuzzTarget(label: string): Promise<BridgeFuzzTarget> {
+export async function openBridgeFuzzTarget(label: string, sampleDir = SAMPLE_DIR): Promise<BridgeFuzzTarget> {
   const hub = await openTestHub('postgres', label);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-fuzz-data-'));
   const rendererDir = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-fuzz-renderer-'));
@@ -233,7 +233,7 @@ export async function openBridgeFuzzTarget(label: string): Promise<BridgeFuzzTar
   fs.writeFileSync(path.join(folder, 'note.txt'), 'not a DICOM file');
   let bridge: Bridge | undefined;
   const services = await testServices(dataDir, {
-    sampleDir: SAMPLE_DIR,
+    sampleDir,
     hub: { baseUrl: hub.url, embedded: false },
     fileAccess: () => ({ fileBaseUrl: `${bridge!.origin}/files/`, fileAuthHeader: { name: TOKEN_HEADER, value: bridge!.token } }),
   });

@@ -3,7 +3,7 @@
 // what it stored. Each must now be a 4xx that names the problem and stores nothing.
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HUB_PATHS } from '../../common/hub.ts';
+import { HUB_PATHS, HubSignedReport } from '../../common/hub.ts';
 import { addUser, count, errorCode, http, loginAs, openTestHub, post, signableContent, signedAddendum, signedReport, type TestUser } from '../server/support.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
 
@@ -101,5 +101,19 @@ describe('hub fuzz findings', () => {
       clearTimeout(timer);
     }
     expect((await http(hub.url, 'HEAD', HUB_PATHS.events)).status).toBe(401);
+  });
+
+  it('an addendum id the read contract cannot carry (empty, or over 64 characters) is refused, so the report still reads back as the contract says', async () => {
+    const report = signedReport(rad);
+    expect((await post(hub.url, token, report)).status).toBe(201);
+    for (const id of ['', 'a'.repeat(65)]) {
+      const add = signedAddendum(rad, report);
+      const r = await post(hub.url, token, { ...add, addendum: { ...add.addendum, id } });
+      expect(r.status, r.text).toBe(400);
+      expect(errorCode(r)).toBe('invalid-input');
+    }
+    expect(await count(db, 'addenda WHERE report_id = $1', [report.report.id])).toBe(0);
+    const read = await http(hub.url, 'GET', HUB_PATHS.report(report.report.id), { token });
+    expect(HubSignedReport.safeParse(read.body).success, read.text).toBe(true);
   });
 });
