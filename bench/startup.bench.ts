@@ -77,7 +77,7 @@ function exited(child: ChildProcess): Promise<void> {
 /** One launch: spawn → bridge serves the sample and an online hub; then a clean stop. */
 async function launch(root: string, dataDir: string): Promise<Run> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'node', 'start.mjs'), '--browser', '--no-open', '--data-dir', dataDir], {
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'node', 'start.mjs'), '--browser', '--no-open', '--data-dir', dataDir, '--demo'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FAILSAFE_HUB_URL: '', FAILSAFE_STARTUP_TRACE: '1' },

@@ -191,7 +191,7 @@ async function measureVariant(label: string, root: string, browser: Browser, stu
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `failsafe-traffic-${label}-`));
   const stops: (() => Promise<void>)[] = [];
   try {
-    const hub = await run([path.join(root, 'dist/node/hub.mjs'), 'embedded', '--data', path.join(tmp, 'hub'), '--parent-stdin'], root, /HUB_READY (\{.*\})\n/, 'pipe');
+    const hub = await run([path.join(root, 'dist/node/hub.mjs'), 'embedded', '--data', path.join(tmp, 'hub'), '--parent-stdin', '--demo'], root, /HUB_READY (\{.*\})\n/, 'pipe');
     stops.push(async () => {
       hub.child.stdin?.end();
       await hub.stop();

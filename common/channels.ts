@@ -25,6 +25,7 @@ export const CHANNELS = [
   'reports:close',
   'hub:status',
   'hub:login',
+  'hub:createFirstUser',
   'hub:logout',
   'hub:confirmSigner',
   'sync:status',

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { CHANNELS, type Channel } from './channels.ts';
 import { Addendum, Profile, Report, ReportContent, storableString, StorableReportContent, StudyRef } from './report.ts';
-import { HubUser, UnfinishedList } from './hub.ts';
+import { FirstUserRequest, HubUser, UnfinishedList } from './hub.ts';
 import { issueText } from './validation.ts';
 import { parseIsoDateTime } from './signoff.ts';
 import { isMeaningfulText } from './text.ts';
@@ -20,6 +20,8 @@ export const AppInfo = z.object({
   /** Header to send with file requests (browser mode), or null. */
   fileAuthHeader: z.object({ name: z.string(), value: z.string() }).nullable(),
   sampleStudyUid: z.string().nullable(),
+  /** Demo mode (`npm start` from a checkout, or --demo): demo accounts, a data folder of its own, and the "not for patient data" banner. */
+  demo: z.boolean(),
 });
 export type AppInfo = z.infer<typeof AppInfo>;
 
@@ -134,6 +136,8 @@ export const HubStatus = z.object({
   unfinishedRefetchMinMs: z.number().int().positive(),
   /** Demo accounts of the embedded hub (shown on the login screen); empty otherwise. */
   demoUsers: z.array(z.object({ username: z.string(), password: z.string(), role: z.string(), name: z.string() })),
+  /** The embedded hub of an installed app has no account yet: the login screen asks the first user to create theirs. */
+  awaitingFirstUser: z.boolean(),
 });
 export type HubStatus = z.infer<typeof HubStatus>;
 
@@ -214,6 +218,8 @@ export const contract = {
   'reports:close': { input: z.object({ reportId: Uid }).strict(), output: z.object({ published: z.boolean() }) },
   'hub:status': { input: Empty, output: HubStatus },
   'hub:login': { input: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict(), output: HubStatus },
+  /** The first account of this workstation's embedded hub (only while it has none), then logged in. */
+  'hub:createFirstUser': { input: FirstUserRequest, output: HubStatus },
   'hub:logout': { input: Empty, output: HubStatus },
   /**
    * The logged-in user's password again before signing (21 CFR 11.200(a)): checked by the hub (a

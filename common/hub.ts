@@ -63,6 +63,8 @@ export const HUB_PATHS = {
   events: '/api/events',
   eventLog: '/api/events/log',
   policy: '/api/policy',
+  /** The embedded hub of an installed app: GET whether it waits for its first account, POST to create it. */
+  setup: '/api/setup',
 } as const;
 
 // ---- roles and permissions (domain.md §5): defined once, in common/lifecycle.ts -------------
@@ -96,6 +98,7 @@ export const HUB_ERROR_CODES = [
   'addendum-conflict', // a different addendum already exists with this id (409)
   'invalid-transition', // the report's life-cycle state does not allow this (409): an addendum to a provisional report, a second verification
   'already-signed', // a draft snapshot / take-over for a report already signed (409)
+  'first-user-exists', // POST /api/setup when the hub has an account already (409)
   'draft-taken-over', // this draft now belongs to someone else (409); details.newOwner
   'study-already-reported', // the study (or its exam's accession) has a signed report already (409, permanent): add an addendum; details name it
   'already-owner', // take-over of one's own draft (409)
@@ -142,6 +145,21 @@ export const LoginRequest = z.object({
   password: z.string().min(1).max(1024),
 }).strict();
 export type LoginRequest = z.infer<typeof LoginRequest>;
+
+/** The first account of a hub that has none (the installed app's embedded hub). */
+export const FirstUserRequest = z.object({
+  username: Username,
+  name: z.string().trim().min(1).max(200),
+  role: Role,
+  registration: z.string().trim().min(1).max(100),
+  password: z.string().min(10, 'a password needs at least 10 characters').max(1024),
+}).strict();
+export type FirstUserRequest = z.infer<typeof FirstUserRequest>;
+
+export const SetupState = z.object({ awaitingFirstUser: z.boolean() });
+export type SetupState = z.infer<typeof SetupState>;
+
+export const FirstUserCreated = z.object({ user: HubUser });
 
 export const LoginResponse = z.object({
   token: z.string(),

@@ -17,7 +17,7 @@ export interface RefusalMeaning {
 
 type IngestRefusalCode = Exclude<
   HubErrorCode,
-  'unauthenticated' | 'session-expired' | 'locked-out' | 'idempotency-key-in-flight' | 'original-not-synced' | 'already-signed' | 'draft-taken-over' | 'already-owner' | 'internal'
+  'unauthenticated' | 'session-expired' | 'locked-out' | 'idempotency-key-in-flight' | 'original-not-synced' | 'already-signed' | 'draft-taken-over' | 'already-owner' | 'first-user-exists' | 'internal'
 >;
 
 /** Every permanent refusal the hub's ingest route can give (common/hub.ts HUB_ERROR_CODES, minus the retried ones). */

@@ -8,6 +8,7 @@ import { ContractError, type AppEvent, type AppInfo, type Handlers, type HubStat
 import type { Profile, StudyRef } from '../common/report.ts';
 import { ROLE_LABELS, SIGNED_STATES, nothingToReadYet, roleMay, type Role } from '../common/lifecycle.ts';
 import { openDatabase, type Db } from './db/database.ts';
+import { BACKUP_DIR, BackupService } from './db/backup.ts';
 import { DicomIndexService } from './dicom/DicomIndexService.ts';
 import { ReportStore } from './reports/ReportStore.ts';
 import { WorkstationHub } from './hub/WorkstationHub.ts';
@@ -35,6 +36,11 @@ export interface ServicesOptions {
   trace?: (stage: string) => void;
   /** Encrypts the stored hub session (the desktop app: Electron safeStorage); without it the session file is owner-only plain text. */
   secretCodec?: SecretCodec;
+  /** Demo mode: the app says "Demo: not for patient data" (AppInfo.demo). */
+  demo?: boolean;
+  /** The daily checked backup (main/db/backup.ts): off only in tests that open many workstations; first run after `backupDelayMs` (30 s). */
+  backups?: boolean;
+  backupDelayMs?: number;
 }
 
 export interface HubOptions {
@@ -52,6 +58,7 @@ export interface Services {
   reports: ReportStore;
   events: EventEmitter<{ event: [AppEvent] }>;
   hub: WorkstationHub | null;
+  backups: BackupService;
   filePath(fileId: string): string | null;
   close(): Promise<void>;
 }
@@ -136,11 +143,21 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     : null;
   hub?.events.on('event', emit);
   hub?.start();
+  // A checked backup a day (main/db/backup.ts); a damaged database is said at once, in words.
+  const backups = new BackupService(db, opts.dataDir, {
+    damage: (problem, file) => {
+      const message = `The workstation's database failed its daily integrity check (${problem}). Keep working only on what you can check; tell IT. The damaged copy is ${file}; earlier backups are kept in ${path.join(opts.dataDir, BACKUP_DIR)} (npm start -- --restore-backup).`;
+      console.error(`Failsafe: ${message}`);
+      emit({ type: 'notice', level: 'critical', message });
+    },
+    error: (err) => console.error(`Failsafe: the daily backup could not be written: ${err instanceof Error ? err.message : String(err)}`),
+  });
+  if (opts.backups !== false) backups.start(opts.backupDelayMs);
   const needHub = (): WorkstationHub => {
     if (!hub) throw new ContractError('unavailable', 'This workstation runs without a hub (started with --no-hub).');
     return hub;
   };
-  const NO_HUB: HubStatus = { configured: false, url: null, embedded: false, online: false, user: null, pending: 0, failed: 0, unfinishedRefetchMinMs: UNFINISHED_REFETCH_MIN_MS, demoUsers: [] };
+  const NO_HUB: HubStatus = { configured: false, url: null, embedded: false, online: false, user: null, pending: 0, failed: 0, unfinishedRefetchMinMs: UNFINISHED_REFETCH_MIN_MS, demoUsers: [], awaitingFirstUser: false };
 
   const handlers: Handlers = {
     'app:info': () => ({
@@ -148,6 +165,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       version: opts.version,
       ...opts.fileAccess(),
       sampleStudyUid,
+      demo: opts.demo === true,
     }),
     'profile:get': () => reports.getProfile(),
     'profile:set': (p) => {
@@ -248,8 +266,13 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       const draft = reports.draftFor(reportId);
       return { published: hub && draft ? await hub.draftClosed(draft) : false };
     },
-    'hub:status': () => hub?.status() ?? NO_HUB,
+    'hub:status': async () => {
+      if (!hub) return NO_HUB;
+      if (!hub.status().user) await hub.refreshSetup();
+      return hub.status();
+    },
     'hub:login': ({ username, password }) => needHub().login(username, password),
+    'hub:createFirstUser': (input) => needHub().createFirstUser(input),
     'hub:logout': () => needHub().logout(),
     'hub:confirmSigner': ({ password }) => needHub().confirmSigner(password),
     'sync:status': ({ reportId }) => needHub().syncStatus(reportId),
@@ -268,8 +291,10 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     events,
     hub,
     filePath: (fileId) => index.filePath(fileId),
+    backups,
     close: async () => {
       await hub?.stop();
+      await backups.stop();
       events.removeAllListeners();
       db.close();
     },

@@ -39,6 +39,15 @@ function BootMessage({ error }: { error: string | null }) {
   );
 }
 
+/** Demo mode (AppInfo.demo): always on screen, from the first moment, above everything. */
+function DemoBanner() {
+  return (
+    <div className="demo-banner" role="note" data-testid="demo-banner">
+      Demo: not for patient data. Demo accounts with a published password; data in a folder of its own.
+    </div>
+  );
+}
+
 export function App() {
   const client = useClient();
   const [appInfo, setAppInfo] = useState<AppInfo | null>(null);
@@ -141,6 +150,7 @@ export function App() {
     return (
       <HubContext value={hub}>
         <OfflineBanner hub={hub} />
+        {appInfo.demo && <DemoBanner />}
         <main className="boot-message">
           <LoginScreen
             status={hub}
@@ -183,6 +193,7 @@ export function App() {
     <HubContext value={hub}>
       <ClaimsContext value={claims}>
       <div className="app">
+        {appInfo.demo && <DemoBanner />}
         <TopBar
           view={view}
           current={current?.study ?? null}

@@ -21,6 +21,7 @@ import { issueDetails, issueText } from '../common/validation.ts';
 import { EventDispatcher } from './events.ts';
 import { ACTION_WORDS, IngestBatcher, ingest } from './ingest.ts';
 import { readSignedReport } from './reports.ts';
+import { registerFirstUserSetup } from './setup.ts';
 
 export const HUB_VERSION = '0.1.0';
 
@@ -49,6 +50,8 @@ export interface BuildHubOptions {
    * no Origin; browsers always do on cross-origin requests.
    */
   loopbackOnly?: boolean;
+  /** The installed app's embedded hub (not in demo mode): serves GET/POST /api/setup for its first account (server/setup.ts). */
+  firstUserSetup?: boolean;
 }
 
 export const SESSION_CACHE_MS = 2000;
@@ -264,6 +267,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const permissions = (role: Role): HubAction[] => [...ROLE_PERMISSIONS[role]];
 
   app.get(HUB_PATHS.health, async (): Promise<HubHealth> => ({ ok: true, instanceId, storage: db.kind, version: HUB_VERSION }));
+  if (opts.firstUserSetup) registerFirstUserSetup(app, db, parse);
 
   app.post(HUB_PATHS.session, async (req, reply): Promise<LoginResponse | undefined> => {
     const body = parse(LoginRequest, req.body, 'login');

@@ -75,7 +75,7 @@ export class UserExistsError extends Error {
 export async function createUser(
   db: Queryable,
   input: { username: string; name: string; role: RoleT; registration: string; password: string },
-  opts: { allowShortPassword?: boolean; cost?: { N: number; r: number; p: number } } = {},
+  opts: { allowShortPassword?: boolean; cost?: { N: number; r: number; p: number }; demo?: boolean } = {},
 ): Promise<HubUser> {
   const schema = opts.allowShortPassword ? NewUser.extend({ password: z.string().min(1).max(1024) }) : NewUser;
   const parsed = schema.safeParse(input);
@@ -85,7 +85,8 @@ export async function createUser(
   const u = parsed.data;
   const hash = await hashPassword(u.password, opts.cost);
   const r = await db.query<UserRow>(
-    `INSERT INTO users (username, name, role, registration, password_hash) VALUES ($1, $2, $3, $4, $5)
+    // The demo mark only for demo accounts (the column's default is false; tests build databases of earlier releases with this).
+    `INSERT INTO users (username, name, role, registration, password_hash${opts.demo ? ', demo' : ''}) VALUES ($1, $2, $3, $4, $5${opts.demo ? ', true' : ''})
      ON CONFLICT (username) DO NOTHING RETURNING *`,
     [u.username, u.name, u.role, u.registration, hash],
   );
@@ -295,4 +296,46 @@ export async function changeAccount(
   });
   if (change !== 'enable') await db.query('SELECT pg_notify($1, $2)', [sessionChannel(db), String(out.user.id)]).catch(() => {});
   return { user: toHubUser(out.user), sessionsEnded: out.sessionsEnded };
+}
+
+/**
+ * The first account of a hub that has none but demo accounts (the installed app's embedded hub):
+ * created only while no other account exists, in one statement, so two first users at once make
+ * one account. False when an account exists already.
+ */
+export async function createFirstUser(db: HubDb, input: { username: string; name: string; role: RoleT; registration: string; password: string }, opts: { cost?: { N: number; r: number; p: number } } = {}): Promise<HubUser | null> {
+  const parsed = NewUser.safeParse(input);
+  if (!parsed.success) throw new Error(`invalid user: ${issueText(parsed.error, { root: 'user' })}`);
+  const u = parsed.data;
+  const hash = await hashPassword(u.password, opts.cost);
+  const { rows } = await db.transaction(async (tx) => {
+    // One first user: concurrent attempts serialise on this lock and the second finds the first.
+    await tx.query('SELECT pg_advisory_xact_lock(7020746866)');
+    const r = await tx.query<UserRow>(
+      `INSERT INTO users (username, name, role, registration, password_hash)
+       SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM users WHERE NOT demo)
+       ON CONFLICT (username) DO NOTHING RETURNING *`,
+      [u.username, u.name, u.role, u.registration, hash],
+    );
+    if (r.rows[0]) await tx.query(`INSERT INTO audit (at, actor_id, action, detail) VALUES (now(), $1, 'first-user-created', '{}')`, [r.rows[0].id]);
+    return r;
+  });
+  return rows[0] ? toHubUser(rows[0]) : null;
+}
+
+/** Whether the hub still waits for its first account (none but demo accounts). */
+export async function awaitingFirstUser(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ none: boolean }>('SELECT NOT EXISTS (SELECT 1 FROM users WHERE NOT demo) AS none');
+  return rows[0]?.none === true;
+}
+
+/** Out of demo mode: every demo account (published password) disabled, its sessions ended. Returns how many were enabled. */
+export async function disableDemoAccounts(db: HubDb, now = Date.now()): Promise<number> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ id: number }>('UPDATE users SET disabled = true WHERE demo AND NOT disabled RETURNING id');
+    if (rows.length > 0) {
+      await tx.query(`UPDATE sessions SET ended_at = $2, ended_reason = 'demo accounts disabled' WHERE user_id = ANY($1) AND ended_at IS NULL`, [rows.map((r) => r.id), new Date(now).toISOString()]);
+    }
+    return rows.length;
+  });
 }

@@ -14,7 +14,7 @@ const USAGE = `usage:
   hub user disable|enable|revoke-sessions --username U
   hub user reset-password --username U (--password-stdin | --password P)
   hub migrate
-  hub embedded --data DIR [--port N] [--parent-stdin]          single-user hub (PGlite, 127.0.0.1, demo users)
+  hub embedded --data DIR [--port N] [--parent-stdin] [--demo] single-user hub (PGlite, 127.0.0.1; demo users only with --demo)
 environment: DATABASE_URL (PostgreSQL; else embedded PGlite in --data / FAILSAFE_HUB_DATA, default ./hub-data),
   FAILSAFE_HUB_HOST, FAILSAFE_HUB_PORT (default 127.0.0.1:8787), FAILSAFE_HUB_POLICY, FAILSAFE_HUB_DB_SCHEMA
 roles: ${Role.options.join(', ')}`;
@@ -38,7 +38,7 @@ export async function main(argv: string[], early?: Promise<HubDb>): Promise<numb
       host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, policy: { type: 'string' },
       username: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, registration: { type: 'string' },
       password: { type: 'string' }, 'password-stdin': { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, log: { type: 'boolean' },
-      'parent-stdin': { type: 'boolean' },
+      'parent-stdin': { type: 'boolean' }, demo: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -72,9 +72,10 @@ export async function main(argv: string[], early?: Promise<HubDb>): Promise<numb
       await closeEarly(early);
       throw new HubConfigError('--port must be 0–65535');
     }
-    const hub = await startEmbeddedHub({ dataDir: cfg.dataDir, port, policy: cfg.policy, ...(early ? { db: early } : {}) });
+    const demo = values.demo === true;
+    const hub = await startEmbeddedHub({ dataDir: cfg.dataDir, port, policy: cfg.policy, demo, ...(early ? { db: early } : {}) });
     const demoUsers = hub.demoUsers.map((u) => ({ username: u.username, password: hub.demoPassword, role: u.role, name: u.name }));
-    console.log(`hub: embedded, listening on ${hub.url} (PGlite in ${cfg.dataDir}; demo users ${demoUsers.map((u) => u.username).join(', ')}, password "${hub.demoPassword}")`);
+    console.log(`hub: embedded, listening on ${hub.url} (PGlite in ${cfg.dataDir}; ${demo ? `demo users ${demoUsers.map((u) => u.username).join(', ')}, password "${hub.demoPassword}"` : 'no demo users'})`);
     console.log(`HUB_READY ${JSON.stringify({ url: hub.url, demoUsers })}`);
     let closing = false;
     const stop = (): void => {

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { DEMO_PASSWORD, DEMO_USERS } from './demo.ts';
 import { buildHub, type Hub } from './app.ts';
-import { createUser, UserExistsError } from './auth.ts';
+import { createUser, disableDemoAccounts, UserExistsError } from './auth.ts';
 import type { HubConfig } from './config.ts';
 import type { HubDb } from './db/adapter.ts';
 import { migrate } from './db/migrations.ts';
@@ -40,18 +40,21 @@ export async function startHub(cfg: HubConfig, opts: { logger?: boolean } = {}):
 export interface EmbeddedHub {
   url: string;
   hub: Hub;
-  /** The demo accounts created for this embedded hub (all share DEMO_PASSWORD). */
+  /** The demo accounts of this embedded hub in demo mode (all share DEMO_PASSWORD); none otherwise. */
   demoUsers: typeof DEMO_USERS;
   demoPassword: string;
   close(): Promise<void>;
 }
 
 /**
- * The single-user default: PGlite in `dataDir`, 127.0.0.1 only, demo users created on first
- * start (ONLY here, never for `npm run hub`). `port` 0 or omitted picks a free port.
+ * The single-user hub beside a workstation: PGlite in `dataDir`, 127.0.0.1 only. In demo mode
+ * (`demo`: `npm start` from a checkout) the demo accounts exist (ONLY here, never for `npm run
+ * hub`); otherwise (the installed app, an explicit data folder) every demo account is disabled
+ * and the first user creates their own account (POST /api/setup). `port` 0 or omitted picks a
+ * free port.
  */
 export async function startEmbeddedHub(opts: {
-  dataDir: string; port?: number; policy?: unknown;
+  dataDir: string; port?: number; policy?: unknown; demo?: boolean;
   /** PGlite in `dataDir`, already opening (server/cli.ts starts it before the hub's code loads). */
   db?: Promise<HubDb>;
 }): Promise<EmbeddedHub> {
@@ -62,20 +65,25 @@ export async function startEmbeddedHub(opts: {
     // Only the demo users not there yet (hashing all seven on every start cost seconds), hashed
     // concurrently (scrypt runs on libuv's pool). The demo password is public anyway: a cheaper
     // scrypt keeps the first start quick.
-    const { rows } = await db.query<{ username: string }>('SELECT username FROM users WHERE username = ANY($1)', [DEMO_USERS.map((u) => u.username)]);
-    const existing = new Set(rows.map((r) => r.username));
-    await Promise.all(
-      DEMO_USERS.filter((u) => !existing.has(u.username)).map(async (u) => {
-        try {
-          await createUser(db, { ...u, password: DEMO_PASSWORD }, { allowShortPassword: true, cost: { N: 1 << 14, r: 8, p: 1 } });
-        } catch (err) {
-          if (!(err instanceof UserExistsError)) throw err;
-        }
-      }),
-    );
-    const hub = await buildHub({ db, policy: opts.policy, ownsDb: true, migrate: false, loopbackOnly: true });
+    if (opts.demo) {
+      const { rows } = await db.query<{ username: string }>('SELECT username FROM users WHERE username = ANY($1)', [DEMO_USERS.map((u) => u.username)]);
+      const existing = new Set(rows.map((r) => r.username));
+      await db.query('UPDATE users SET disabled = false WHERE demo AND disabled');
+      await Promise.all(
+        DEMO_USERS.filter((u) => !existing.has(u.username)).map(async (u) => {
+          try {
+            await createUser(db, { ...u, password: DEMO_PASSWORD }, { allowShortPassword: true, cost: { N: 1 << 14, r: 8, p: 1 }, demo: true });
+          } catch (err) {
+            if (!(err instanceof UserExistsError)) throw err;
+          }
+        }),
+      );
+    } else {
+      await disableDemoAccounts(db);
+    }
+    const hub = await buildHub({ db, policy: opts.policy, ownsDb: true, migrate: false, loopbackOnly: true, firstUserSetup: !opts.demo });
     const url = await hub.listen(opts.port ?? 0, '127.0.0.1');
-    return { url, hub, demoUsers: DEMO_USERS, demoPassword: DEMO_PASSWORD, close: () => hub.close() };
+    return { url, hub, demoUsers: opts.demo ? DEMO_USERS : [], demoPassword: DEMO_PASSWORD, close: () => hub.close() };
   } catch (err) {
     await db.close().catch(() => {});
     throw err;

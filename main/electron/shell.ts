@@ -120,7 +120,8 @@ export function appProtocolHandler(rendererDir: string, filePath: (fileId: strin
 
 /** Electron used userData (~/.config/Failsafe on Linux) before both shells shared one folder. */
 function keepLegacyDataDir(e: Pick<ElectronApi, 'app'>, o: LaunchOptions, argv: readonly string[], env: NodeJS.ProcessEnv, log: (l: string) => void): LaunchOptions {
-  if (argv.some((a) => a === '--data-dir' || a.startsWith('--data-dir=')) || env['FAILSAFE_DATA_DIR']) return o;
+  // Demo mode keeps a folder of its own: an older install's (real) data is never opened as a demo.
+  if (o.demo || argv.some((a) => a === '--data-dir' || a.startsWith('--data-dir=')) || env['FAILSAFE_DATA_DIR']) return o;
   const legacy = e.app.getPath('userData');
   const has = (dir: string): boolean => fs.existsSync(path.join(dir, 'failsafe.sqlite'));
   if (path.resolve(legacy) === o.dataDir || !has(legacy) || has(o.dataDir)) return o;
@@ -148,7 +149,8 @@ function guardContents(e: Pick<ElectronApi, 'shell'>, contents: WebContents): vo
 export async function runShell(e: ElectronApi, opts: ShellOptions): Promise<Shell> {
   const log = opts.log ?? ((line: string) => console.log(line));
   await e.app.whenReady();
-  const options = keepLegacyDataDir(e, parseLaunchArgs(opts.argv, opts.env, { strict: false }), opts.argv, opts.env, log);
+  // The installed (packaged) app never runs in demo mode unless asked (--demo).
+  const options = keepLegacyDataDir(e, parseLaunchArgs(opts.argv, opts.env, { strict: false, packaged: e.app.isPackaged }), opts.argv, opts.env, log);
   // The hub child first: its start-up is the longest part of launching.
   const hub = beginHub({ launch: options, spawnHub: utilityHubSpawner(e, opts.hubScript), log });
   let win: BrowserWindow | null = null;

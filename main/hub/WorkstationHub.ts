@@ -21,6 +21,7 @@ import { formatDateTime } from '../../common/format.ts';
 import { messageOf } from '../../common/errorMessage.ts';
 import { OutboxSender, RefusedForGood, summarise } from '../sync/OutboxSender.ts';
 import { SqliteOutboxStore, type OutboxEntry } from '../sync/OutboxStore.ts';
+import type { FirstUserRequest } from '../../common/hub.ts';
 import { vaultBeside, type SessionVault } from './sessionVault.ts';
 import { SqlitePhoneLog } from '../sync/PhoneLog.ts';
 import { DraftPublisher, type DraftSink } from '../sync/DraftPublisher.ts';
@@ -125,6 +126,8 @@ export class WorkstationHub {
   private policyReading: Promise<void> | null = null;
   private readonly clock: SyncClock;
   private readonly vault: SessionVault;
+  /** The embedded hub's last answer: no account yet (refreshSetup). */
+  private awaitingFirst = false;
 
   constructor(opts: WorkstationHubOptions) {
     this.opts = opts;
@@ -313,7 +316,34 @@ export class WorkstationHub {
       failed,
       unfinishedRefetchMinMs: this.client.token ? this.refetchFloorMs : UNFINISHED_REFETCH_MIN_MS,
       demoUsers: this.opts.demoUsers ?? [],
+      awaitingFirstUser: !this.client.token && this.awaitingFirst,
     };
+  }
+
+  /**
+   * Asks the embedded hub whether it waits for its first account (the installed app's first
+   * start); the answer shows on the login screen. Unreachable: as before.
+   */
+  async refreshSetup(): Promise<boolean> {
+    if (!this.opts.embedded || this.client.token) return this.awaitingFirst;
+    try {
+      this.awaitingFirst = await this.client.awaitingFirstUser();
+    } catch {
+      // The next status read asks again.
+    }
+    return this.awaitingFirst;
+  }
+
+  /** Creates the embedded hub's first account, then logs in with it. */
+  async createFirstUser(input: FirstUserRequest): Promise<HubStatus> {
+    if (!this.opts.embedded) throw new ContractError('forbidden', "A department hub's accounts are added by its administrator (npm run hub -- user add).");
+    try {
+      await this.client.createFirstUser(input);
+    } catch (err) {
+      throw asContractError(err);
+    }
+    this.awaitingFirst = false;
+    return this.login(input.username, input.password);
   }
 
   /** The floor this session last read from the hub's site policy (the default if none, or unreadable). */

@@ -3,13 +3,15 @@
 // (./hub.ts), create the services with that hub wired in, and give back one stop() for all of
 // it. The database opens and the sample is indexed while the hub child boots.
 import type { AppInfo } from '../../common/contract.ts';
+import path from 'node:path';
+import { restoreBackup } from '../db/backup.ts';
 import { createServices, type Services, type ServicesOptions } from '../services.ts';
 import type { EmbeddedHubProcess } from './embeddedHub.ts';
 import type { HubStart } from './hub.ts';
 import type { LaunchOptions } from './options.ts';
 
 export interface ComposeOptions {
-  launch: Pick<LaunchOptions, 'dataDir'>;
+  launch: Pick<LaunchOptions, 'dataDir'> & Partial<Pick<LaunchOptions, 'demo' | 'restoreBackup'>>;
   /** From beginHub(): started by the shell as early as it could. */
   hub: HubStart;
   mode: AppInfo['mode'];
@@ -38,6 +40,10 @@ export async function compose(opts: ComposeOptions): Promise<Composed> {
   void fetch('data:,').then((r) => r.arrayBuffer(), () => undefined).catch(() => undefined);
   let services: Services;
   try {
+    if (opts.launch.restoreBackup) {
+      // Before the database opens: the chosen backup in its place, the current one moved aside.
+      console.log(`Failsafe: ${await restoreBackup(path.join(opts.launch.dataDir, 'failsafe.sqlite'), opts.launch.restoreBackup.from ?? undefined)}`);
+    }
     services = await createServices({
       dataDir: opts.launch.dataDir,
       mode: opts.mode,
@@ -46,6 +52,7 @@ export async function compose(opts: ComposeOptions): Promise<Composed> {
       ...(opts.sampleDir ? { sampleDir: opts.sampleDir } : {}),
       ...(opts.pickFolder ? { pickFolder: opts.pickFolder } : {}),
       ...(opts.secretCodec ? { secretCodec: opts.secretCodec } : {}),
+      demo: opts.launch.demo === true,
       hub: opts.hub.ready,
       ...(opts.trace ? { trace: opts.trace } : {}),
     });

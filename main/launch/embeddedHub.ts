@@ -47,9 +47,10 @@ export function nodeHubSpawner(hubScript: string, execPath: string = process.exe
 
 const READY = 'HUB_READY ';
 
-/** Runs the embedded hub on `dataDir`; `ready` waits for its HUB_READY line (at most `timeoutMs`). */
-export function startEmbeddedHubProcess(spawnHub: SpawnHub, dataDir: string, timeoutMs = 120_000): EmbeddedHubProcess {
-  const child = spawnHub(['embedded', '--data', dataDir]);
+/** Runs the embedded hub on `dataDir` (`demo`: with the demo accounts); `ready` waits for its HUB_READY line (at most `timeoutMs`). */
+export function startEmbeddedHubProcess(spawnHub: SpawnHub, dataDir: string, opts: { demo?: boolean; timeoutMs?: number } = {}): EmbeddedHubProcess {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const child = spawnHub(['embedded', '--data', dataDir, ...(opts.demo ? ['--demo'] : [])]);
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {

@@ -17,7 +17,7 @@ export interface HubStart {
 }
 
 export interface HubStartOptions {
-  launch: Pick<LaunchOptions, 'dataDir' | 'hub' | 'testTimings'>;
+  launch: Pick<LaunchOptions, 'dataDir' | 'hub' | 'testTimings' | 'demo'>;
   /** How this shell runs `hub embedded` (Node child or Electron utility process). */
   spawnHub: SpawnHub;
   log?: (line: string) => void;
@@ -39,11 +39,13 @@ export function beginHub(opts: HubStartOptions): HubStart {
     return { ready: Promise.resolve({ baseUrl: launch.hub.url, embedded: false, ...timings }), embedded: () => null, stop: async () => {} };
   }
   opts.trace?.('hub-spawned');
-  const child = startEmbeddedHubProcess(opts.spawnHub, path.join(launch.dataDir, 'hub'));
+  const child = startEmbeddedHubProcess(opts.spawnHub, path.join(launch.dataDir, 'hub'), { demo: launch.demo });
   let stopped = false;
   const ready = child.ready.then((h) => {
     opts.trace?.('hub-ready');
-    log(`Embedded hub at ${h.url} (demo users, password "demo": ${h.demoUsers.map((u) => u.username).join(', ')})`);
+    log(h.demoUsers.length > 0
+      ? `Embedded hub at ${h.url} (demo mode: demo users, password "demo": ${h.demoUsers.map((u) => u.username).join(', ')})`
+      : `Embedded hub at ${h.url} (no demo accounts)`);
     void child.exited.then((code) => {
       // The status bar shows the hub offline and signed reports pending; say why, too.
       if (!stopped) log(`The embedded hub stopped unexpectedly (exit ${code}): signed reports wait on this workstation; restart Failsafe.`);

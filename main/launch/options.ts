@@ -24,6 +24,19 @@ export interface LaunchOptions {
   port?: number;
   /** FAILSAFE_TEST_TIMINGS=1: short critical-delivery and draft-throttle timings for e2e tests. */
   testTimings: boolean;
+  /**
+   * Demo mode: the embedded hub's demo accounts (published password) and a "Demo: not for patient
+   * data" banner. What `npm start` from a checkout runs, in a data folder of its own
+   * (`<default>-demo`); `--demo` asks for it anywhere. The installed app and any explicit data
+   * folder (`--data-dir`, FAILSAFE_DATA_DIR) run without demo accounts: the first user creates
+   * theirs.
+   */
+  demo: boolean;
+  /**
+   * `--restore-backup` (the newest good backup) or `--restore-backup=FILE`: before the database
+   * opens, put that backup in its place (the current one is moved aside, not deleted).
+   */
+  restoreBackup?: { from: string | null };
 }
 
 export class LaunchOptionsError extends Error {}
@@ -32,11 +45,19 @@ export class LaunchOptionsError extends Error {}
  * Parses the launcher's flags. `strict` (npm start) refuses unknown flags; the Electron main
  * process passes false because Chromium and Electron add switches of their own.
  */
-export function parseLaunchArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, opts: { strict?: boolean } = {}): LaunchOptions {
+export function parseLaunchArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, opts: { strict?: boolean; packaged?: boolean } = {}): LaunchOptions {
+  // --restore-backup takes an optional value (=FILE), which parseArgs cannot say: read it here.
+  let restoreBackup: { from: string | null } | undefined;
+  const rest = argv.filter((a) => {
+    if (a === '--restore-backup') restoreBackup = { from: null };
+    else if (a.startsWith('--restore-backup=')) restoreBackup = { from: path.resolve(a.slice('--restore-backup='.length)) };
+    else return true;
+    return false;
+  });
   let values;
   try {
     ({ values } = parseArgs({
-      args: [...argv],
+      args: rest,
       options: {
         browser: { type: 'boolean', default: false },
         'no-open': { type: 'boolean', default: false },
@@ -44,6 +65,7 @@ export function parseLaunchArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
         port: { type: 'string' },
         hub: { type: 'string' },
         'no-hub': { type: 'boolean', default: false },
+        demo: { type: 'boolean', default: false },
       },
       strict: opts.strict ?? true,
       allowPositionals: !(opts.strict ?? true),
@@ -65,13 +87,17 @@ export function parseLaunchArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     if (!/^\d+$/.test(portFlag) || port < 0 || port > 65535) throw new LaunchOptionsError(`--port must be a number 0–65535, not "${portFlag}".`);
   }
   const dataDirFlag = str(values['data-dir']);
+  const chosenDir = dataDirFlag !== undefined || Boolean(env['FAILSAFE_DATA_DIR']);
+  const demo = values.demo === true || (!chosenDir && opts.packaged !== true);
   return {
-    dataDir: dataDirFlag ? path.resolve(dataDirFlag) : defaultDataDir(env),
+    dataDir: dataDirFlag ? path.resolve(dataDirFlag) : chosenDir || !demo ? defaultDataDir(env) : `${defaultDataDir(env)}-demo`,
+    demo,
     hub,
     browser: values.browser === true,
     open: values['no-open'] !== true && !env['CI'],
     ...(port !== undefined ? { port } : {}),
     testTimings: env['FAILSAFE_TEST_TIMINGS'] === '1',
+    ...(restoreBackup ? { restoreBackup } : {}),
   };
 }
 
@@ -87,7 +113,7 @@ function checkHubUrl(raw: string, from: string): string {
 }
 
 /** The flags that give another process (the Electron main process) the same options. */
-export function launchArgs(o: Pick<LaunchOptions, 'dataDir' | 'hub'>): string[] {
+export function launchArgs(o: Pick<LaunchOptions, 'dataDir' | 'hub' | 'demo'>): string[] {
   const hub = o.hub.kind === 'none' ? ['--no-hub'] : o.hub.kind === 'department' ? [`--hub=${o.hub.url}`] : [];
-  return [`--data-dir=${o.dataDir}`, ...hub];
+  return [`--data-dir=${o.dataDir}`, ...hub, ...(o.demo ? ['--demo'] : [])];
 }

@@ -9,6 +9,7 @@ import {
   DraftSnapshot,
   DraftWithHistory,
   EventLog,
+  FirstUserCreated,
   HUB_PATHS,
   HubEvent,
   HubHealth,
@@ -18,11 +19,13 @@ import {
   LoginResponse,
   REPLAYED_HEADER,
   SessionInfo,
+  SetupState,
   SitePolicy,
   TakeOverRequest,
   TakeOverResponse,
   TakenFromMeList,
   UnfinishedList,
+  type FirstUserRequest,
   type HubUser,
 } from '../../common/hub.ts';
 import type { z } from 'zod';
@@ -154,6 +157,21 @@ export class HubClient implements SignedReportSink {
   /** The password again before signing (POST /api/session/confirm): checked by the hub, counted towards lockout, never kept. */
   async confirmSigner(password: string): Promise<ConfirmSignerResponse> {
     return this.request('POST', HUB_PATHS.sessionConfirm, ConfirmSignerResponse, { body: { password } });
+  }
+
+  /** Whether the (embedded) hub waits for its first account; a hub without the setup route never does. */
+  async awaitingFirstUser(): Promise<boolean> {
+    try {
+      return (await this.request('GET', HUB_PATHS.setup, SetupState, { auth: false })).awaitingFirstUser;
+    } catch (err) {
+      if (err instanceof HubError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
+  /** Creates the first account of a hub that has none (POST /api/setup). */
+  async createFirstUser(input: FirstUserRequest): Promise<HubUser> {
+    return (await this.request('POST', HUB_PATHS.setup, FirstUserCreated, { body: input, auth: false })).user;
   }
 
   async health(signal?: AbortSignal): Promise<HubHealth> {

@@ -3,6 +3,7 @@
 // A database migrated by a newer hub is refused (the hub would not understand it).
 import { REPORT_STATES, ROLES as LIFECYCLE_ROLES, SIGNATURE_MEANINGS, SIGNED_STATES, TRANSITIONS, type ReportState } from '../../common/lifecycle.ts';
 import type { HubDb } from './adapter.ts';
+import { DEMO_USERS } from '../demo.ts';
 
 export interface Migration {
   id: number;
@@ -345,6 +346,17 @@ CREATE TABLE login_failures (
   last_failure_at timestamptz NOT NULL
 );
 CREATE INDEX login_failures_age ON login_failures (last_failure_at);
+`,
+  },
+  {
+    id: 6,
+    name: 'demo accounts marked: they exist only while the embedded hub runs in demo mode, disabled otherwise',
+    // The accounts server/demo.ts creates (published password) are marked, those made before this
+    // migration by their username and registration together; a hub started out of demo mode
+    // disables every marked account (server/hub.ts startEmbeddedHub).
+    sql: `
+ALTER TABLE users ADD COLUMN demo boolean NOT NULL DEFAULT false;
+UPDATE users SET demo = true WHERE (username, registration) IN (${DEMO_USERS.map((u) => `(${lit(u.username)}, ${lit(u.registration)})`).join(', ')});
 `,
   },
 ];

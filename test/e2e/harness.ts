@@ -30,11 +30,12 @@ export function tempDataDir(prefix = 'failsafe-e2e-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export async function startApp(opts: { dataDir?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<RunningApp> {
+/** `demo` (default true): the demo accounts the tests log in with (`--demo`); false runs as an installed app does, without them. */
+export async function startApp(opts: { dataDir?: string; env?: NodeJS.ProcessEnv; args?: string[]; demo?: boolean } = {}): Promise<RunningApp> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const child = spawn(
     process.execPath,
-    [path.join(repoRoot, 'dist', 'node', 'start.mjs'), '--browser', '--no-open', '--data-dir', dataDir, ...(opts.args ?? [])],
+    [path.join(repoRoot, 'dist', 'node', 'start.mjs'), '--browser', '--no-open', '--data-dir', dataDir, ...(opts.demo === false ? [] : ['--demo']), ...(opts.args ?? [])],
     { cwd: repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

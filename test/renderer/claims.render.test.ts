@@ -15,7 +15,7 @@ import { Library } from '../../renderer/Library.tsx';
 
 const api = new Proxy({} as FailsafeApi, { get: () => () => new Promise(() => undefined) });
 const client: Client = { api, events: null, transport: 'http', callKeepalive: () => new Promise(() => undefined) };
-const appInfo: AppInfo = { mode: 'browser', version: 'test', fileBaseUrl: 'http://127.0.0.1/files/', fileAuthHeader: null, sampleStudyUid: null };
+const appInfo: AppInfo = { mode: 'browser', version: 'test', fileBaseUrl: 'http://127.0.0.1/files/', fileAuthHeader: null, sampleStudyUid: null, demo: false };
 
 const since = new Date(Date.now() - 5 * 60_000).toISOString();
 const claim = (over: Partial<StudyClaim>): StudyClaim => ({ reportId: 'r1', ownerName: 'Dr Xavier Other', ownerUsername: 'xavier', since, closed: false, mine: false, ...over });

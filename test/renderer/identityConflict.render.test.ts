@@ -23,7 +23,7 @@ import { image, type El } from '../main/dicom/synth.ts';
 
 const api = new Proxy({} as FailsafeApi, { get: () => () => new Promise(() => undefined) });
 const client: Client = { api, events: null, transport: 'http', callKeepalive: () => new Promise(() => undefined) };
-const appInfo: AppInfo = { mode: 'browser', version: 'test', fileBaseUrl: 'http://127.0.0.1/files/', fileAuthHeader: null, sampleStudyUid: null };
+const appInfo: AppInfo = { mode: 'browser', version: 'test', fileBaseUrl: 'http://127.0.0.1/files/', fileAuthHeader: null, sampleStudyUid: null, demo: false };
 
 function text(el: ReactElement): string {
   return renderToStaticMarkup(createElement(ClientContext, { value: client }, el))

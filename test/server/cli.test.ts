@@ -195,7 +195,7 @@ describe.each([
 describe('embedded hub (npm start default)', () => {
   it('runs as `hub embedded --parent-stdin`, prints HUB_READY with its URL and the demo users, serves them and exits when its parent goes', async () => {
     const dataDir = path.join(tmp, 'embedded-cli');
-    const child = spawn(process.execPath, [bundle, 'embedded', '--data', dataDir, '--parent-stdin'], { env: { PATH: process.env['PATH'] ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bundle, 'embedded', '--data', dataDir, '--parent-stdin', '--demo'], { env: { PATH: process.env['PATH'] ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     let out = '';
     const ready = await new Promise<string>((resolve, reject) => {
@@ -232,7 +232,7 @@ describe('embedded hub (npm start default)', () => {
   });
 
   it('answers only its own loopback address and no web page: a rebound Host or any Origin is refused before the demo login (issue 8 finding 10)', async () => {
-    const hub = await startEmbeddedHub({ dataDir: path.join(tmp, 'embedded-rebinding') });
+    const hub = await startEmbeddedHub({ dataDir: path.join(tmp, 'embedded-rebinding'), demo: true });
     try {
       const port = Number(new URL(hub.url).port);
       const login = JSON.stringify({ username: 'radiologist', password: hub.demoPassword });
@@ -267,9 +267,43 @@ describe('embedded hub (npm start default)', () => {
     }
   });
 
+  it('out of demo mode (the installed app, an explicit data folder): no demo account works, and the first user creates theirs, once (issue 8 line 8)', async () => {
+    const dataDir = path.join(tmp, 'embedded-real');
+    // The folder was once run in demo mode: its demo accounts (published password) exist.
+    const demo = await startEmbeddedHub({ dataDir, demo: true });
+    const demoLogin = await http<LoginResponse>(demo.url, 'POST', '/api/session', { body: { username: 'radiologist', password: 'demo' } });
+    expect(demoLogin.status).toBe(200);
+    expect((await http(demo.url, 'GET', '/api/setup')).status).toBe(404);
+    await demo.close();
+
+    const real = await startEmbeddedHub({ dataDir });
+    try {
+      expect(real.demoUsers).toEqual([]);
+      expect((await http(real.url, 'POST', '/api/session', { body: { username: 'radiologist', password: 'demo' } })).status).toBe(401);
+      expect((await http(real.url, 'GET', '/api/unfinished', { token: demoLogin.body.token })).status).toBe(401);
+      expect((await http<{ awaitingFirstUser: boolean }>(real.url, 'GET', '/api/setup')).body).toEqual({ awaitingFirstUser: true });
+      const first = { username: 'ada', name: 'Dr Ada Lovelace', role: 'radiologist', registration: 'GMC 1234567', password: 'correct horse battery' };
+      expect((await http(real.url, 'POST', '/api/setup', { body: { ...first, password: 'short' } })).status).toBe(400);
+      // Two first users at once: one account.
+      const [a, b] = await Promise.all([
+        http(real.url, 'POST', '/api/setup', { body: first }),
+        http(real.url, 'POST', '/api/setup', { body: { ...first, username: 'mallory', name: 'Mallory' } }),
+      ]);
+      expect([a.status, b.status].sort()).toEqual([201, 409]);
+      expect((await http<{ awaitingFirstUser: boolean }>(real.url, 'GET', '/api/setup')).body).toEqual({ awaitingFirstUser: false });
+      const { rows } = await real.hub.db.query<{ username: string }>('SELECT username FROM users WHERE NOT demo');
+      expect(rows).toHaveLength(1);
+      const winner = rows[0]!.username === 'ada' ? first : { ...first, username: 'mallory' };
+      expect((await http(real.url, 'POST', '/api/session', { body: { username: winner.username, password: winner.password } })).status).toBe(200);
+      expect((await http(real.url, 'POST', '/api/setup', { body: { ...first, username: 'eve' } })).status).toBe(409);
+    } finally {
+      await real.close();
+    }
+  });
+
   it('creates demo users once, keeps its data in the folder across restarts', async () => {
     const dataDir = path.join(tmp, 'embedded');
-    const first = await startEmbeddedHub({ dataDir });
+    const first = await startEmbeddedHub({ dataDir, demo: true });
     let reportId = '';
     try {
       expect(first.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -282,7 +316,7 @@ describe('embedded hub (npm start default)', () => {
     } finally {
       await first.close();
     }
-    const second = await startEmbeddedHub({ dataDir });
+    const second = await startEmbeddedHub({ dataDir, demo: true });
     try {
       const login = await http<LoginResponse>(second.url, 'POST', '/api/session', { body: { username: 'radiologist', password: second.demoPassword } });
       const got = await http(second.url, 'GET', `/api/reports/${reportId}`, { token: login.body.token });

@@ -90,9 +90,10 @@ async function onlineStatus(double: ElectronDouble): Promise<HubStatus> {
 
 describe('Electron main process with the embedded hub (the default)', () => {
   it('runs the real embedded hub child, wires it (status online, demo login) and indexes the sample; quitting ends the child', async () => {
-    const { double, shell, dataDir } = await launch([], { sample: realSample });
+    const { double, shell, dataDir } = await launch(['--demo'], { sample: realSample });
     expect(double.forks).toHaveLength(1);
     expect(double.forks[0]!.args.slice(0, 1)).toEqual(['embedded']);
+    expect(double.forks[0]!.args).toContain('--demo');
     const pid = shell.composed.embeddedHub?.pid;
     expect(pid).toBeGreaterThan(0);
 
@@ -183,8 +184,10 @@ describe('Electron main process with a department hub or none', () => {
     running.push({ double: fresh, shell: null });
     prepareElectron(fresh.electron);
     const base = { argv: ['/opt/electron', 'main.cjs', '--no-hub'], env: { XDG_DATA_HOME: xdg }, rendererDir, preload: 'p.cjs', sampleDir: emptySample, hubScript, log: () => {} };
+    // An installed (packaged) app: the per-user folder, no demo mode.
+    (fresh.electron.app as { isPackaged: boolean }).isPackaged = true;
     const a = await runShell(fresh.electron, base);
-    expect(a.options.dataDir).toBe(path.join(xdg, 'failsafe')); // what browser mode uses too
+    expect(a.options).toMatchObject({ dataDir: path.join(xdg, 'failsafe'), demo: false }); // what browser mode uses with the same folder
     fresh.app.quit();
     await fresh.quitted();
 
@@ -195,6 +198,7 @@ describe('Electron main process with a department hub or none', () => {
     const old = createElectronDouble({ userData: legacy });
     running.push({ double: old, shell: null });
     prepareElectron(old.electron);
+    (old.electron.app as { isPackaged: boolean }).isPackaged = true;
     const b = await runShell(old.electron, { ...base, env: { XDG_DATA_HOME: path.join(tmp, 'xdg-empty') } });
     expect(b.options.dataDir).toBe(legacy);
   });

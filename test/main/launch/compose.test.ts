@@ -52,7 +52,7 @@ async function runLauncher(args: string[], until: RegExp): Promise<{ child: Chil
 
 describe('compose: the launcher with the embedded hub', () => {
   it('wires the real hub child into the services (status online, demo login) with the sample indexed; stop() ends the child', async () => {
-    const launch = parseLaunchArgs(['--data-dir', path.join(tmp, 'first')], {});
+    const launch = parseLaunchArgs(['--data-dir', path.join(tmp, 'first'), '--demo'], {});
     const stages: string[] = [];
     const hub = beginHub({ launch, spawnHub: nodeHubSpawner(hubScript), trace: (s) => stages.push(s) });
     const composed = await compose({

@@ -6,9 +6,20 @@ import { launchArgs, LaunchOptionsError, parseLaunchArgs } from '../../../main/l
 import { defaultDataDir } from '../../../main/paths.ts';
 
 describe('launcher options', () => {
-  it('defaults: the embedded hub, the per-user data folder, the browser opened', () => {
+  it('defaults: the embedded hub, the browser opened; from a checkout demo mode in a data folder of its own, installed the per-user folder without demo', () => {
     const env = { XDG_DATA_HOME: '/home/u/.data' };
-    expect(parseLaunchArgs([], env)).toEqual({ dataDir: defaultDataDir(env), hub: { kind: 'embedded' }, browser: false, open: true, testTimings: false });
+    expect(parseLaunchArgs([], env)).toEqual({ dataDir: `${defaultDataDir(env)}-demo`, demo: true, hub: { kind: 'embedded' }, browser: false, open: true, testTimings: false });
+    expect(parseLaunchArgs([], env, { packaged: true })).toMatchObject({ dataDir: defaultDataDir(env), demo: false });
+  });
+
+  it('an explicit data folder (flag or FAILSAFE_DATA_DIR) is never demo mode unless --demo asks for it (issue 8 line 8)', () => {
+    expect(parseLaunchArgs(['--data-dir', '/srv/ws'], {})).toMatchObject({ dataDir: '/srv/ws', demo: false });
+    expect(parseLaunchArgs([], { FAILSAFE_DATA_DIR: '/srv/ws2' })).toMatchObject({ dataDir: '/srv/ws2', demo: false });
+    expect(parseLaunchArgs(['--data-dir', '/srv/ws', '--demo'], {})).toMatchObject({ dataDir: '/srv/ws', demo: true });
+    expect(parseLaunchArgs(['--demo'], { XDG_DATA_HOME: '/x' }, { packaged: true })).toMatchObject({ dataDir: '/x/failsafe-demo', demo: true });
+    // The Electron child launched by npm start gets the same mode.
+    expect(launchArgs(parseLaunchArgs([], { XDG_DATA_HOME: '/x' }))).toEqual(['--data-dir=/x/failsafe-demo', '--demo']);
+    expect(launchArgs(parseLaunchArgs(['--data-dir', '/srv/ws'], {}))).toEqual(['--data-dir=/srv/ws']);
   });
 
   it('--hub URL or FAILSAFE_HUB_URL name the department hub; the flag wins; --no-hub wins over the environment', () => {
