@@ -268,17 +268,22 @@ export class ReportRepository {
       newestFull: db.prepare<[string], { revision: number; content: string }>(
         'SELECT revision, content FROM report_revisions WHERE report_id = ? AND base IS NULL ORDER BY revision DESC LIMIT 1',
       ),
-      /** Revisions the coalescing lets go (see the header), oldest first: before the cutoff, not pinned, not first or current, and not the last of their minute. */
-      prunable: db.prepare<[{ report: string; cutoff: string; current: number; limit: number }], { revision: number; base: number | null }>(
+      /**
+       * Revisions the coalescing lets go (see the header), oldest first: before the cutoff, not
+       * pinned, not first or current, not the last of their minute, and (checkpoints) no delta
+       * stored against them. Only rows before `scanEnd` (cutoff + 1 minute) are read: a row that
+       * can go has its successor within the same minute.
+       */
+      prunable: db.prepare<[{ report: string; cutoff: string; scanEnd: string; current: number; limit: number }], { revision: number; base: number | null }>(
         `SELECT revision, base FROM (
            SELECT revision, base, pin, saved_at, lead(saved_at) OVER w AS next_at, first_value(revision) OVER w AS first_revision
-           FROM report_revisions WHERE report_id = @report WINDOW w AS (ORDER BY revision))
+           FROM report_revisions WHERE report_id = @report AND saved_at < @scanEnd WINDOW w AS (ORDER BY revision)) h
          WHERE pin IS NULL AND next_at IS NOT NULL AND revision <> first_revision AND revision < @current
+           AND (base IS NOT NULL OR NOT EXISTS (SELECT 1 FROM report_revisions d WHERE d.report_id = @report AND d.base = h.revision))
            AND julianday(saved_at) < julianday(@cutoff)
            AND strftime('%Y-%m-%dT%H:%M', saved_at) = strftime('%Y-%m-%dT%H:%M', next_at)
          ORDER BY revision LIMIT @limit`,
       ),
-      deltasOf: db.prepare<[string, number], { revision: number }>('SELECT revision FROM report_revisions WHERE report_id = ? AND base = ?'),
       deleteRevision: db.prepare<[string, number]>('DELETE FROM report_revisions WHERE report_id = ? AND revision = ?'),
       deleteDeltas: db.prepare<[string]>('DELETE FROM report_revisions WHERE report_id = ? AND base IS NOT NULL'),
       deleteHistory: db.prepare<[string]>('DELETE FROM report_revisions WHERE report_id = ?'),
@@ -364,17 +369,18 @@ export class ReportRepository {
 
   /**
    * Deletes up to PRUNE_LIMIT revisions the coalescing lets go as of `savedAt` (the save being
-   * made, whose revision is `current`); returns how many. A checkpoint is deleted only with every
-   * delta stored against it (the triggers refuse otherwise). Call inside the save's transaction.
+   * made, whose revision is `current`); returns how many. A checkpoint is deleted only once no
+   * delta is stored against it (the triggers refuse otherwise). Call inside the save's transaction.
    */
   pruneHistory(reportId: string, current: number, savedAt: string): number {
-    const cutoff = new Date(Date.parse(savedAt) - KEEP_EVERY_REVISION_MS).toISOString();
-    const going = this.st.prunable.all({ report: reportId, cutoff, current, limit: PRUNE_LIMIT });
-    const goingSet = new Set(going.map((r) => r.revision));
-    const deltas = going.filter((r) => r.base !== null);
-    const checkpoints = going.filter((r) => r.base === null && this.st.deltasOf.all(reportId, r.revision).every((d) => goingSet.has(d.revision)));
-    for (const r of [...deltas, ...checkpoints]) this.st.deleteRevision.run(reportId, r.revision);
-    return deltas.length + checkpoints.length;
+    const cutoffMs = Date.parse(savedAt) - KEEP_EVERY_REVISION_MS;
+    if (Number.isNaN(cutoffMs)) return 0;
+    const cutoff = new Date(cutoffMs).toISOString();
+    const scanEnd = new Date(cutoffMs + 60_000).toISOString();
+    // A checkpoint is a candidate only once no delta is stored against it (its deltas go first, on earlier saves).
+    const going = this.st.prunable.all({ report: reportId, cutoff, scanEnd, current, limit: PRUNE_LIMIT });
+    for (const r of going) this.st.deleteRevision.run(reportId, r.revision);
+    return going.length;
   }
 
   /** Deletes every revision of a draft: deltas before the checkpoints they are stored against. */
@@ -387,11 +393,13 @@ export class ReportRepository {
   history(reportId: string): HistoryRevision[] {
     const rows = this.st.revisions.all(reportId);
     const full = new Map(rows.filter((r) => r.base === null).map((r) => [r.revision, r.content]));
+    const parsed = new Map<number, unknown>();
     return rows.map((r) => {
       if (r.base === null) return { revision: r.revision, saved_at: r.saved_at, actor: r.actor, content: r.content };
       const baseJson = full.get(r.base);
       if (baseJson === undefined) throw new ContractError('internal', `Revision ${r.revision} of report ${reportId} is stored against revision ${r.base}, which is missing.`);
-      return { revision: r.revision, saved_at: r.saved_at, actor: r.actor, content: expand(baseJson, r.content) };
+      if (!parsed.has(r.base)) parsed.set(r.base, JSON.parse(baseJson));
+      return { revision: r.revision, saved_at: r.saved_at, actor: r.actor, content: JSON.stringify(applyDelta(parsed.get(r.base), JSON.parse(r.content) as Delta)) };
     });
   }
 

@@ -33,9 +33,9 @@ const SCHEMA = /* sql */ `
 ALTER TABLE report_revisions ADD COLUMN base INTEGER CHECK (base IS NULL OR base >= 0);
 ALTER TABLE report_revisions ADD COLUMN pin TEXT CHECK (pin IS NULL OR pin IN ${sqlList(REVISION_PINS)});
 
--- The history's times and kinds without reading any content (covering); the newest checkpoint;
+-- The history's older part by time, without reading any content (covering); the newest checkpoint;
 -- the deltas stored against a checkpoint.
-CREATE INDEX report_revisions_history ON report_revisions (report_id, revision, saved_at, base, pin);
+CREATE INDEX report_revisions_history ON report_revisions (report_id, saved_at, revision, base, pin);
 CREATE INDEX report_revisions_full ON report_revisions (report_id, revision) WHERE base IS NULL;
 CREATE INDEX report_revisions_by_base ON report_revisions (report_id, base) WHERE base IS NOT NULL;
 

@@ -34,6 +34,9 @@ const FINDINGS_TEXT =
   'The ventricles and sulci are of normal size for age. No midline shift. The basal cisterns are patent. ' +
   'The visualised paranasal sinuses and mastoid air cells are clear. No calvarial fracture is identified. ';
 
+/** When the crash child's simulated day starts (crashChild.ts with a clock step). */
+export const CRASH_DAY_START = Date.parse('2026-03-02T08:00:00.000Z');
+
 /** The report as typed after `n` keystrokes: the findings grow by one character per keystroke. */
 export function typedContent(n: number): ReportContent {
   let text = '';

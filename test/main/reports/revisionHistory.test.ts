@@ -10,11 +10,11 @@ import { KEEP_EVERY_REVISION_MS, PRUNE_LIMIT } from '../../../main/reports/Repor
 import { ReportStore } from '../../../main/reports/ReportStore.ts';
 import { CT_HEAD, fixtureExam, RADIOLOGIST, signableContent, STUDY_A, STUDY_B, tempDb, typedContent } from './fixtures.ts';
 
+const START = Date.parse('2026-03-02T08:00:00.000Z');
 let db: Db;
 let dir: string;
-let clock: number;
+let clock = START;
 let store: ReportStore;
-const START = Date.parse('2026-03-02T08:00:00.000Z');
 const ADA = RADIOLOGIST.name;
 
 beforeEach(() => {
@@ -110,8 +110,12 @@ describe('coalescing', () => {
     type(r.id, 21, Array.from({ length: 20 }, (_, i) => ({ ...switched.content, fields: { ...switched.content.fields, findings: 'x'.repeat(i + 1) } })), () => 1000);
     clock += 2 * KEEP_EVERY_REVISION_MS;
     type(r.id, 41, [{ ...switched.content, fields: { ...switched.content.fields, findings: 'done' } }], () => 0);
+    // Revision 1 is the checkpoint the deltas 2–20 were stored against: it goes on the save after theirs.
+    expect(store.revisions(r.id).map((x) => x.revision)).toEqual([0, 1, 21, 41, 42]);
+    expect(rows(r.id).find((x) => x.revision === 1)?.base).toBeNull();
+    type(r.id, 42, [{ ...switched.content, fields: { ...switched.content.fields, findings: 'done.' } }], () => 1000);
     const kept = store.revisions(r.id).map((x) => x.revision);
-    expect(kept).toEqual([0, 21, 41, 42]);
+    expect(kept).toEqual([0, 21, 41, 42, 43]);
     expect(rows(r.id).find((x) => x.revision === 21)?.pin).toBe('template');
     expect(saved.length).toBe(20);
 
