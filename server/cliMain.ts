@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { Role } from '../common/report.ts';
 import { ACCOUNT_CHANGES, changeAccount, createUser, UserExistsError, UserNotFoundError } from './auth.ts';
 import { HubConfigError, loadConfig, type HubFlags } from './config.ts';
-import { migrate } from './db/migrations.ts';
+import { grantAppRole, migrate } from './db/migrations.ts';
 import type { HubDb } from './db/adapter.ts';
 import { openHubDb, startEmbeddedHub, startHub } from './hub.ts';
 
@@ -13,7 +13,8 @@ const USAGE = `usage:
   hub user list
   hub user disable|enable|revoke-sessions --username U
   hub user reset-password --username U (--password-stdin | --password P)
-  hub migrate
+  hub migrate                                                  (with the owner login: creates and upgrades the schema)
+  hub grant-app ROLE                                          (with the owner login: lets the application's login ROLE read and write rows, nothing more)
   hub embedded --data DIR [--port N] [--parent-stdin] [--demo] single-user hub (PGlite, 127.0.0.1; demo users only with --demo)
 environment: DATABASE_URL (PostgreSQL; else embedded PGlite in --data / FAILSAFE_HUB_DATA, default ./hub-data),
   FAILSAFE_HUB_HOST, FAILSAFE_HUB_PORT (default 127.0.0.1:8787), FAILSAFE_HUB_POLICY, FAILSAFE_HUB_DB_SCHEMA
@@ -99,6 +100,12 @@ export async function main(argv: string[], early?: Promise<HubDb>): Promise<numb
     await migrate(db);
     if (cmd === 'migrate') {
       console.log(`hub: migrated (${db.kind})`);
+      return 0;
+    }
+    if (cmd === 'grant-app') {
+      if (db.kind !== 'postgres' || !sub) throw new HubConfigError('grant-app ROLE: PostgreSQL only (DATABASE_URL with the owner login), naming the application\'s login role');
+      await grantAppRole(db, sub);
+      console.log(`hub: ${sub} may read and write the hub's rows; the schema and its triggers stay the owner's`);
       return 0;
     }
     const password = async (): Promise<string> => {

@@ -371,8 +371,13 @@ export async function migrate(db: HubDb, migrations: readonly Migration[] = MIGR
   await db.transaction(async (tx) => {
     // One hub at a time migrates (the key is arbitrary but fixed: "failsafe" in ASCII).
     await tx.query('SELECT pg_advisory_xact_lock(7020746865)');
-    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    // Created only when missing: the hub's own login may not create tables (docs/postgres.md: the
+    // schema and its triggers belong to an owner role; the application's login only reads and writes rows).
+    const { rows: has } = await tx.query<{ e: boolean }>(`SELECT to_regclass('schema_migrations') IS NOT NULL AS e`);
+    if (!has[0]?.e) {
+      await tx.query(`CREATE TABLE schema_migrations (
+        id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    }
     const { rows } = await tx.query<{ id: number }>('SELECT id FROM schema_migrations ORDER BY id');
     const done = new Set(rows.map((r) => r.id));
     const newest = Math.max(0, ...migrations.map((m) => m.id));
@@ -382,10 +387,35 @@ export async function migrate(db: HubDb, migrations: readonly Migration[] = MIGR
     }
     for (const m of migrations) {
       if (done.has(m.id)) continue;
-      await tx.exec(m.sql);
+      try {
+        await tx.exec(m.sql);
+      } catch (err) {
+        if ((err as { code?: string }).code === '42501') {
+          throw new MigrationError(`This hub's database login may not change the schema (migration ${m.id} is pending: ${(err as Error).message}). Run \`npm run hub -- migrate\` once with the owner login, then start the hub again (docs/postgres.md).`);
+        }
+        throw err;
+      }
       await tx.query('INSERT INTO schema_migrations (id, name) VALUES ($1, $2)', [m.id, m.name]);
       applied.push(m.id);
     }
   });
   return applied;
+}
+
+/**
+ * What the application's login (`role`) may do in the hub's schema, granted by the owner after
+ * migrating (`npm run hub -- grant-app ROLE`): read and write rows, use the sequences. Nothing
+ * more: it owns no table, trigger or function, so it can neither drop, disable nor replace the
+ * triggers that keep signed reports, signatures, addenda and the audit trail immutable, and it
+ * cannot TRUNCATE.
+ */
+export async function grantAppRole(db: HubDb, role: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) throw new MigrationError(`invalid role name "${role}": lower-case letters, digits and _ only`);
+  const { rows } = await db.query<{ schema: string }>('SELECT current_schema() AS schema');
+  const schema = rows[0]!.schema;
+  await db.exec(`
+GRANT USAGE ON SCHEMA "${schema}" TO ${role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${role};
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "${schema}" TO ${role};
+`);
 }

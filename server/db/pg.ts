@@ -40,7 +40,9 @@ export async function openPg(opts: PgOptions): Promise<HubDb> {
     const c = new Client({ connectionString: opts.connectionString, types });
     await c.connect();
     try {
-      await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      // Created only when missing: an application login that owns nothing may not create one.
+      const { rowCount } = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+      if (rowCount === 0) await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     } finally {
       await c.end();
     }
