@@ -12,6 +12,7 @@ import { nodeHubSpawner } from './launch/embeddedHub.ts';
 import { beginHub } from './launch/hub.ts';
 import { launchArgs, LaunchOptionsError, parseLaunchArgs } from './launch/options.ts';
 import { TOKEN_HEADER } from '../common/security.ts';
+import { containEscapedErrors } from '../common/processGuards.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/node
 const root = path.resolve(here, '..', '..');
@@ -31,6 +32,7 @@ function openInBrowser(url: string): void {
 const trace = process.env['FAILSAFE_STARTUP_TRACE'] === '1' ? (stage: string): void => console.log(`startup: ${stage} ${Math.round(performance.now())}`) : undefined;
 
 async function main(): Promise<void> {
+  containEscapedErrors('Failsafe', (ev, h) => process.on(ev, h), (l) => console.error(l), Date.now);
   const options = parseLaunchArgs(process.argv.slice(2));
   const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
 

@@ -15,6 +15,7 @@
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { HubDb } from './db/adapter.ts';
+import { containEscapedErrors } from '../common/processGuards.ts';
 
 /** The `--data` folder of an `embedded` command (the first argument), else null. */
 export function embeddedDataDir(argv: readonly string[]): string | null {
@@ -30,6 +31,8 @@ export function embeddedDataDir(argv: readonly string[]): string | null {
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href;
 if (isMain) {
+  // A request or stream error that escaped its handler is logged; the hub keeps serving.
+  containEscapedErrors('hub', (ev, h) => process.on(ev, h), (l) => console.error(l), Date.now);
   const argv = process.argv.slice(2);
   const dataDir = embeddedDataDir(argv);
   let early: Promise<HubDb> | undefined;

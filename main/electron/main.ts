@@ -3,10 +3,14 @@
 import path from 'node:path';
 import * as electron from 'electron';
 import { startDesktopApp } from './shell.ts';
+import { containEscapedErrors } from '../../common/processGuards.ts';
 
 // Packaged, dist/ sits inside app.asar and the sample study beside it in the resources folder
 // (electron-builder.yml extraResources).
 const resourcesRoot = electron.app.isPackaged ? process.resourcesPath : path.resolve(__dirname, '..', '..');
+
+// The main process keeps running past an error that escaped its handler (logged, not fatal).
+containEscapedErrors('Failsafe', (ev, h) => process.on(ev, h), (l) => console.error(l), Date.now);
 
 void startDesktopApp(electron, {
   argv: process.argv,
