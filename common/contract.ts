@@ -213,6 +213,7 @@ export const contract = {
   /** A corrected report (a new draft of the same study) replacing a signed report the hub refused for good. */
   'reports:correct': { input: z.object({ reportId: Uid }).strict(), output: Report },
   'reports:audit': { input: z.object({ reportId: Uid }).strict(), output: z.array(AuditEntry) },
+  /** The kept revisions of a report, each with its full text: every one of the last hour, then the last of each minute of typing, and every boundary (created, template switch, take-over, signed); the audit lists every save (main/reports/ReportRepository.ts). */
   'reports:revisions': { input: z.object({ reportId: Uid }).strict(), output: z.array(Revision) },
   /** The editor closed this draft: publish its snapshot to the hub at once. */
   'reports:close': { input: z.object({ reportId: Uid }).strict(), output: z.object({ published: z.boolean() }) },
