@@ -10,7 +10,8 @@ import { parseIsoDateTime } from './signoff.ts';
 import { isMeaningfulText } from './text.ts';
 
 const Empty = z.object({}).strict();
-const Uid = z.string().min(1).max(64);
+/** A report (or other record) id: storable text (no NUL, no lone surrogate: it goes into URLs and databases), 1–64 characters. */
+const Uid = storableString(64).min(1);
 
 export const AppInfo = z.object({
   mode: z.enum(['electron', 'browser']),

@@ -193,7 +193,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       return result;
     },
     'library:pickFolder': async () => {
-      if (!opts.pickFolder) throw new ContractError('unavailable', 'The folder picker exists only in the desktop app; type a folder path instead.');
+      // A property of browser mode, not a failure of the workstation: a 4xx, never a 5xx.
+      if (!opts.pickFolder) throw new ContractError('invalid-input', 'The folder picker exists only in the desktop app; type a folder path instead.');
       const folder = await opts.pickFolder();
       if (!folder) return null;
       const result = await index.indexFolder(folder);

@@ -162,6 +162,17 @@ describe('browser-mode bridge', () => {
     expect(await profileNow()).toBeNull();
   });
 
+  it('never answers 5xx for what the caller can change (fuzz findings B1, B2): the folder picker in browser mode, a report id with a lone surrogate', async () => {
+    const pick = await call('library:pickFolder', {});
+    expect(pick.status).toBe(400);
+    expect(JSON.parse(pick.body).error.message).toMatch(/exists only in the desktop app/);
+    for (const channel of ['unfinished:takeOver', 'reports:get', 'sync:status']) {
+      const r = await raw('POST', `/api/${encodeURIComponent(channel)}`, good(), '{"reportId":"\\ud800"}');
+      expect(r.status, channel).toBe(400);
+      expect(JSON.parse(r.body).error.code, channel).toBe('invalid-input');
+    }
+  });
+
   it('refuses an oversized body with 413', async () => {
     const small = await startBridge({ handlers: services.handlers, rendererDir, filePath: services.filePath, maxBodyBytes: 1024 });
     try {
