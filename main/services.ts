@@ -63,10 +63,28 @@ export interface Services {
   close(): Promise<void>;
 }
 
+/** The data folder cannot be made, read or written: said with its path and the next step; nothing was changed. */
+export class DataFolderError extends Error {
+  constructor(readonly folder: string, cause: unknown) {
+    const code = (cause as { code?: string } | null)?.code ?? 'error';
+    super(
+      `The workstation's data folder ${folder} cannot be used (${code}: ${cause instanceof Error ? cause.message : String(cause)}). Nothing was changed. ` +
+        'Next step: check that this account owns the folder and may read and write it (and that it is a folder, on a disk that is mounted and writable), or start with --data-dir and another folder.',
+    );
+    this.name = 'DataFolderError';
+  }
+}
+
 export async function createServices(opts: ServicesOptions): Promise<Services> {
   // Owner only: the folder, the database and the embedded hub's files, new and already there.
   privateUmask();
-  const repaired = makePrivate(opts.dataDir);
+  let repaired: string[];
+  try {
+    repaired = makePrivate(opts.dataDir);
+    fs.accessSync(opts.dataDir, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
+  } catch (err) {
+    throw new DataFolderError(opts.dataDir, err);
+  }
   if (repaired.length > 0) console.log(`Failsafe: ${repaired.length} file(s) in ${opts.dataDir} were readable by other accounts; now owner only.`);
   const db = openDatabase(path.join(opts.dataDir, 'failsafe.sqlite'));
   const index = new DicomIndexService(db, { neverRead: [opts.dataDir] });

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makePrivate } from '../../main/privateFolder.ts';
+import { DataFolderError } from '../../main/services.ts';
 import { testServices } from '../support/callHandler.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-private-'));
@@ -54,5 +55,15 @@ describe.skipIf(process.platform === 'win32')('private data folder', () => {
     } finally {
       await services.close();
     }
+  });
+});
+
+describe('a data folder that cannot be used', () => {
+  it('is refused in words with its path and the next step, and nothing is created or changed (issue 8 line 3)', async () => {
+    const notAFolder = path.join(tmp, 'a-file-not-a-folder');
+    fs.writeFileSync(notAFolder, 'keep me');
+    await expect(testServices(notAFolder)).rejects.toThrow(DataFolderError);
+    await expect(testServices(path.join(notAFolder, 'inside'))).rejects.toThrow(/data folder .*inside cannot be used \(ENOTDIR: .*Nothing was changed\. Next step: check that this account owns the folder/);
+    expect(fs.readFileSync(notAFolder, 'utf8')).toBe('keep me');
   });
 });
