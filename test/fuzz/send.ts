@@ -156,7 +156,7 @@ export async function countingCrashes<T>(run: () => Promise<T>): Promise<{ resul
 export interface FuzzReport {
   seed: number;
   sent: number;
-  /** Answers with a 5xx status (other than known ones). */
+  /** Answers with a 5xx status. */
   serverErrors: number;
   /** Requests that got no answer, and uncaught exceptions or unhandled rejections in the process. */
   crashes: number;
@@ -164,15 +164,10 @@ export interface FuzzReport {
   problems: string[];
   /** Status → how many. */
   statuses: Record<number, number>;
-  /** Problems already reported for someone else to fix (named by `known`), counted apart. */
-  known: Record<string, number>;
   perSecond: number;
 }
 
-/**
- * Sends `count` requests made by `make` and judges each answer with `problem`; `known(e)` names a
- * problem already reported (counted apart, not as a new one); `observe` sees every exchange.
- */
+/** Sends `count` requests made by `make` and judges each answer with `problem`; `observe` sees every exchange. */
 export async function runFuzz(opts: {
   port: number;
   count: number;
@@ -180,21 +175,15 @@ export async function runFuzz(opts: {
   concurrency: number;
   make: () => FuzzRequest;
   problem: (e: Exchange) => string | null;
-  known?: (e: Exchange) => string | null;
   observe?: (e: Exchange) => void;
 }): Promise<FuzzReport> {
-  const report: FuzzReport = { seed: opts.seed, sent: 0, serverErrors: 0, crashes: 0, problems: [], statuses: {}, known: {}, perSecond: 0 };
+  const report: FuzzReport = { seed: opts.seed, sent: 0, serverErrors: 0, crashes: 0, problems: [], statuses: {}, perSecond: 0 };
   const check = (e: Exchange): void => {
     report.sent++;
     report.statuses[e.answer.status] = (report.statuses[e.answer.status] ?? 0) + 1;
     opts.observe?.(e);
     const problem = opts.problem(e);
     if (!problem) return;
-    const known = opts.known?.(e) ?? null;
-    if (known) {
-      report.known[known] = (report.known[known] ?? 0) + 1;
-      return;
-    }
     if (e.answer.status >= 500) report.serverErrors++;
     if (e.answer.status === 0) report.crashes++;
     if (report.problems.length < 50) report.problems.push(`#${e.n} ${problem}\n${describeRequest(e.request)}\n→ ${e.answer.body.toString('utf8').slice(0, 300)}`);
