@@ -255,8 +255,8 @@ export const DraftSnapshot = z.object({
   content: StorableReportContent,
   /** The workstation's revision number; must increase. Older or equal revisions are ignored (applied=false). */
   revision: z.number().int().nonnegative(),
-  /** ISO date-time of the author's last keystroke. */
-  lastActivity: z.iso.datetime({ offset: true }),
+  /** ISO date-time of the author's last keystroke; from 2000 on (year 0 is valid ISO that no database holds). */
+  lastActivity: z.iso.datetime({ offset: true }).refine((t) => Date.parse(t) >= Date.UTC(2000, 0, 1), 'a last activity before the year 2000 is not plausible'),
   /** True when the author closed the draft (sent on close). */
   closed: z.boolean().optional(),
   /** Informational (the hub uses the session's user). */

@@ -130,6 +130,8 @@ function toHubError(err: unknown): HubError {
     // no valid JSON for PostgreSQL): the request is at fault, and a 500 would be retried for ever.
     case '22003':
     case '22P02':
+    case '22007':
+    case '22008':
       return new HubError(422, 'invalid-input', `The hub cannot store this value: ${e.message ?? ''}`.trim());
     default:
       break;

@@ -79,6 +79,16 @@ describe('hub fuzz findings', () => {
     expect(await count(db, 'drafts WHERE report_id = $1', [id])).toBe(0);
   });
 
+  it('a last activity in year 0 (an ISO date-time PostgreSQL cannot hold) is a 4xx, not a 500, and stores nothing (100,000-request fuzz, seed 515695060)', async () => {
+    for (const lastActivity of ['0000-01-01T00:00:00Z', '0001-01-01T00:00:00Z', '1899-12-31T23:59:59Z']) {
+      const id = `year0-${crypto.randomUUID()}`;
+      const r = await raw('PUT', HUB_PATHS.draft(id), JSON.stringify(snapshot({ lastActivity })));
+      expect(r.status, `${lastActivity}: ${r.text}`).toBe(400);
+      expect(errorCode(r)).toBe('invalid-input');
+      expect(await count(db, 'drafts WHERE report_id = $1', [id])).toBe(0);
+    }
+  });
+
   it('a body that is not UTF-8 is refused as invalid JSON, not stored with U+FFFD in place of the bytes', async () => {
     const id = `utf8-${crypto.randomUUID()}`;
     const text = JSON.stringify(snapshot());
