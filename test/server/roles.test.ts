@@ -4,7 +4,7 @@
 // disable or replace the triggers that keep signed reports, signatures, addenda and the audit
 // trail as they were written, nor TRUNCATE them. PostgreSQL only (PGlite has one user).
 import crypto from 'node:crypto';
-import pg from 'pg';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoginResponse } from '../../common/hub.ts';
 import { buildHub, type Hub } from '../../server/app.ts';
@@ -25,14 +25,14 @@ const as = (role: string): string => {
   return u.toString();
 };
 
-let admin: pg.Client;
+let admin: Client;
 let ownerDb: HubDb;
 let appDb: HubDb;
 let hub: Hub;
 let url = '';
 
 beforeAll(async () => {
-  admin = new pg.Client({ connectionString: PG_URL });
+  admin = new Client({ connectionString: PG_URL });
   await admin.connect();
   await admin.query(`CREATE ROLE ${owner} LOGIN; CREATE ROLE ${appRole} LOGIN; CREATE SCHEMA ${schema} AUTHORIZATION ${owner}`);
   ownerDb = await openPg({ connectionString: as(owner), schema });
