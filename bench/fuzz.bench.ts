@@ -32,7 +32,7 @@ export default async function run(): Promise<{ name: string; rows: Row[]; notes?
   } finally {
     await hub.close();
   }
-  for (const p of hubReport.problems.slice(0, 10)) console.log(`hub: ${p}`);
+  for (const p of hubReport.problems.slice(0, 10)) console.error(`hub: ${p}`);
 
   // The bundled sample, from the checkout (scripts/bench.mjs runs benchmarks from its root; the
   // bundle's own directory is elsewhere).
@@ -43,7 +43,7 @@ export default async function run(): Promise<{ name: string; rows: Row[]; notes?
   } finally {
     await bridge.close();
   }
-  for (const p of bridgeReport.problems.slice(0, 10)) console.log(`bridge: ${p}`);
+  for (const p of bridgeReport.problems.slice(0, 10)) console.error(`bridge: ${p}`);
 
   const rows: Row[] = [
     { metric: 'hub: requests sent', value: hubReport.sent, unit: 'requests', target: '100000' },

@@ -304,8 +304,11 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       }
       const body = await readBody(req, maxBody);
       if (body === 'too-large') {
+        // The rest of the body is not read: the connection closes once the answer is out (said
+        // in the answer, so a client does not send its next request on it and get it reset).
+        res.setHeader('connection', 'close');
+        res.once('finish', () => req.destroy());
         fail(res, 413, 'invalid-input', `Request body over ${maxBody} bytes.`);
-        req.destroy();
         return;
       }
       let input: unknown;
