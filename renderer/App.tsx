@@ -43,7 +43,7 @@ function BootMessage({ error }: { error: string | null }) {
 function DemoBanner() {
   return (
     <div className="demo-banner" role="note" data-testid="demo-banner">
-      Demo: not for patient data. Demo accounts with a published password; data in a folder of its own.
+      Demo: not for patient data. This install is a demonstration (published passwords, a data folder of its own).
     </div>
   );
 }

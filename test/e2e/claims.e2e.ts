@@ -39,7 +39,7 @@ describe('one study, two reporters, one hub', () => {
     await addTrialUser(db, BEN);
     await addTrialUser(db, OBSERVER);
     const env = { FAILSAFE_TEST_TIMINGS: '1' };
-    [appA, appB] = await Promise.all([startApp({ env, args: ['--hub', hubUrl] }), startApp({ env, args: ['--hub', hubUrl] })]);
+    [appA, appB] = await Promise.all([startApp({ env, args: ['--hub', hubUrl], demo: false }), startApp({ env, args: ['--hub', hubUrl], demo: false })]);
     browser = await launchChromium();
   }, 180_000);
 

@@ -136,7 +136,7 @@ describe('department hub: the locum case (two workstations, one hub)', () => {
     addUser(hubData, COLLEAGUE);
     hub = await startHub(hubData);
     const env = { FAILSAFE_TEST_TIMINGS: '1' };
-    [locumApp, colleagueApp] = await Promise.all([startApp({ env, args: ['--hub', hub.url] }), startApp({ env, args: ['--hub', hub.url] })]);
+    [locumApp, colleagueApp] = await Promise.all([startApp({ env, args: ['--hub', hub.url], demo: false }), startApp({ env, args: ['--hub', hub.url], demo: false })]);
     browser = await launchChromium();
   });
 

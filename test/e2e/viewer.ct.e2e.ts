@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageRef } from '../../common/contract.ts';
 import { WINDOW_PRESETS } from '../../common/windowPresets.ts';
 import { FILE_HEADER } from './fixtures/viewer-page/server.ts';
-import { canvasStats, corpusDir, errorText, imageRef, mountViewer, overlayText, startViewerHarness, waitSettled, type ViewerHarness } from './fixtures/viewer-page/support.ts';
+import { canvasStats, corpusDir, errorAttr, errorText, imageRef, mountViewer, overlayText, startViewerHarness, waitSettled, type ViewerHarness } from './fixtures/viewer-page/support.ts';
 
 function series(folder: string): ImageRef[] {
   return fs
@@ -201,11 +201,14 @@ describe('viewer: 108-slice CT', () => {
     expect(await waitSettled(page, 0)).toBe('image');
     await page.keyboard.press('ArrowDown');
     expect(await waitSettled(page, 1)).toBe('error');
-    expect(await errorText(page)).toMatch(/^Cannot display python3-pydicom\/test_files\/MR_truncated\.dcm: .+/);
+    // A sentence, on an element naming the failed file (the loader's text kept in data-detail).
+    expect(await errorText(page)).toMatch(/^Image 2 of 4 cannot be shown\. The file is damaged or cut short/);
+    expect(await errorAttr(page, 'data-file-id')).toBe(stack[1]!.fileId);
     expect(await overlayText(page, 'viewer-slice')).toBe('2/4');
     await page.keyboard.press('ArrowDown');
     expect(await waitSettled(page, 2)).toBe('error');
-    expect(await errorText(page)).toMatch(/^Cannot display no\/such\/file\.dcm: HTTP 404/);
+    expect(await errorText(page)).toMatch(/^Image 3 of 4 cannot be shown\. The file is no longer where it was/);
+    expect(await errorAttr(page, 'data-detail')).toMatch(/HTTP 404/);
     await page.keyboard.press('ArrowDown');
     expect(await waitSettled(page, 3)).toBe('image');
     expect((await canvasStats(page, true)).distinct).toBeGreaterThan(10);
@@ -233,7 +236,8 @@ describe('viewer: 108-slice CT', () => {
       ] as const,
     );
     expect(await waitSettled(page, 0)).toBe('error');
-    expect(await errorText(page)).toContain('HTTP 401');
+    expect(await errorText(page)).toContain('The workstation refused to send the file');
+    expect(await errorAttr(page, 'data-detail')).toContain('HTTP 401');
     expect(server.stats.refused).toBe(before + 1);
   });
 });

@@ -37,7 +37,7 @@ const STATUS: Record<string, number> = {
 };
 
 /** Contract codes that are no permanent refusal of a signed delivery (login, retried, or drafts only). */
-const NOT_A_DELIVERY_REFUSAL = new Set(['unauthenticated', 'session-expired', 'locked-out', 'idempotency-key-in-flight', 'original-not-synced', 'already-signed', 'draft-taken-over', 'already-owner', 'internal']);
+const NOT_A_DELIVERY_REFUSAL = new Set(['unauthenticated', 'session-expired', 'locked-out', 'idempotency-key-in-flight', 'original-not-synced', 'already-signed', 'draft-taken-over', 'already-owner', 'first-user-exists', 'internal']);
 
 let hub: FakeHub;
 beforeAll(async () => {
