@@ -659,7 +659,20 @@ async function refuseIfTakenOver(tx: Queryable, user: SessionUser, reportId: str
 
 interface LockedReport {
   patient_id: string; study_uid: string; content: ReportContent; exam: ExamDetails | null; state: ReportState; content_hash: string;
-  stored_by: number; signer_name: string; signer_registration: string; verification_hash: string | null; verification_stored_at: string | null;
+  stored_by: number; signer_name: string; signer_registration: string; signed_at: string;
+  verification_hash: string | null; verification_stored_at: string | null; verification_signed_at: string | null;
+}
+
+/**
+ * A signature cannot come before the one it builds on: a verification before the provisional
+ * report it verifies was signed, an addendum before the signature that made its report final.
+ * Two workstations' clocks may differ: by up to SIGNED_AT_SKEW_MS (5 min) it is accepted.
+ */
+function refuseSignedBefore(sig: { signedAt: string }, before: string, what: string): void {
+  if (Date.parse(sig.signedAt) < Date.parse(before) - SIGNED_AT_SKEW_MS) {
+    throw new HubError(422, 'signed-at-implausible', `The ${what} is signed at ${sig.signedAt.slice(0, 64)}, before the report it refers to was signed (${before}); the hub does not store it.`,
+      { signedAt: sig.signedAt.slice(0, 64), reportSignedAt: before });
+  }
 }
 
 /** The stored report, locked until COMMIT (a verification and an addendum to one report serialise), or null. */
@@ -671,8 +684,8 @@ async function lockReport(tx: Queryable, reportId: string): Promise<LockedReport
   const locked = await tx.query('SELECT 1 FROM signed_reports WHERE id = $1 FOR UPDATE', [reportId], PREPARE);
   if (locked.rows.length === 0) return null;
   const { rows } = await tx.query<LockedReport>(
-    `SELECT r.patient_id, r.study_uid, r.content, r.exam, r.state, r.content_hash, r.stored_by, r.signer_name, r.signer_registration,
-            v.content_hash AS verification_hash, v.stored_at AS verification_stored_at
+    `SELECT r.patient_id, r.study_uid, r.content, r.exam, r.state, r.content_hash, r.stored_by, r.signer_name, r.signer_registration, r.signed_at,
+            v.content_hash AS verification_hash, v.stored_at AS verification_stored_at, v.signed_at AS verification_signed_at
        FROM signed_reports r LEFT JOIN signatures v ON v.report_id = r.id AND v.meaning = $2
       WHERE r.id = $1`,
     [reportId, TRANSITIONS.verify.meaning], PREPARE,
@@ -703,6 +716,7 @@ async function storeVerification(tx: Queryable, it: Item, p: VerificationPayload
     return { status: 200, body: receipt };
   }
   refuseTransition(r.state, 'verify', it);
+  refuseSignedBefore(sig, r.signed_at, 'verification');
   if (r.stored_by === it.user.id || r.signer_registration === it.user.registration) {
     throw new HubError(403, 'forbidden', `${r.signer_name} wrote this provisional report; another person must verify it.`);
   }
@@ -735,6 +749,7 @@ async function storeAddendum(tx: Queryable, it: Item, p: AddendumPayload, hash: 
   if (p.originalHash !== (r.verification_hash ?? r.content_hash)) {
     throw new HubError(422, 'original-hash-mismatch', `The addendum refers to a version of report ${p.reportId} that the hub does not hold (hash ${p.originalHash.slice(0, 12)}…).`);
   }
+  refuseSignedBefore(sig, r.verification_signed_at ?? r.signed_at, 'addendum');
   const to = TRANSITIONS.addendum.to;
   const fresh: IngestReceipt = { kind: 'addendum', reportId: p.reportId, addendumId: a.id, contentHash: hash, storedAt: it.at, alreadyStored: false };
   const row = signatureRow(it, 0, {

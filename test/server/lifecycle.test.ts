@@ -202,6 +202,30 @@ describe.each<DbKind>(['pglite', 'postgres'])('report life cycle at the hub (%s)
       expect((await getReport(trainer.token, p.report.id)).state).toBe('provisional');
     });
 
+    it('refuses a verification signed before the provisional report it verifies, and an addendum signed before the signature that made its report final', async () => {
+      const trainee = await session('trainee');
+      const trainer = await session('trainer');
+      const at = (minutes: number): string => new Date(Date.now() + minutes * 60_000).toISOString();
+      const p = signedReport(trainee.u, { meaning: 'provisional', signedAt: at(4) });
+      expect((await post(url, trainee.token, p)).status).toBe(201);
+      // Six minutes before the provisional signature: beyond any clock difference between workstations.
+      const refused = await post(url, trainer.token, verificationOf(trainer.u, p, { signedAt: at(-2) }));
+      expect([refused.status, code(refused)]).toEqual([422, 'signed-at-implausible']);
+      expect((refused.body as ErrorBody).error.message).toMatch(/before the report it refers to was signed/);
+      // Within 5 minutes (two clocks that differ a little): accepted.
+      const v = verificationOf(trainer.u, p, { signedAt: at(0) });
+      expect((await post(url, trainer.token, v)).status).toBe(201);
+      const q = signedReport(trainee.u, { meaning: 'provisional' });
+      expect((await post(url, trainee.token, q)).status).toBe(201);
+      const v2 = verificationOf(trainer.u, q, { signedAt: at(4.5) });
+      expect((await post(url, trainer.token, v2)).status).toBe(201);
+      // Signed (and hashed) six minutes before the verification that made its report final.
+      const late = await post(url, trainer.token, signedAddendum(trainer.u, q, 'Backdated addendum.', v2.signature.contentHash, at(-1.5)));
+      expect([late.status, code(late)]).toEqual([422, 'signed-at-implausible']);
+      expect(await count(db, 'addenda WHERE report_id = $1', [q.report.id])).toBe(0);
+      expect((await getReport(trainer.token, q.report.id)).state).toBe('final');
+    });
+
     it('two verifications at once by two trainers: one is stored, the other refused', async () => {
       const trainee = await session('trainee');
       const a = await session('trainer');

@@ -183,9 +183,8 @@ export function verificationOf(trainer: Profile, provisional: SignedReportPayloa
   return { kind: 'verification', reportId: r.id, provisionalHash, signature: { ...who, signedAt, meaning: 'verification', contentHash } };
 }
 
-export function signedAddendum(signer: Profile, report: SignedReportPayload, text = 'Addendum: comparison with outside CT shows no change.', originalHash = report.report.signature.contentHash): AddendumPayload {
+export function signedAddendum(signer: Profile, report: SignedReportPayload, text = 'Addendum: comparison with outside CT shows no change.', originalHash = report.report.signature.contentHash, signedAt = new Date().toISOString()): AddendumPayload {
   const who = { name: signer.name, role: signer.role, registration: signer.registration };
-  const signedAt = new Date().toISOString();
   const contentHash = sha256(addendumSignedPayload({ reportId: report.report.id, originalHash, text, signer: who, signedAt }));
   return { kind: 'addendum', reportId: report.report.id, originalHash, addendum: { id: crypto.randomUUID(), text, signature: { ...who, signedAt, meaning: 'addendum', contentHash } } };
 }
