@@ -34,9 +34,10 @@
 // in increasing seq order; comment lines (`: ping`) every 15 s keep the connection alive. A client
 // that reconnects with its last seq receives every later event first (catch-up), then live ones.
 import { z } from 'zod';
-import { DEFAULT_ALERT_POLICY } from './alertPolicy.ts';
+import { AlertDeadlineSchema, DEFAULT_ALERT_POLICY, EscalationPolicy } from './alertPolicy.ts';
 import { AddendumPayload, OutboxPayload, SignedReportPayload } from './hubPayload.ts';
 import { Action as HubAction, UNFINISHED_CHANGE_REASONS } from './lifecycle.ts';
+import { SiteCalendar } from './siteCalendar.ts';
 import { Addendum, AlertCategory, ReportContent, ReportRecordFields, ReportState, Role, Signature, StorableReportContent, StudyRef } from './report.ts';
 
 export { AddendumPayload, OutboxPayload, SignedReportPayload };
@@ -450,11 +451,7 @@ export type EventLog = z.infer<typeof EventLog>;
 
 // ---- site policy ----------------------------------------------------------------------------
 
-export const AlertDeadlineSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('hours'), hours: z.number().positive().max(24 * 365) }),
-  z.object({ kind: z.literal('working-days'), days: z.number().int().positive().max(365) }),
-  z.object({ kind: z.literal('none') }),
-]);
+export { AlertDeadlineSchema };
 
 const defaultDeadlines = Object.fromEntries(
   Object.values(DEFAULT_ALERT_POLICY).map((p) => [p.category, p.deadline]),
@@ -473,6 +470,13 @@ export const SitePolicy = z.object({
     significant: AlertDeadlineSchema.default(defaultDeadlines.significant),
     none: AlertDeadlineSchema.default(defaultDeadlines.none),
   }).strict().prefault({}),
+  /**
+   * Where "working days" deadlines are counted: time zone, weekend, bank holidays (common/siteCalendar.ts).
+   * Absent: Europe/London, Saturday and Sunday, no bank holidays.
+   */
+  calendar: SiteCalendar.prefault({}),
+  /** Who an alert escalates to when each deadline is missed, per category (common/alertPolicy.ts). Absent: domain.md §2. */
+  escalation: EscalationPolicy.prefault({}),
   /** Minutes without a signature after which signing needs the password again (21 CFR 11.200(a)); the first signature of a session always does. */
   signConfirmIdleMinutes: z.number().positive().max(24 * 60).default(15),
   /** Session lifetime. */
