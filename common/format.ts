@@ -132,3 +132,36 @@ export function formatAge(iso: string, now: Date = new Date()): string {
   const ms = now.getTime() - d.getTime();
   return ms < 60_000 ? 'just now' : `${formatDuration(ms)} ago`;
 }
+
+// ---- a zone's clock as numbers ----------------------------------------------------------------
+// The one other use of the platform's date API: a time zone's calendar fields at an instant, as
+// numbers to compute with (common/siteCalendar.ts counts working days with them), never text.
+
+const zoneReaders = new Map<string, Intl.DateTimeFormat>();
+
+function zoneReader(zone: string): Intl.DateTimeFormat {
+  let r = zoneReaders.get(zone);
+  if (!r) {
+    r = new Intl.DateTimeFormat('en-GB', {
+      timeZone: zone, hourCycle: 'h23', era: 'short',
+      year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+    });
+    zoneReaders.set(zone, r);
+  }
+  return r;
+}
+
+/** The platform's canonical name of a time zone ("europe/london" → "Europe/London"); throws for one it does not know. */
+export function resolvedTimeZone(zone: string): string {
+  return zoneReader(zone).resolvedOptions().timeZone;
+}
+
+/** The zone's clock at instant `t` (ms since 1970): proleptic year (1 BC = 0), month 1–12, day, hour, minute, second. */
+export function zoneClock(t: number, zone: string): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
+  const f: Record<string, number> = {};
+  for (const p of zoneReader(zone).formatToParts(t)) {
+    if (p.type !== 'literal') f[p.type] = p.type === 'era' ? (p.value === 'AD' ? 1 : -1) : Number(p.value);
+  }
+  const year = f['era'] === -1 ? 1 - (f['year'] ?? 0) : (f['year'] ?? 0);
+  return { year, month: f['month'] ?? 1, day: f['day'] ?? 1, hour: f['hour'] ?? 0, minute: f['minute'] ?? 0, second: f['second'] ?? 0 };
+}

@@ -16,6 +16,7 @@
 // is refused with the same words instead of looping.
 import { z } from 'zod';
 import { issueText } from './validation.ts';
+import { resolvedTimeZone, zoneClock } from './format.ts';
 
 export const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const;
 export const Weekday = z.enum(WEEKDAYS);
@@ -38,28 +39,6 @@ export class SiteCalendarError extends Error {
 
 // ---- time zones -----------------------------------------------------------------------------
 
-// The zone's calendar fields are read with formatToParts: numbers to compute with, never text for
-// people (common/format.ts owns that). NOTE for the owner of test/common/oneOfEach.single-source.test.ts:
-// its date-formatting family flags any mention of `Intl.DateTimeFormat` outside common/format.ts;
-// this file is written without that spelling so the scan passes, although what it does is not
-// formatting. Either list this file there as the owner of zone arithmetic, or move zoneReader and
-// wallMs into common/format.ts; until then, this is the one other place that reads a zone.
-const { DateTimeFormat } = Intl;
-type ZoneReader = InstanceType<typeof DateTimeFormat>;
-const readers = new Map<string, ZoneReader>();
-
-function zoneReader(zone: string): ZoneReader {
-  let r = readers.get(zone);
-  if (!r) {
-    r = new DateTimeFormat('en-GB', {
-      timeZone: zone, hourCycle: 'h23', era: 'short',
-      year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
-    });
-    readers.set(zone, r);
-  }
-  return r;
-}
-
 /** The zone's canonical name ("europe/london" → "Europe/London"), or null when this system does not know it. */
 export function canonicalTimeZone(name: string): string | null {
   // Area/Location names and UTC only. Offsets ("+01:00") do not follow the clocks, and the old
@@ -67,7 +46,7 @@ export function canonicalTimeZone(name: string): string | null {
   // British Summer Time; "EST" is Panama, all year.
   if (!/^(UTC|[A-Za-z]+\/[A-Za-z0-9_+\-/]+)$/.test(name) || name.length > 64) return null;
   try {
-    return zoneReader(name).resolvedOptions().timeZone;
+    return resolvedTimeZone(name);
   } catch {
     return null;
   }
@@ -81,15 +60,11 @@ export const TimeZoneName = z.string().superRefine((name, ctx) => {
 
 /** Milliseconds since 1970 of the local clock reading (as if it were UTC), at an instant. */
 function wallMs(t: number, zone: string): number {
-  const f: Record<string, number> = {};
-  for (const p of zoneReader(zone).formatToParts(t)) {
-    if (p.type !== 'literal') f[p.type] = p.type === 'era' ? (p.value === 'AD' ? 1 : -1) : Number(p.value);
-  }
-  const year = f.era === -1 ? 1 - (f.year ?? 0) : (f.year ?? 0);
-  if (!(year >= FIRST_YEAR && year <= LAST_YEAR)) {
+  const c = zoneClock(t, zone);
+  if (!(c.year >= FIRST_YEAR && c.year <= LAST_YEAR)) {
     throw new SiteCalendarError(`${new Date(t).toISOString()} is outside the years a site calendar counts in (${FIRST_YEAR}–${LAST_YEAR})`);
   }
-  const whole = Date.UTC(year, (f.month ?? 1) - 1, f.day ?? 1, f.hour ?? 0, f.minute ?? 0, f.second ?? 0);
+  const whole = Date.UTC(c.year, c.month - 1, c.day, c.hour, c.minute, c.second);
   return whole + (t - Math.floor(t / 1000) * 1000);
 }
 
