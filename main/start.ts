@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { findElectron } from './electronBinary.ts';
 import { nodeHubSpawner } from './launch/embeddedHub.ts';
 import { beginHub } from './launch/hub.ts';
-import { launchArgs, LaunchOptionsError, parseLaunchArgs } from './launch/options.ts';
+import { earlierDataHint, launchArgs, LaunchOptionsError, parseLaunchArgs } from './launch/options.ts';
 import { TOKEN_HEADER } from '../common/security.ts';
 import { containEscapedErrors } from '../common/processGuards.ts';
 
@@ -92,6 +92,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   console.log(`Failsafe ${version} (browser mode), data in ${options.dataDir}`);
+  const hint = earlierDataHint(options);
+  if (hint) console.log(hint);
   // A one-time link: the page exchanges it for the bridge's token, so what the browser's command
   // line and this console show is dead once the page has opened.
   const first = bridge.launchUrl();

@@ -11,7 +11,7 @@ import { CONTENT_SECURITY_POLICY } from '../../common/security.ts';
 import { compose, type Composed } from '../launch/compose.ts';
 import type { SpawnHub } from '../launch/embeddedHub.ts';
 import { beginHub } from '../launch/hub.ts';
-import { parseLaunchArgs, type LaunchOptions } from '../launch/options.ts';
+import { earlierDataHint, parseLaunchArgs, type LaunchOptions } from '../launch/options.ts';
 import type { SecretCodec } from '../hub/sessionVault.ts';
 
 /** What the shell uses of the `electron` module. */
@@ -151,6 +151,8 @@ export async function runShell(e: ElectronApi, opts: ShellOptions): Promise<Shel
   await e.app.whenReady();
   // The installed (packaged) app never runs in demo mode unless asked (--demo).
   const options = keepLegacyDataDir(e, parseLaunchArgs(opts.argv, opts.env, { strict: false, packaged: e.app.isPackaged }), opts.argv, opts.env, log);
+  const hint = earlierDataHint(options, opts.env);
+  if (hint) log(hint);
   // The hub child first: its start-up is the longest part of launching.
   const hub = beginHub({ launch: options, spawnHub: utilityHubSpawner(e, opts.hubScript), log });
   let win: BrowserWindow | null = null;

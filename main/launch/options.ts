@@ -1,5 +1,6 @@
 // The launcher's options, parsed the same way by `npm start` (main/start.ts) and by the Electron
 // main process (main/electron/), so both shells get the same data folder and the same hub.
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultDataDir } from '../paths.ts';
@@ -116,4 +117,14 @@ function checkHubUrl(raw: string, from: string): string {
 export function launchArgs(o: Pick<LaunchOptions, 'dataDir' | 'hub' | 'demo'>): string[] {
   const hub = o.hub.kind === 'none' ? ['--no-hub'] : o.hub.kind === 'department' ? [`--hub=${o.hub.url}`] : [];
   return [`--data-dir=${o.dataDir}`, ...hub, ...(o.demo ? ['--demo'] : [])];
+}
+
+/**
+ * In demo mode, where the data of a run before demo mode had its own folder (reports in the
+ * default folder): a line saying where it is and how to open it, or null.
+ */
+export function earlierDataHint(o: Pick<LaunchOptions, 'demo' | 'dataDir'>, env: NodeJS.ProcessEnv = process.env, exists: (file: string) => boolean = fs.existsSync): string | null {
+  const earlier = defaultDataDir(env);
+  if (!o.demo || o.dataDir === earlier || !exists(path.join(earlier, 'failsafe.sqlite'))) return null;
+  return `Demo mode keeps its data in ${o.dataDir}. Your earlier data is in ${earlier}: start with --data-dir "${earlier}" to open it (without demo accounts).`;
 }

@@ -2,7 +2,7 @@
 // both shells pick the same data folder and the same hub.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { launchArgs, LaunchOptionsError, parseLaunchArgs } from '../../../main/launch/options.ts';
+import { earlierDataHint, launchArgs, LaunchOptionsError, parseLaunchArgs } from '../../../main/launch/options.ts';
 import { defaultDataDir } from '../../../main/paths.ts';
 
 describe('launcher options', () => {
@@ -56,5 +56,16 @@ describe('launcher options', () => {
     expect(parseLaunchArgs(['--no-open'], {}).open).toBe(false);
     expect(parseLaunchArgs([], { CI: 'true' }).open).toBe(false);
     expect(parseLaunchArgs(['--browser', '--port', '8080'], { FAILSAFE_TEST_TIMINGS: '1' })).toMatchObject({ browser: true, port: 8080, testTimings: true });
+  });
+});
+
+describe('demo mode and earlier data', () => {
+  it('says where data from before demo mode is, and how to open it; nothing when there is none or the folder was chosen', () => {
+    const env = { XDG_DATA_HOME: '/home/u/.data' };
+    const demo = parseLaunchArgs([], env);
+    const has = (f: string): boolean => f === '/home/u/.data/failsafe/failsafe.sqlite';
+    expect(earlierDataHint(demo, env, has)).toBe('Demo mode keeps its data in /home/u/.data/failsafe-demo. Your earlier data is in /home/u/.data/failsafe: start with --data-dir "/home/u/.data/failsafe" to open it (without demo accounts).');
+    expect(earlierDataHint(demo, env, () => false)).toBeNull();
+    expect(earlierDataHint(parseLaunchArgs(['--data-dir', '/srv/ws'], env), env, has)).toBeNull();
   });
 });
