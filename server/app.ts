@@ -327,7 +327,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     if (!key.success) throw new HubError(400, 'idempotency-key-invalid', 'The Idempotency-Key must be one value of 8–128 characters from A–Z a–z 0–9 _ . : -.');
     const payload = parse(OutboxPayload, req.body, 'signed record');
     // The role check is part of the ingest rule (server/ingest.ts): the record's transition's action.
-    const result = await ingest(db, user, key.data, req.body, payload, clock(), batcher);
+    const result = await ingest(db, user, key.data, req.body, payload, clock(), batcher, policy);
     if (result.replayed) void reply.header(REPLAYED_HEADER, 'true');
     else events.announce();
     return reply.code(result.status).type('application/json; charset=utf-8').send(result.bodyText);

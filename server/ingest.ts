@@ -14,7 +14,9 @@ import crypto from 'node:crypto';
 import { addendumSignedPayload, type AddendumPayload, type OutboxPayload, type SignedReportPayload, type VerificationPayload } from '../common/hubPayload.ts';
 import { isRetryableHubError, roleMay, SIGNED_AT_SKEW_MS, type HubEvent, type IngestReceipt } from '../common/hub.ts';
 import { checkTransition, TRANSITION_NAMES, TRANSITIONS, type Action, type ReportState, type SignatureMeaning, type Transition } from '../common/lifecycle.ts';
-import { canonicalJson, requesterUnknown, signedPayload, type ExamDetails, type ReportContent, type Signature } from '../common/report.ts';
+import { canonicalJson, requesterUnknown, signedPayload, type AlertCategory, type ExamDetails, type ReportContent, type Signature } from '../common/report.ts';
+import { escalationLadder, type AlertTimingPolicy, type LadderStep } from '../common/alertDeadline.ts';
+import { SitePolicy } from '../common/hub.ts';
 import { cancerPathway, checkSignOff, parseIsoDateTime } from '../common/signoff.ts';
 import { isMeaningfulText } from '../common/text.ts';
 import { getTemplate } from '../common/templates.ts';
@@ -50,9 +52,46 @@ interface Item {
   payload: OutboxPayload;
   /** The recomputed content hash (report, addendum), or the refusal the checks found. Verifications are hashed against the stored report. */
   checked: { hash: string | null } | { refusal: HubError };
+  /** A report's alert (its code is not "none"), stored in the same statement as the report; else null. */
+  alert: AlertRow | null;
+}
+
+/** The alert of an alert-coded report, as the report statement stores it (hub migration 7). */
+interface AlertRow {
+  category: Exclude<AlertCategory, 'none'>;
+  finding: string;
+  dueBy: string | null;
+  ladder: LadderStep[];
+  verbal: ReportContent['verbal'] | null;
+}
+
+/**
+ * The alert a report raises: its category, the finding text (the unexpected findings of that
+ * category, else all of them), and the escalation ladder timed from the signature by the site
+ * policy (deadlines in hours or working days on the site calendar). Null for "none".
+ */
+function alertOf(p: OutboxPayload, policy: AlertTimingPolicy): AlertRow | null {
+  if (p.kind !== 'report') return null;
+  const c = p.report.content;
+  const category = c.alertCode;
+  if (category === null || category === 'none') return null;
+  const items = c.unexpected.kind === 'findings' ? c.unexpected.items : [];
+  const own = items.filter((f) => f.category === category);
+  const finding = (own.length > 0 ? own : items).map((f) => f.text.trim()).filter((t) => t !== '').join(' ')
+    + (category === 'cancer' && c.cancerPrimarySite ? ` (primary site: ${c.cancerPrimarySite})` : '');
+  let ladder: LadderStep[];
+  try {
+    ladder = escalationLadder(category, p.report.signature.signedAt, policy);
+  } catch (err) {
+    throw new HubError(422, 'signed-at-implausible', `The alert's deadline cannot be counted from the signature time: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return { category, finding: finding || c.fields['conclusion'] || '(see the report)', dueBy: ladder[0]?.dueBy ?? null, ladder, verbal: c.verbal ?? null };
 }
 
 interface Stored { status: number; body: unknown }
+
+/** The site policy's defaults (domain.md §2), for callers that give none. */
+const DEFAULT_TIMING: AlertTimingPolicy = SitePolicy.parse({});
 
 /** The statements every record runs are kept prepared (PostgreSQL plans them once per connection). */
 const PREPARE = { prepare: true } as const;
@@ -65,10 +104,21 @@ const isPgUniqueViolation = (err: unknown): boolean => (err as { code?: string }
  */
 export async function ingest(
   db: HubDb, user: SessionUser, key: string, rawBody: unknown, payload: OutboxPayload, now: number, batcher?: IngestBatcher,
+  policy: AlertTimingPolicy = DEFAULT_TIMING,
 ): Promise<IngestResult> {
   const action = requiredAction(payload);
   if (!roleMay(user.role, action)) throw new HubError(403, 'forbidden', `A ${user.role} may not ${ACTION_WORDS[action]}.`);
-  const item: Item = { user, key, requestHash: requestHash(rawBody), at: new Date(now).toISOString(), payload, checked: check(user, payload, now) };
+  let checked = check(user, payload, now);
+  let alert: AlertRow | null = null;
+  if (!('refusal' in checked)) {
+    try {
+      alert = alertOf(payload, policy);
+    } catch (err) {
+      if (!(err instanceof HubError)) throw err;
+      checked = { refusal: err };
+    }
+  }
+  const item: Item = { user, key, requestHash: requestHash(rawBody), at: new Date(now).toISOString(), payload, checked, alert };
   return batcher ? batcher.submit(item) : runAlone(db, item);
 }
 
@@ -431,7 +481,14 @@ const ANCHORS: Readonly<Record<AnchorKind, string>> = {
          NULLIF(i.rec->'exam', 'null'::jsonb), i.rec->>'accession', i.rec->>'referringPhysician', i.rec->>'requestingService',
          i.rec->>'modality', i.rec->>'studyDate', (i.rec->>'requesterUnknown')::boolean
          FROM input i WHERE i.key IN (SELECT key FROM claim) ORDER BY i.ord
-       RETURNING id)`,
+       RETURNING id),
+     al AS (
+       INSERT INTO alerts (report_id, category, finding, patient_id, study_uid, accession, requester, requesting_service, requester_unknown,
+         signed_at, created_at, due_by, ladder, verbal)
+       SELECT i.report_id, x.a->>'category', x.a->>'finding', i.rec->>'patientId', i.rec->>'studyUid', i.rec->>'accession', i.rec->>'referringPhysician',
+         i.rec->>'requestingService', (i.rec->>'requesterUnknown')::boolean, i.signed_at, i.at, (x.a->>'dueBy')::timestamptz, x.a->'ladder', NULLIF(x.a->'verbal', 'null'::jsonb)
+         FROM input i, LATERAL (SELECT i.rec->'alert' AS a) x
+        WHERE i.report_id IN (SELECT id FROM new) AND jsonb_typeof(x.a) = 'object')`,
   verification: 'new AS (SELECT report_id AS id FROM input)',
   addendum: `new AS (
        INSERT INTO addenda (id, report_id, original_hash, text, signer_name, signer_role, signer_registration, signed_at, content_hash,
@@ -520,7 +577,7 @@ function reportRow(it: Item, ord: number): SignatureRow {
       patientId: r.study.patientId, studyUid: r.study.studyUid, content: r.content, author: it.user.name, createdAt: r.createdAt, state,
       exam: r.exam ?? null, accession: r.exam?.accession ?? null, referringPhysician: r.exam?.referringPhysician ?? null,
       requestingService: r.exam?.requestingService ?? null, modality: r.exam?.modality ?? null, studyDate: r.exam?.studyDate ?? null,
-      requesterUnknown: requesterUnknown(r.exam),
+      requesterUnknown: requesterUnknown(r.exam), alert: it.alert,
     },
   });
 }

@@ -4,6 +4,7 @@
 import { REPORT_STATES, ROLES as LIFECYCLE_ROLES, SIGNATURE_MEANINGS, SIGNED_STATES, TRANSITIONS, type ReportState } from '../../common/lifecycle.ts';
 import type { HubDb } from './adapter.ts';
 import { DEMO_USERS } from '../demo.ts';
+import { ALERT_CATEGORIES } from '../../common/report.ts';
 
 export interface Migration {
   id: number;
@@ -357,6 +358,34 @@ CREATE INDEX login_failures_age ON login_failures (last_failure_at);
     sql: `
 ALTER TABLE users ADD COLUMN demo boolean NOT NULL DEFAULT false;
 UPDATE users SET demo = true WHERE (username, registration) IN (${DEMO_USERS.map((u) => `(${lit(u.username)}, ${lit(u.registration)})`).join(', ')});
+`,
+  },
+  {
+    id: 7,
+    name: 'alerts: one per alert-coded report, created in the statement that stores the report (issue 9 line 1)',
+    // What the alert is about and when it is due, fixed when the report is stored: the category,
+    // the finding text, the patient and exam, the requester (unknown flagged), the timed
+    // escalation ladder from the site policy (common/alertDeadline.ts) and, for a critical
+    // finding, the verbal-communication record. Routing to teams and acknowledgement come later.
+    sql: `
+CREATE TABLE alerts (
+  report_id text PRIMARY KEY REFERENCES signed_reports(id),
+  category text NOT NULL CHECK (category IN (${sqlList(ALERT_CATEGORIES.filter((c) => c !== 'none'))})),
+  finding text NOT NULL,
+  patient_id text NOT NULL,
+  study_uid text NOT NULL,
+  accession text,
+  requester text,
+  requesting_service text,
+  requester_unknown boolean NOT NULL,
+  signed_at text NOT NULL,
+  created_at timestamptz NOT NULL,
+  due_by timestamptz,
+  ladder jsonb NOT NULL,
+  verbal jsonb,
+  state text NOT NULL DEFAULT 'open' CHECK (state IN ('open'))
+);
+CREATE INDEX alerts_open_due ON alerts (due_by) WHERE state = 'open';
 `,
   },
 ];
