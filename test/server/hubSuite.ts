@@ -519,7 +519,7 @@ export function defineHubSuite(kind: DbKind): void {
       expect(await count(ctx.db, 'addenda WHERE report_id = $1', [p.report.id])).toBe(1);
     });
 
-    it('signed reports, addenda, revisions and the audit trail reject UPDATE, DELETE and TRUNCATE', async () => {
+    it('signed reports, signatures, addenda, revisions and the audit trail reject UPDATE, DELETE, TRUNCATE and UPSERT', async () => {
       const { u, token } = await session('radiologist');
       const p = signedReport(u);
       await post(ctx.url, token, p);
@@ -536,6 +536,12 @@ export function defineHubSuite(kind: DbKind): void {
         ['DELETE FROM draft_revisions', []],
         ['TRUNCATE signed_reports CASCADE', []],
         ['TRUNCATE audit', []],
+        // UPSERT: an INSERT that meets the stored row and updates it fires the UPDATE triggers.
+        [`INSERT INTO signed_reports SELECT * FROM signed_reports WHERE id = $1 ON CONFLICT (id) DO UPDATE SET content = '{}'::jsonb`, [p.report.id]],
+        [`INSERT INTO signatures SELECT * FROM signatures WHERE report_id = $1 ON CONFLICT (id) DO UPDATE SET content_hash = '0'`, [p.report.id]],
+        [`INSERT INTO audit SELECT * FROM audit ORDER BY seq LIMIT 1 ON CONFLICT (seq) DO UPDATE SET action = 'rewritten'`, []],
+        ['UPDATE signatures SET content_hash = $1 WHERE report_id = $2', ['0'.repeat(64), p.report.id]],
+        ['DELETE FROM signatures WHERE report_id = $1', [p.report.id]],
       ] as const;
       for (const [sql, params] of attempts) {
         await expect(ctx.db.query(sql, params), sql).rejects.toThrow(/immutable/);
