@@ -287,7 +287,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     },
     'hub:status': async () => {
       if (!hub) return NO_HUB;
-      if (!hub.status().user) await hub.refreshSetup();
+      await hub.refreshSetup();
       return hub.status();
     },
     'hub:login': ({ username, password }) => needHub().login(username, password),

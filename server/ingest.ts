@@ -397,8 +397,15 @@ export class IngestBatcher {
     if (batch.size > 0) {
       const fast = group.filter((g) => batch.has(g.item));
       const answers = await storeNewReports(this.db, fast.map((g) => g.item));
-      fast.forEach((g, i) => { if (answers[i]) g.resolve(answers[i]); });
-      rest = group.filter((g) => !batch.has(g.item) || !answers[fast.indexOf(g)]);
+      const answered = new Set<Item>();
+      fast.forEach((g, i) => {
+        const a = answers[i];
+        if (a) {
+          g.resolve(a);
+          answered.add(g.item);
+        }
+      });
+      rest = group.filter((g) => !answered.has(g.item));
     }
     if (rest.length > 1) {
       try {

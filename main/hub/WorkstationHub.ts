@@ -128,6 +128,8 @@ export class WorkstationHub {
   private readonly vault: SessionVault;
   /** The embedded hub's last answer: no account yet (refreshSetup). */
   private awaitingFirst = false;
+  /** Whether the hub has answered that question; once it has an account it never needs asking again. */
+  private setupAnswered = false;
 
   constructor(opts: WorkstationHubOptions) {
     this.opts = opts;
@@ -325,9 +327,11 @@ export class WorkstationHub {
    * start); the answer shows on the login screen. Unreachable: as before.
    */
   async refreshSetup(): Promise<boolean> {
-    if (!this.opts.embedded || this.client.token) return this.awaitingFirst;
+    // Asked only while it can matter: an embedded hub, nobody logged in, and no account known yet.
+    if (!this.opts.embedded || this.client.token || (this.setupAnswered && !this.awaitingFirst)) return this.awaitingFirst;
     try {
       this.awaitingFirst = await this.client.awaitingFirstUser();
+      this.setupAnswered = true;
     } catch {
       // The next status read asks again.
     }
