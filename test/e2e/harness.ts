@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { TOKEN_HEADER } from '../../common/security.ts';
 import { newLaunchCode, spendLaunchCode } from '../support/launch.ts';
 
@@ -103,4 +104,11 @@ export async function enterSignPassword(page: Page, password = 'demo'): Promise<
   await dialog.getByLabel('Password').fill(password);
   await dialog.getByRole('button', { name: 'Confirm and sign' }).click();
   await dialog.waitFor({ state: 'detached' });
+}
+
+/** On the login screen of a demo-mode app: log in as the demo radiologist and wait for the hub to say so. */
+export async function logInAsDemoRadiologist(page: Page): Promise<void> {
+  await page.getByTestId('login-form').waitFor();
+  await page.getByRole('button', { name: /^Log in as Dr Ada Lovelace, Radiologist/ }).click();
+  await expect.poll(() => page.getByTestId('hub-user').textContent(), { timeout: 15_000 }).toContain('Dr Ada Lovelace');
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { image, type El } from '../main/dicom/synth.ts';
-import { bridge, launchChromium, startApp, tempDataDir, type RunningApp } from './harness.ts';
+import { bridge, launchChromium, logInAsDemoRadiologist, startApp, tempDataDir, type RunningApp } from './harness.ts';
 
 const who = (name: string, birth: string, date: string, description: string): El[] => [
   { tag: 0x00080020, vr: 'DA', value: date },
@@ -49,9 +49,7 @@ describe('identity conflict on screen (browser mode)', () => {
   });
 
   it('the library lists both people under their own names, each flagged', async () => {
-    await page.getByTestId('login-form').waitFor();
-    await page.getByRole('button', { name: /^Log in as Dr Ada Lovelace, Radiologist/ }).click();
-    await expect.poll(() => page.getByTestId('hub-user').textContent(), { timeout: 15_000 }).toContain('Dr Ada Lovelace');
+    await logInAsDemoRadiologist(page);
     await page.getByRole('button', { name: /^Library/ }).click();
     const flags = page.locator('.patient-list').getByTestId('identity-conflict');
     await expect.poll(() => flags.count(), { timeout: 15_000 }).toBe(2);

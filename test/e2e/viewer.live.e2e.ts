@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { image, type El } from '../main/dicom/synth.ts';
-import { bridge, launchChromium, startApp, tempDataDir, type RunningApp } from './harness.ts';
+import { bridge, launchChromium, logInAsDemoRadiologist, startApp, tempDataDir, type RunningApp } from './harness.ts';
 
 const patient: El[] = [
   { tag: 0x00081030, vr: 'LO', value: 'CT LIVE SERIES' },
@@ -43,9 +43,7 @@ describe('a new series of the open study (browser mode)', () => {
   });
 
   it('is offered in the series picker as soon as it is imported, with no reload', async () => {
-    await page.getByTestId('login-form').waitFor();
-    await page.getByRole('button', { name: /^Log in as Dr Ada Lovelace, Radiologist/ }).click();
-    await expect.poll(() => page.getByTestId('hub-user').textContent(), { timeout: 15_000 }).toContain('Dr Ada Lovelace');
+    await logInAsDemoRadiologist(page);
     await page.getByRole('button', { name: /^Library/ }).click();
     await page.getByRole('button', { name: /^Open study CT LIVE SERIES/ }).click();
     const options = page.getByLabel('Series', { exact: true }).locator('option');
