@@ -426,6 +426,16 @@ export const HubEvent = z.discriminatedUnion('type', [
   }),
   z.object({
     ...EventBase,
+    type: z.literal('alert-changed'),
+    /** What happened (common/alerts.ts ALERT_EVENT_TYPES): created, escalated, acknowledged, … */
+    change: z.string(),
+    rung: z.number().int(),
+    state: z.string(),
+    /** The team it is routed to (null: the duty radiologist's queue). */
+    teamId: z.string().nullable(),
+  }),
+  z.object({
+    ...EventBase,
     type: z.literal('unfinished-changed'),
     reason: z.enum(UNFINISHED_CHANGE_REASONS),
     owner: z.string().optional(),

@@ -114,12 +114,20 @@ export const ACTIONS = [
   'report:read',
   /** Subscribe to pushed events (draft events only with unfinished:list). */
   'events:subscribe',
+  /** See alerts: a referrer those routed to them, every other role all of them (issue 9). */
+  'alert:read',
+  /** Acknowledge an alert one is responsible for, with an action plan. */
+  'alert:acknowledge',
+  /** The imaging safety lead's dashboard and CSV export of alerts. */
+  'safety:dashboard',
 ] as const;
 export const Action = z.enum(ACTIONS);
 export type Action = z.infer<typeof Action>;
 
 const REPORTER: readonly Action[] = [
   'draft:write', 'draft:read', 'unfinished:list', 'draft:take-over', 'report:sign-final', 'report:addendum', 'report:read', 'events:subscribe',
+  // The duty radiologist acknowledges alerts whose requester is unknown (issue 9).
+  'alert:read', 'alert:acknowledge',
 ];
 
 /** Who may do what (domain.md §5). */
@@ -128,13 +136,13 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Action[]>> = {
   radiographer: REPORTER,
   locum: REPORTER,
   // Drafts and provisional reports; cannot issue a final report alone or take over a colleague's work.
-  trainee: ['draft:write', 'draft:read', 'unfinished:list', 'report:sign-provisional', 'report:read', 'events:subscribe'],
+  trainee: ['draft:write', 'draft:read', 'unfinished:list', 'report:sign-provisional', 'report:read', 'events:subscribe', 'alert:read'],
   // A reporter who also verifies trainees' provisional reports.
   trainer: [...REPORTER, 'report:verify'],
   // Sees signed reports (and their alerts); never drafts.
-  referrer: ['report:read', 'events:subscribe'],
+  referrer: ['report:read', 'events:subscribe', 'alert:read', 'alert:acknowledge'],
   // Dashboards: the unfinished list and signed reports, not draft content.
-  'safety-lead': ['report:read', 'unfinished:list', 'events:subscribe'],
+  'safety-lead': ['report:read', 'unfinished:list', 'events:subscribe', 'alert:read', 'alert:acknowledge', 'safety:dashboard'],
 };
 
 export function roleMay(role: Role, action: Action): boolean {

@@ -22,6 +22,8 @@ import { EventDispatcher } from './events.ts';
 import { ACTION_WORDS, IngestBatcher, ingest } from './ingest.ts';
 import { readSignedReport } from './reports.ts';
 import { registerFirstUserSetup } from './setup.ts';
+import { AcknowledgeRequest, ALERT_PATHS, AlertListQuery, AlertPhoneCalls, type AlertDetail, type AlertList, type SafetyDashboard } from '../common/alerts.ts';
+import { acknowledgeAlert, addPhoneCalls, alertsCsv, listAlerts, mayReadReport, readAlert, safetyDashboard, takeOpened, userScope } from './alerts.ts';
 
 export const HUB_VERSION = '0.1.0';
 
@@ -334,11 +336,59 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   });
 
   app.get('/api/reports/:reportId', async (req): Promise<HubSignedReport> => {
-    await auth(req, 'report:read');
+    const user = await auth(req, 'report:read');
     const { reportId } = parse(ReportIdParam, req.params, 'report id');
-    const report = await readSignedReport(db, reportId);
-    if (!report) throw new HubError(404, 'not-found', `The hub holds no signed report ${reportId}.`);
+    // A referrer reads only their teams' reports: the same answer as for a report the hub does not
+    // hold, so the answer never tells which report ids exist.
+    const report = (await mayReadReport(db, user, reportId)) ? await readSignedReport(db, reportId) : null;
+    if (!report) throw new HubError(404, 'not-found', `The hub holds no signed report ${reportId} that you may read.`);
     return report;
+  });
+
+  // ---- alerts (issue 9): lists, detail, acknowledgement, phone calls, the safety dashboard ----
+
+  app.get(ALERT_PATHS.list, async (req): Promise<AlertList> => {
+    const user = await auth(req, 'alert:read');
+    const q = parse(AlertListQuery, req.query, 'query');
+    return { alerts: await listAlerts(db, user, q), now: new Date(clock()).toISOString() };
+  });
+
+  app.get('/api/alerts/:reportId', async (req): Promise<AlertDetail> => {
+    const user = await auth(req, 'alert:read');
+    const { reportId } = parse(ReportIdParam, req.params, 'report id');
+    const alert = await readAlert(db, user, reportId, clock());
+    if (takeOpened()) events.announce();
+    if (!alert) throw new HubError(404, 'not-found', `No alert ${reportId} is routed to you.`);
+    return alert;
+  });
+
+  app.post('/api/alerts/:reportId/acknowledge', async (req): Promise<AlertDetail> => {
+    const user = await auth(req, 'alert:acknowledge');
+    const { reportId } = parse(ReportIdParam, req.params, 'report id');
+    const body = parse(AcknowledgeRequest, req.body, 'acknowledgement');
+    const alert = await acknowledgeAlert(db, user, reportId, body.actionPlan, clock());
+    events.announce();
+    return alert;
+  });
+
+  app.post('/api/alerts/:reportId/phone-calls', async (req): Promise<{ added: number }> => {
+    const user = await auth(req, 'alert:read');
+    const { reportId } = parse(ReportIdParam, req.params, 'report id');
+    const body = parse(AlertPhoneCalls, req.body, 'phone calls');
+    const added = await addPhoneCalls(db, user, reportId, body.calls, clock());
+    if (added > 0) events.announce();
+    return { added };
+  });
+
+  app.get(ALERT_PATHS.dashboard, async (req): Promise<SafetyDashboard> => {
+    const user = await auth(req, 'safety:dashboard');
+    return safetyDashboard(db, user, clock());
+  });
+
+  app.get(ALERT_PATHS.dashboardCsv, async (req, reply) => {
+    const user = await auth(req, 'safety:dashboard');
+    const csv = await alertsCsv(db, user);
+    return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="failsafe-alerts.csv"').send(csv);
   });
 
   app.put('/api/drafts/:reportId', async (req) => {
@@ -375,15 +425,28 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     return listUnfinished(db, policy, clock());
   });
 
-  /** Draft events only reach roles that may see the unfinished list (a referrer never learns of drafts). */
-  const visibleTo = (role: Role) => (e: HubEvent): boolean => e.type === 'report-signed' || roleMay(role, 'unfinished:list');
+  /**
+   * Which events a user's stream carries. Draft events only reach roles that may see the
+   * unfinished list (a referrer never learns of drafts). A referrer gets no report-signed events
+   * (they name patients of every team) and only the alert events of their own teams, unless they
+   * hold a site duty (which may make any alert theirs); `scope` is refreshed on each keep-alive.
+   */
+  const visibleTo = (role: Role, scope: { teams: string[]; duties: string[] } | null) => (e: HubEvent): boolean => {
+    if (role === 'referrer') {
+      if (e.type !== 'alert-changed' || !scope) return false;
+      return scope.duties.length > 0 || (e.teamId !== null && scope.teams.includes(e.teamId));
+    }
+    if (e.type === 'alert-changed') return roleMay(role, 'alert:read');
+    return e.type === 'report-signed' || roleMay(role, 'unfinished:list');
+  };
+  const scopeOf = async (user: SessionUser) => (user.role === 'referrer' ? userScope(db, user.id) : null);
 
   app.get(HUB_PATHS.eventLog, async (req): Promise<EventLog> => {
     const user = await auth(req, 'events:subscribe');
     const q = parse(SinceQuery, req.query, 'query');
     const head = events.cursor;
     const list = await events.backlog(q.since ?? 0, q.limit ?? 1000, head);
-    return { events: list.filter(visibleTo(user.role)), head };
+    return { events: list.filter(visibleTo(user.role, await scopeOf(user))), head };
   });
 
   app.get(HUB_PATHS.events, async (req, reply: FastifyReply) => {
@@ -397,7 +460,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     // HEAD: the head of the stream's answer, then the end (no stream is opened: a hijacked answer
     // to HEAD never sends its head, and the request would hang with a subscription held).
     if (req.method === 'HEAD') return reply.code(200).type('text/event-stream; charset=utf-8').send();
-    const visible = visibleTo(user.role);
+    let visible = visibleTo(user.role, await scopeOf(user));
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -440,8 +503,9 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
       write(formatSseComment('ping'));
       // A logged-out or expired session stops receiving events.
       void db.query<{ ok: boolean }>('SELECT (ended_at IS NULL AND expires_at > $2) AS ok FROM sessions WHERE token_hash = $1', [user.session_hash, new Date(clock()).toISOString()])
-        .then((r) => {
+        .then(async (r) => {
           if (r.rows[0]?.ok !== true) sessionEnded();
+          else if (user.role === 'referrer') visible = visibleTo(user.role, await scopeOf(user));
         })
         .catch(() => {});
     }, pingMs);

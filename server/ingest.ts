@@ -148,6 +148,9 @@ export const ACTION_WORDS: Readonly<Record<Action, string>> = {
   'unfinished:list': 'see the unfinished reports list',
   'draft:take-over': 'take over a colleague\'s draft',
   'events:subscribe': 'subscribe to hub events',
+  'alert:read': 'see alerts',
+  'alert:acknowledge': 'acknowledge alerts',
+  'safety:dashboard': "open the imaging safety lead's dashboard",
 };
 
 // ---- the checks that need no database ---------------------------------------------------------

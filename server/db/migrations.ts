@@ -5,6 +5,7 @@ import { REPORT_STATES, ROLES as LIFECYCLE_ROLES, SIGNATURE_MEANINGS, SIGNED_STA
 import type { HubDb } from './adapter.ts';
 import { DEMO_USERS } from '../demo.ts';
 import { ALERT_CATEGORIES } from '../../common/report.ts';
+import { auditHashSql } from '../audit.ts';
 
 export interface Migration {
   id: number;
@@ -386,6 +387,241 @@ CREATE TABLE alerts (
   state text NOT NULL DEFAULT 'open' CHECK (state IN ('open'))
 );
 CREATE INDEX alerts_open_due ON alerts (due_by) WHERE state = 'open';
+`,
+  },
+  {
+    id: 8,
+    name: 'alert routing (site directory, teams, duties), acknowledgement, escalation state, timeline and notification queue (issue 9)',
+    // Routing happens in the statement that stores the alert (a BEFORE INSERT trigger on alerts),
+    // so an alert is never stored unrouted: its requester (Referring Physician Name as written in
+    // DICOM, else the requesting service) is looked up in the site directory; unknown or not in
+    // the directory, it goes to the duty radiologist with the reason kept on the alert. The
+    // recipients of each rung are resolved by one SQL function, used when the alert is created
+    // (its first notifications), by the escalation scheduler and by the acknowledgement check.
+    sql: `
+ALTER TABLE users ADD COLUMN email text;
+
+CREATE TABLE teams (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  consultant_id bigint REFERENCES users(id)
+);
+CREATE TABLE team_members (
+  team_id text NOT NULL REFERENCES teams(id),
+  user_id bigint NOT NULL REFERENCES users(id),
+  PRIMARY KEY (team_id, user_id)
+);
+CREATE INDEX team_members_user ON team_members (user_id);
+
+-- How a requester is written differs between systems ("SMITH^JOHN^^DR", "Smith John Dr"): the key
+-- is case-folded, with DICOM's ^ and runs of spaces as one space, trimmed.
+CREATE FUNCTION failsafe_requester_key(s text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT NULLIF(btrim(regexp_replace(lower(coalesce(s, '')), '[\\s^=]+', ' ', 'g')), '')
+$$;
+
+CREATE TABLE directory_requesters (
+  kind text NOT NULL CHECK (kind IN ('name', 'service')),
+  written text NOT NULL,
+  key text NOT NULL,
+  team_id text NOT NULL REFERENCES teams(id),
+  PRIMARY KEY (kind, key)
+);
+
+CREATE TABLE site_duties (
+  duty text NOT NULL CHECK (duty IN ('duty-radiologist', 'cancer-pathway-lead', 'imaging-safety-lead')),
+  user_id bigint NOT NULL REFERENCES users(id),
+  PRIMARY KEY (duty, user_id)
+);
+
+ALTER TABLE alerts DROP CONSTRAINT alerts_state_check;
+ALTER TABLE alerts
+  ADD CONSTRAINT alerts_state_check CHECK (state IN ('open', 'acknowledged')),
+  ADD COLUMN team_id text REFERENCES teams(id),
+  ADD COLUMN routing_reason text,
+  ADD COLUMN rung integer NOT NULL DEFAULT 0,
+  ADD COLUMN next_due timestamptz,
+  ADD COLUMN acknowledged_at timestamptz,
+  ADD COLUMN acknowledged_by bigint REFERENCES users(id),
+  ADD COLUMN action_plan text,
+  ADD CONSTRAINT alerts_acknowledged CHECK ((state = 'acknowledged') = (acknowledged_at IS NOT NULL AND acknowledged_by IS NOT NULL AND action_plan IS NOT NULL));
+DROP INDEX alerts_open_due;
+-- The scheduler's pass: open alerts whose current rung is due.
+CREATE INDEX alerts_open_next_due ON alerts (next_due) WHERE state = 'open';
+CREATE INDEX alerts_team ON alerts (team_id, state);
+UPDATE alerts SET next_due = due_by;
+
+CREATE TABLE alert_events (
+  seq bigserial PRIMARY KEY,
+  report_id text NOT NULL REFERENCES alerts(report_id),
+  at timestamptz NOT NULL,
+  type text NOT NULL CHECK (type IN ('created', 'routed', 'unrouted', 'notified', 'notify-failed', 'opened', 'acknowledged', 'escalated', 'phone-call')),
+  actor_id bigint REFERENCES users(id),
+  rung integer,
+  detail jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+CREATE INDEX alert_events_report ON alert_events (report_id, seq);
+${immutable('alert_events', 'the timeline of an alert')}
+
+-- Every timeline entry is also a pushed event (alert-changed), in the same transaction: referrer
+-- pages and workstations learn of it within a second, on every hub instance.
+CREATE FUNCTION failsafe_alert_event_pushed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO events (at, type, report_id, body)
+    SELECT NEW.at, 'alert-changed', NEW.report_id, jsonb_build_object(
+      'type', 'alert-changed', 'at', to_char(NEW.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'reportId', NEW.report_id,
+      'change', NEW.type, 'rung', a.rung, 'state', a.state, 'teamId', a.team_id)
+      FROM alerts a WHERE a.report_id = NEW.report_id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER alert_events_pushed AFTER INSERT ON alert_events FOR EACH ROW EXECUTE FUNCTION failsafe_alert_event_pushed();
+
+-- Phone calls recorded on a workstation, synced: once per workstation record id.
+CREATE TABLE alert_phone_calls (
+  report_id text NOT NULL REFERENCES alerts(report_id),
+  id text NOT NULL,
+  clinician text NOT NULL,
+  role text NOT NULL,
+  time text NOT NULL,
+  note text NOT NULL,
+  recorded_by text NOT NULL,
+  recorded_at text NOT NULL,
+  stored_at timestamptz NOT NULL,
+  stored_by bigint NOT NULL REFERENCES users(id),
+  PRIMARY KEY (report_id, id)
+);
+${immutable('alert_phone_calls', 'a phone call record')}
+
+-- Notifications to send: one per person and channel per rung reached. Claimed by one sender at a
+-- time (FOR UPDATE SKIP LOCKED), retried with backoff; every outcome is on the alert's timeline.
+CREATE TABLE notifications (
+  id bigserial PRIMARY KEY,
+  report_id text NOT NULL REFERENCES alerts(report_id),
+  rung integer NOT NULL,
+  user_id bigint NOT NULL REFERENCES users(id),
+  channel text NOT NULL CHECK (channel IN ('email', 'webhook')),
+  state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL,
+  last_error text,
+  created_at timestamptz NOT NULL,
+  sent_at timestamptz,
+  UNIQUE (report_id, rung, user_id, channel)
+);
+CREATE INDEX notifications_due ON notifications (next_attempt_at) WHERE state = 'pending';
+
+-- Who is responsible for rung p_rung of an alert: the team (rung 'requester'), the team's
+-- consultant, or the holders of a site duty. Where a team-based rung has no team (unrouted) or no
+-- consultant, the duty radiologist; where nobody holds the duty, the imaging safety lead; where
+-- nobody holds that either, every active safety-lead account. Never nobody while such an account exists.
+CREATE FUNCTION failsafe_rung_recipients(p_report_id text, p_rung integer) RETURNS TABLE (user_id bigint) LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  v_to text;
+  v_team text;
+  v_hit boolean := false;
+BEGIN
+  SELECT a.ladder -> p_rung ->> 'to', a.team_id INTO v_to, v_team FROM alerts a WHERE a.report_id = p_report_id;
+  IF v_to IS NULL THEN RETURN; END IF;
+  IF v_to = 'requester' AND v_team IS NOT NULL THEN
+    RETURN QUERY SELECT m.user_id FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = v_team AND NOT u.disabled
+      UNION SELECT t.consultant_id FROM teams t JOIN users u ON u.id = t.consultant_id WHERE t.id = v_team AND NOT u.disabled;
+    v_hit := FOUND;
+  ELSIF v_to = 'requester-consultant' AND v_team IS NOT NULL THEN
+    RETURN QUERY SELECT t.consultant_id FROM teams t JOIN users u ON u.id = t.consultant_id WHERE t.id = v_team AND NOT u.disabled;
+    v_hit := FOUND;
+  ELSIF v_to IN ('duty-radiologist', 'cancer-pathway-lead', 'imaging-safety-lead') THEN
+    RETURN QUERY SELECT d.user_id FROM site_duties d JOIN users u ON u.id = d.user_id WHERE d.duty = v_to AND NOT u.disabled;
+    v_hit := FOUND;
+  END IF;
+  IF v_hit THEN RETURN; END IF;
+  IF v_to IN ('requester', 'requester-consultant') THEN
+    RETURN QUERY SELECT d.user_id FROM site_duties d JOIN users u ON u.id = d.user_id WHERE d.duty = 'duty-radiologist' AND NOT u.disabled;
+    IF FOUND THEN RETURN; END IF;
+  END IF;
+  RETURN QUERY SELECT d.user_id FROM site_duties d JOIN users u ON u.id = d.user_id WHERE d.duty = 'imaging-safety-lead' AND NOT u.disabled;
+  IF FOUND THEN RETURN; END IF;
+  RETURN QUERY SELECT u.id FROM users u WHERE u.role = 'safety-lead' AND NOT u.disabled;
+END $$;
+
+-- Queues the notifications of a rung reached (each recipient: e-mail when an address is on file,
+-- and the site webhook), and records on the timeline when nobody can be notified.
+CREATE FUNCTION failsafe_notify_rung(p_report_id text, p_rung integer, p_at timestamptz) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+  v_n integer;
+BEGIN
+  INSERT INTO notifications (report_id, rung, user_id, channel, next_attempt_at, created_at)
+    SELECT p_report_id, p_rung, r.user_id, c.channel, p_at, p_at
+      FROM failsafe_rung_recipients(p_report_id, p_rung) r
+      JOIN users u ON u.id = r.user_id
+      CROSS JOIN (VALUES ('email'), ('webhook')) AS c(channel)
+     WHERE c.channel = 'webhook' OR u.email IS NOT NULL
+    ON CONFLICT DO NOTHING;
+  GET DIAGNOSTICS v_n = ROW_COUNT;
+  IF NOT EXISTS (SELECT 1 FROM failsafe_rung_recipients(p_report_id, p_rung)) THEN
+    INSERT INTO alert_events (report_id, at, type, rung, detail)
+      VALUES (p_report_id, p_at, 'notify-failed', p_rung, jsonb_build_object('error', 'nobody holds this duty in the site directory, and no account is an imaging safety lead'));
+  END IF;
+  RETURN v_n;
+END $$;
+
+CREATE FUNCTION failsafe_route_alert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.team_id := (SELECT d.team_id FROM directory_requesters d WHERE d.kind = 'name' AND d.key = failsafe_requester_key(NEW.requester));
+  IF NEW.team_id IS NULL THEN
+    NEW.team_id := (SELECT d.team_id FROM directory_requesters d WHERE d.kind = 'service' AND d.key = failsafe_requester_key(NEW.requesting_service));
+  END IF;
+  IF NEW.team_id IS NULL THEN
+    NEW.routing_reason := CASE
+      WHEN failsafe_requester_key(NEW.requester) IS NULL AND failsafe_requester_key(NEW.requesting_service) IS NULL
+        THEN 'Requester unknown: the study names no referring physician and no requesting service.'
+      ELSE format('Requester not in the site directory: %s.', concat_ws(', ',
+        CASE WHEN failsafe_requester_key(NEW.requester) IS NOT NULL THEN format('referring physician "%s"', left(NEW.requester, 120)) END,
+        CASE WHEN failsafe_requester_key(NEW.requesting_service) IS NOT NULL THEN format('requesting service "%s"', left(NEW.requesting_service, 120)) END))
+    END;
+  END IF;
+  NEW.rung := 0;
+  NEW.next_due := NEW.due_by;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER alerts_route BEFORE INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION failsafe_route_alert();
+
+CREATE FUNCTION failsafe_alert_created() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO alert_events (report_id, at, type, rung, detail) VALUES (NEW.report_id, NEW.created_at, 'created', 0, jsonb_build_object('dueBy', NEW.due_by));
+  IF NEW.team_id IS NOT NULL THEN
+    INSERT INTO alert_events (report_id, at, type, rung, detail)
+      SELECT NEW.report_id, NEW.created_at, 'routed', 0, jsonb_build_object('team', t.id, 'teamName', t.name) FROM teams t WHERE t.id = NEW.team_id;
+  ELSE
+    INSERT INTO alert_events (report_id, at, type, rung, detail) VALUES (NEW.report_id, NEW.created_at, 'unrouted', 0, jsonb_build_object('reason', NEW.routing_reason));
+  END IF;
+  PERFORM failsafe_notify_rung(NEW.report_id, 0, NEW.created_at);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER alerts_created AFTER INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION failsafe_alert_created();
+
+-- An alert's facts never change; only its rung (forward), its next deadline and, once, its acknowledgement.
+CREATE FUNCTION failsafe_alert_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'UPDATE' THEN
+    RAISE EXCEPTION 'failsafe: an alert is never removed (% refused)', TG_OP USING ERRCODE = 'raise_exception';
+  END IF;
+  IF (NEW.report_id, NEW.category, NEW.finding, NEW.patient_id, NEW.study_uid, NEW.accession, NEW.requester, NEW.requesting_service,
+      NEW.requester_unknown, NEW.signed_at, NEW.created_at, NEW.due_by, NEW.ladder, NEW.verbal, NEW.team_id, NEW.routing_reason)
+     IS DISTINCT FROM
+     (OLD.report_id, OLD.category, OLD.finding, OLD.patient_id, OLD.study_uid, OLD.accession, OLD.requester, OLD.requesting_service,
+      OLD.requester_unknown, OLD.signed_at, OLD.created_at, OLD.due_by, OLD.ladder, OLD.verbal, OLD.team_id, OLD.routing_reason) THEN
+    RAISE EXCEPTION 'failsafe: what an alert says and where it was routed never change' USING ERRCODE = 'raise_exception';
+  END IF;
+  IF NEW.rung < OLD.rung THEN
+    RAISE EXCEPTION 'failsafe: an alert never de-escalates' USING ERRCODE = 'raise_exception';
+  END IF;
+  IF OLD.state = 'acknowledged' AND (NEW.state, NEW.acknowledged_at, NEW.acknowledged_by, NEW.action_plan, NEW.rung)
+     IS DISTINCT FROM (OLD.state, OLD.acknowledged_at, OLD.acknowledged_by, OLD.action_plan, OLD.rung) THEN
+    RAISE EXCEPTION 'failsafe: an acknowledged alert never changes' USING ERRCODE = 'raise_exception';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER alerts_no_change BEFORE UPDATE OR DELETE ON alerts FOR EACH ROW EXECUTE FUNCTION failsafe_alert_change();
+CREATE TRIGGER alerts_no_truncate BEFORE TRUNCATE ON alerts FOR EACH STATEMENT EXECUTE FUNCTION failsafe_reject_change('an alert');
 `,
   },
 ];

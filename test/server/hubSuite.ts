@@ -14,8 +14,10 @@ import { OutboxPayload } from '../../common/hubPayload.ts';
 import { changeAccount, lookupSession, UserNotFoundError } from '../../server/auth.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
 import { IngestBatcher, ingest } from '../../server/ingest.ts';
+import { addToTeam, importDirectory } from '../../server/directory.ts';
+import { contentWithAlert } from '../support/syncWorkstation.ts';
 import {
-  addUser, http, loginAs, openSse, post, signableContent, signedAddendum, signedReport, startTestHub, studyFor, testDb, verificationOf, type DbKind, type TestHub, type TestUser, count, type ErrorBody,
+  addUser, examFor, http, loginAs, openSse, post, signableContent, signedAddendum, signedReport, startTestHub, studyFor, testDb, verificationOf, type DbKind, type TestHub, type TestUser, count, type ErrorBody,
 } from './support.ts';
 
 interface Ctx {
@@ -219,12 +221,18 @@ export function defineHubSuite(kind: DbKind): void {
   describe(`role × action matrix (${kind})`, () => {
     it('every role may do exactly what ROLE_PERMISSIONS says, on every route', async () => {
       const owner = await session('radiologist');
-      const existing = signedReport(owner.u);
+      // Every role is on the team the requester of these reports maps to: a referrer reads its
+      // own team's reports and acknowledges its alerts (issue 9); other teams' are tested in alertLoop.test.ts.
+      await importDirectory(ctx.db, 'team,team name,referring physician,requesting service,consultant,members\nMATRIX,Matrix team,MATRIX^Requester,,,\n');
+      const matrixExam = (study: StudyRef) => examFor(study, 'MATRIX^Requester', '');
+      const existingStudy = studyFor('matrix');
+      const existing = signedReport(owner.u, { study: existingStudy, exam: matrixExam(existingStudy) });
       expect((await post(ctx.url, owner.token, existing)).status).toBe(201);
       const trainee = await session('trainee');
       const results: Record<string, Record<string, number>> = {};
       for (const role of Role.options) {
         const { u, token } = await session(role);
+        await addToTeam(ctx.db, u.username, 'MATRIX');
         // A fresh draft by the owner for each role to read / take over.
         const draftId = crypto.randomUUID();
         expect((await http(ctx.url, 'PUT', `/api/drafts/${draftId}`, { token: owner.token, body: snapshot(studyFor('m'), 1) })).status).toBe(200);
@@ -243,6 +251,14 @@ export function defineHubSuite(kind: DbKind): void {
           'unfinished:list': () => http(ctx.url, 'GET', '/api/unfinished', { token }),
           'draft:take-over': () => http(ctx.url, 'POST', `/api/drafts/${draftId}/take-over`, { token, body: {} }),
           'events:subscribe': () => http(ctx.url, 'GET', '/api/events/log', { token }),
+          'alert:read': () => http(ctx.url, 'GET', '/api/alerts', { token }),
+          'alert:acknowledge': async () => {
+            const study = studyFor('matrix-alert');
+            const alerted = signedReport(owner.u, { study, exam: matrixExam(study), content: contentWithAlert('urgent') });
+            expect((await post(ctx.url, owner.token, alerted)).status).toBe(201);
+            return http(ctx.url, 'POST', `/api/alerts/${alerted.report.id}/acknowledge`, { token, body: { actionPlan: 'Reviewed; follow-up arranged.' } });
+          },
+          'safety:dashboard': () => http(ctx.url, 'GET', '/api/safety/dashboard', { token }),
         };
         results[role] = {};
         for (const action of HUB_ACTIONS) {
