@@ -131,3 +131,23 @@ export async function setEmail(db: Queryable, username: string, email: string | 
   const id = await userId(db, username);
   await db.query('UPDATE users SET email = $2 WHERE id = $1', [id, email]);
 }
+
+/** The directory in lines for people (`hub directory show`). */
+export async function describeDirectory(db: Queryable): Promise<string[]> {
+  const { rows: teams } = await db.query<{ id: string; name: string; consultant: string | null; members: string[] | null }>(
+    `SELECT t.id, t.name, c.username AS consultant,
+            (SELECT array_agg(u.username ORDER BY u.username) FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = t.id) AS members
+       FROM teams t LEFT JOIN users c ON c.id = t.consultant_id ORDER BY t.id`);
+  const { rows: req } = await db.query<{ kind: string; written: string; team_id: string }>('SELECT kind, written, team_id FROM directory_requesters ORDER BY team_id, kind, key');
+  const { rows: duties } = await db.query<{ duty: string; username: string }>('SELECT d.duty, u.username FROM site_duties d JOIN users u ON u.id = d.user_id ORDER BY d.duty, u.username');
+  const lines: string[] = [];
+  for (const t of teams) {
+    lines.push(`team ${t.id} (${t.name}); consultant: ${t.consultant ?? 'none'}; members: ${(t.members ?? []).join(', ') || 'none'}`);
+    for (const r of req.filter((x) => x.team_id === t.id)) lines.push(`  ${r.kind === 'name' ? 'referring physician' : 'requesting service'} "${r.written}"`);
+  }
+  for (const duty of SITE_DUTIES) {
+    const holders = duties.filter((d) => d.duty === duty).map((d) => d.username);
+    lines.push(`duty ${duty}: ${holders.join(', ') || 'NOBODY (alerts for it go to the imaging safety lead)'}`);
+  }
+  return lines;
+}

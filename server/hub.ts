@@ -2,7 +2,7 @@
 // in the data folder; then the same migrations and the same app. Also the embedded hub that
 // `npm start` runs beside the workstation, with demo users.
 import fs from 'node:fs';
-import { DEMO_PASSWORD, DEMO_USERS } from './demo.ts';
+import { DEMO_PASSWORD, DEMO_USERS, seedDemoDirectory } from './demo.ts';
 import { buildHub, type Hub } from './app.ts';
 import { createUser, disableDemoAccounts, UserExistsError } from './auth.ts';
 import type { HubConfig } from './config.ts';
@@ -78,6 +78,7 @@ export async function startEmbeddedHub(opts: {
           }
         }),
       );
+      await seedDemoDirectory(db);
     } else {
       await disableDemoAccounts(db);
     }

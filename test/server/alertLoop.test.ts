@@ -9,7 +9,7 @@ import type { EventLog } from '../../common/hub.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
 import { addToTeam, DirectoryError, importDirectory, setDuty } from '../../server/directory.ts';
 import { contentWithAlert } from '../support/syncWorkstation.ts';
-import { addUser, examFor, http, loginAs, openTestHub, post, signedReport, studyFor, type DbKind, type ErrorBody, type TestUser } from './support.ts';
+import { addUser, examFor, http, loginAs, openTestHub, post, signedReport, studyFor, verificationOf, type DbKind, type ErrorBody, type TestUser } from './support.ts';
 
 for (const kind of ['pglite', 'postgres'] as DbKind[]) {
   describe(`closed-loop alerts at the hub (${kind})`, () => {
@@ -179,6 +179,52 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
       expect(d.body.timeline.filter((e) => e.type === 'phone-call').map((e) => e.text)).toEqual([`Phone call to Dr Who (ED registrar) at ${call.time}, recorded by ${rad.name}: hub was down`]);
       // Malformed: refused, nothing stored.
       expect((await http(url, 'POST', `/api/alerts/${id}/phone-calls`, { token: radToken, body: { calls: [{ ...call, id: 'ws-2', clinician: 42 }] } })).status).toBe(400);
+    });
+
+    it('never parked: a requester written to dodge the directory, a team nobody can act for, a duty nobody holds', async () => {
+      // Invisible characters in the requester do not match a team: the alert goes to the duty
+      // radiologist with the reason, it is not lost.
+      const dodged = await sign('urgent', 'SMI\u200bTH^JANE^^DR', '');
+      const a = (await db.query<{ team_id: string | null; routing_reason: string }>('SELECT team_id, routing_reason FROM alerts WHERE report_id = $1', [dodged])).rows[0]!;
+      expect(a.team_id).toBeNull();
+      expect(a.routing_reason).toMatch(/^Requester not in the site directory/);
+      const recipients = async (id: string, rung = 0) =>
+        (await db.query<{ user_id: string }>('SELECT user_id FROM failsafe_rung_recipients($1, $2) ORDER BY 1', [id, rung])).rows.map((r) => Number(r.user_id));
+      expect(await recipients(dodged)).toEqual([await idOf(duty)]);
+      // Every member of a team disabled (and no consultant): the duty radiologist.
+      const lonely = await addUser(db, 'referrer', 'Dr Hal Alone');
+      await importDirectory(db, [
+        'team,team name,referring physician,requesting service,consultant,members',
+        `ED,Emergency Department,SMITH^JANE^^DR,Emergency Department,${consultant.username},${edA.username};${edB.username}`,
+        `WARD7,Ward 7 (medicine),JONES^Tom,,,${wardDoc.username}`,
+        `SOLO,Solo clinic,LONE^Hal,,,${lonely.username}`,
+      ].join('\n'));
+      await db.query('UPDATE users SET disabled = true WHERE username = $1', [lonely.username]);
+      const solo = await sign('significant', 'LONE^Hal', '');
+      expect(await recipients(solo)).toEqual([await idOf(duty)]);
+      // Nobody holds the duty radiologist's duty: the imaging safety lead; nobody holds that either:
+      // every safety-lead account; and the timeline says so when there is nobody at all.
+      await setDuty(db, 'duty-radiologist', duty.username, false);
+      expect(await recipients(solo)).toEqual([await idOf(lead)]);
+      await setDuty(db, 'imaging-safety-lead', lead.username, false);
+      const leads = (await db.query<{ id: string }>(`SELECT id FROM users WHERE role = 'safety-lead' AND NOT disabled ORDER BY id`)).rows.map((r) => Number(r.id));
+      expect(await recipients(solo)).toEqual(leads);
+      await setDuty(db, 'duty-radiologist', duty.username);
+      await setDuty(db, 'imaging-safety-lead', lead.username);
+      await db.query('UPDATE users SET disabled = false WHERE username = $1', [lonely.username]);
+    });
+
+    it("a trainee's provisional report raises its alert at once; the trainer's verification does not raise a second", async () => {
+      const trainee = await addUser(db, 'trainee');
+      const trainer = await addUser(db, 'trainer');
+      const study = studyFor(`prov${crypto.randomInt(1e9)}`);
+      const p = signedReport(trainee, { study, meaning: 'provisional', content: contentWithAlert('critical'), exam: examFor(study) });
+      expect((await post(url, await tokenOf(trainee), p)).status).toBe(201);
+      const before = (await db.query<{ team_id: string; state: string }>('SELECT team_id, state FROM alerts WHERE report_id = $1', [p.report.id])).rows;
+      expect(before).toEqual([{ team_id: 'ED', state: 'open' }]);
+      expect((await post(url, await tokenOf(trainer), verificationOf(trainer, p))).status).toBe(201);
+      expect(Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM alerts WHERE report_id = $1', [p.report.id])).rows[0]!.n)).toBe(1);
+      expect(Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM alert_events WHERE report_id = $1 AND type = 'created'`, [p.report.id])).rows[0]!.n)).toBe(1);
     });
 
     it('the safety dashboard and CSV agree with the alerts seeded', async () => {
