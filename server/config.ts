@@ -20,6 +20,15 @@ export interface HubConfig {
   dataDir: string;
   policyFile: string | null;
   policy: SitePolicy;
+  /** Alert notifications (server/notify.ts); a channel left null is not configured. */
+  notifications: NotificationConfig;
+}
+
+export interface NotificationConfig {
+  /** The hub's base URL as its users reach it (links in notifications), without a trailing slash. */
+  publicUrl: string | null;
+  webhook: { url: string; secret: string } | null;
+  mail: { smtpUrl: string; from: string } | null;
 }
 
 const Env = z.object({
@@ -30,6 +39,22 @@ const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).optional(),
   FAILSAFE_HUB_DATA: z.string().trim().min(1).optional(),
   FAILSAFE_HUB_POLICY: z.string().trim().min(1).optional(),
+  FAILSAFE_PUBLIC_URL: z.string().trim().regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'must be an http:// or https:// URL with no query or fragment').optional(),
+  FAILSAFE_WEBHOOK_URL: z.string().trim().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL').optional(),
+  // The receiver's only proof that a call came from this hub: a short secret can be guessed offline from one signed request.
+  FAILSAFE_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -hex 32`)').optional(),
+  FAILSAFE_SMTP_URL: z.string().trim().regex(/^smtps?:\/\/\S+$/, 'must be an smtp:// or smtps:// URL (smtp://host:port)').optional(),
+  FAILSAFE_MAIL_FROM: z.string().trim().regex(/^(?:[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/, 'must be an e-mail address, e.g. failsafe@hospital.example or "Failsafe <failsafe@hospital.example>"').optional(),
+}).superRefine((e, ctx) => {
+  // A channel half configured would fail every notification at run time; refuse it at start.
+  const need = (when: boolean, key: string, message: string): void => {
+    if (when) ctx.addIssue({ code: 'custom', path: [key], message });
+  };
+  need(!!e.FAILSAFE_WEBHOOK_URL && !e.FAILSAFE_WEBHOOK_SECRET, 'FAILSAFE_WEBHOOK_SECRET', 'required when FAILSAFE_WEBHOOK_URL is set (the webhook is signed with it)');
+  need(!e.FAILSAFE_WEBHOOK_URL && !!e.FAILSAFE_WEBHOOK_SECRET, 'FAILSAFE_WEBHOOK_URL', 'required when FAILSAFE_WEBHOOK_SECRET is set');
+  need(!!e.FAILSAFE_SMTP_URL && !e.FAILSAFE_MAIL_FROM, 'FAILSAFE_MAIL_FROM', 'required when FAILSAFE_SMTP_URL is set (the sender of alert e-mails)');
+  need((!!e.FAILSAFE_WEBHOOK_URL || !!e.FAILSAFE_SMTP_URL) && !e.FAILSAFE_PUBLIC_URL, 'FAILSAFE_PUBLIC_URL',
+    'required when notifications are configured (their only content is a link to the alert on the hub)');
 });
 
 export interface HubFlags {
@@ -83,5 +108,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: HubFlags
     dataDir: path.resolve(cwd, e.FAILSAFE_HUB_DATA ?? 'hub-data'),
     policyFile,
     policy: policyFile ? readPolicyFile(policyFile) : SitePolicy.parse({}),
+    notifications: {
+      publicUrl: e.FAILSAFE_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
+      webhook: e.FAILSAFE_WEBHOOK_URL && e.FAILSAFE_WEBHOOK_SECRET ? { url: e.FAILSAFE_WEBHOOK_URL, secret: e.FAILSAFE_WEBHOOK_SECRET } : null,
+      mail: e.FAILSAFE_SMTP_URL && e.FAILSAFE_MAIL_FROM ? { smtpUrl: e.FAILSAFE_SMTP_URL, from: e.FAILSAFE_MAIL_FROM } : null,
+    },
   };
 }
