@@ -34,6 +34,13 @@ const trace = process.env['FAILSAFE_STARTUP_TRACE'] === '1' ? (stage: string): v
 async function main(): Promise<void> {
   containEscapedErrors('Failsafe', (ev, h) => process.on(ev, h), (l) => console.error(l), Date.now);
   const options = parseLaunchArgs(process.argv.slice(2));
+  if (options.verifyAudit) {
+    // A check, not a launch: no hub, no window; the database is read, never migrated.
+    const { verifyAuditCommand } = await import('./db/auditChain.ts');
+    const answer = verifyAuditCommand(path.join(options.dataDir, 'failsafe.sqlite'));
+    (answer.code === 0 ? console.log : console.error)(answer.line);
+    process.exit(answer.code);
+  }
   const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
 
   if (!options.browser) {

@@ -1,6 +1,7 @@
 // The hub's commands (server/cli.ts is the entry that runs them).
 import { parseArgs } from 'node:util';
 import { Role } from '../common/report.ts';
+import { verifyAuditChain } from './audit.ts';
 import { ACCOUNT_CHANGES, changeAccount, createUser, UserExistsError, UserNotFoundError } from './auth.ts';
 import { HubConfigError, loadConfig, type HubFlags } from './config.ts';
 import { grantAppRole, migrate } from './db/migrations.ts';
@@ -15,6 +16,7 @@ const USAGE = `usage:
   hub user reset-password --username U (--password-stdin | --password P)
   hub migrate                                                  (with the owner login: creates and upgrades the schema)
   hub grant-app ROLE                                          (with the owner login: lets the application's login ROLE read and write rows, nothing more)
+  hub verify-audit                                            checks the audit trail's hash chain; exit 1 naming the first broken row
   hub embedded --data DIR [--port N] [--parent-stdin] [--demo] single-user hub (PGlite, 127.0.0.1; demo users only with --demo)
 environment: DATABASE_URL (PostgreSQL; else embedded PGlite in --data / FAILSAFE_HUB_DATA, default ./hub-data),
   FAILSAFE_HUB_HOST, FAILSAFE_HUB_PORT (default 127.0.0.1:8787), FAILSAFE_HUB_POLICY, FAILSAFE_HUB_DB_SCHEMA
@@ -107,6 +109,18 @@ export async function main(argv: string[], early?: Promise<HubDb>): Promise<numb
       await grantAppRole(db, sub);
       console.log(`hub: ${sub} may read and write the hub's rows; the schema and its triggers stay the owner's`);
       return 0;
+    }
+    if (cmd === 'verify-audit') {
+      // The head's hash is printed so a site can keep it elsewhere: a trail rewritten from the
+      // start (every hash recomputed) is then told by the head no longer matching.
+      const v = await verifyAuditChain(db);
+      const head = v.head ? `chain head at position ${v.head.pos}, hash ${v.head.hash}` : 'no chain head recorded';
+      if (v.ok) {
+        console.log(`hub: the audit trail is intact: ${v.rows} row${v.rows === 1 ? '' : 's'} chained; ${head}`);
+        return 0;
+      }
+      console.error(`hub: the audit trail has been altered. ${v.firstBroken!.message} (${v.rows} row${v.rows === 1 ? '' : 's'} before it hold; ${head})`);
+      return 1;
     }
     const password = async (): Promise<string> => {
       if (values.password !== undefined && values['password-stdin']) throw new HubConfigError('give --password or --password-stdin, not both');

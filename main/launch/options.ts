@@ -38,6 +38,8 @@ export interface LaunchOptions {
    * opens, put that backup in its place (the current one is moved aside, not deleted).
    */
   restoreBackup?: { from: string | null };
+  /** `--verify-audit`: check the audit trail's hash chain in the data folder, print the answer and exit (main/db/auditChain.ts). */
+  verifyAudit?: boolean;
 }
 
 export class LaunchOptionsError extends Error {}
@@ -67,6 +69,7 @@ export function parseLaunchArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
         hub: { type: 'string' },
         'no-hub': { type: 'boolean', default: false },
         demo: { type: 'boolean', default: false },
+        'verify-audit': { type: 'boolean', default: false },
       },
       strict: opts.strict ?? true,
       allowPositionals: !(opts.strict ?? true),
@@ -99,6 +102,7 @@ export function parseLaunchArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     ...(port !== undefined ? { port } : {}),
     testTimings: env['FAILSAFE_TEST_TIMINGS'] === '1',
     ...(restoreBackup ? { restoreBackup } : {}),
+    ...(values['verify-audit'] === true ? { verifyAudit: true } : {}),
   };
 }
 

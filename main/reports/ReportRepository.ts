@@ -27,6 +27,7 @@ import { ContractError, type AuditEntry } from '../../common/contract.ts';
 import { isSigned, stateFromSignatures, type ReportState, type Role, type SignatureMeaning } from '../../common/lifecycle.ts';
 import { ExamDetails, Profile, ReportContent, StudyRef, type Addendum, type Report, type SignatureRecord } from '../../common/report.ts';
 import { TEMPLATES } from '../../common/templates.ts';
+import { auditRowHash } from '../db/auditChain.ts';
 import type { Db } from '../db/database.ts';
 import { issueText } from '../../common/validation.ts';
 
@@ -301,8 +302,9 @@ export class ReportRepository {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       addenda: db.prepare<[string], AddendumRow>('SELECT seq, id, report_id, original_hash, text FROM addenda WHERE report_id = ? ORDER BY seq DESC'),
-      insertAudit: db.prepare<[string, string, string, string, number | null, string]>(
-        'INSERT INTO audit (at, actor, action, report_id, revision, detail) VALUES (?, ?, ?, ?, ?, ?)',
+      auditHead: db.prepare<[], { hash: string }>('SELECT hash FROM audit_chain_head WHERE id = 1'),
+      insertAudit: db.prepare<[string, string, string, string, number | null, string, string, string]>(
+        'INSERT INTO audit (at, actor, action, report_id, revision, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       audit: db.prepare<[string], { seq: number; at: string; actor: string; action: AuditAction; report_id: string; detail: string }>(
         'SELECT seq, at, actor, action, report_id, detail FROM audit WHERE report_id = ? ORDER BY seq',
@@ -403,8 +405,17 @@ export class ReportRepository {
     });
   }
 
+  /**
+   * Appends to the hash-chained audit trail (main/db/auditChain.ts): the head read and the row
+   * written in one transaction (a savepoint inside the caller's), so no other write comes between.
+   */
   writeAudit(actor: string, action: AuditAction, reportId: string, revision: number | null, detail: string): void {
-    this.st.insertAudit.run(this.iso(), actor, action, reportId, revision, detail);
+    this.db.transaction(() => {
+      const at = this.iso();
+      const prevHash = this.st.auditHead.get()!.hash;
+      const hash = auditRowHash({ prevHash, at, actor, action, reportId, revision, detail });
+      this.st.insertAudit.run(at, actor, action, reportId, revision, detail, prevHash, hash);
+    })();
   }
 
   insertSignature(reportId: string, signer: Profile, meaning: SignatureMeaning, signedAt: string, contentHash: string, addendumId: string | null = null): SignatureRecord {

@@ -624,6 +624,70 @@ CREATE TRIGGER alerts_no_change BEFORE UPDATE OR DELETE ON alerts FOR EACH ROW E
 CREATE TRIGGER alerts_no_truncate BEFORE TRUNCATE ON alerts FOR EACH STATEMENT EXECUTE FUNCTION failsafe_reject_change('an alert');
 `,
   },
+  {
+    id: 9,
+    name: 'audit chain: every audit row holds its predecessor\'s hash, chained in commit order under a lock (issue 9 line 8)',
+    // Chained by a trigger, so every writer (auth, drafts, ingest's set-based statement, migration
+    // 2's function) is covered unchanged. Positions come from the one-row audit_chain_head, locked
+    // by each insert until its transaction ends: seq is drawn before commit and is not commit
+    // order, so chaining on seq would let two writers link to the same predecessor. The head also
+    // tells rows removed at the end (server/audit.ts verifyAuditChain). It moves only from the
+    // trigger (pg_trigger_depth), never by a statement of its own. Existing rows are chained in seq
+    // order; the trail's own no-update trigger is set aside for that inside this transaction only.
+    sql: `
+ALTER TABLE audit ADD COLUMN chain_pos bigint, ADD COLUMN prev_hash text, ADD COLUMN hash text;
+CREATE TABLE audit_chain_head (
+  one boolean PRIMARY KEY DEFAULT true CHECK (one),
+  pos bigint NOT NULL,
+  hash text NOT NULL
+);
+
+ALTER TABLE audit DISABLE TRIGGER audit_no_update;
+DO $$
+DECLARE
+  r audit%ROWTYPE;
+  p bigint := 0;
+  h text := repeat('0', 64);
+BEGIN
+  FOR r IN SELECT * FROM audit ORDER BY seq LOOP
+    p := p + 1;
+    r.chain_pos := p;
+    r.prev_hash := h;
+    h := ${auditHashSql('r')};
+    UPDATE audit SET chain_pos = p, prev_hash = r.prev_hash, hash = h WHERE seq = r.seq;
+  END LOOP;
+  INSERT INTO audit_chain_head (pos, hash) VALUES (p, h);
+END $$;
+ALTER TABLE audit ENABLE TRIGGER audit_no_update;
+ALTER TABLE audit ALTER COLUMN chain_pos SET NOT NULL, ALTER COLUMN prev_hash SET NOT NULL, ALTER COLUMN hash SET NOT NULL;
+CREATE UNIQUE INDEX audit_chain_pos ON audit (chain_pos);
+
+CREATE FUNCTION failsafe_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  head audit_chain_head%ROWTYPE;
+BEGIN
+  -- Held until this transaction ends: the next writer waits here, then links to this row.
+  SELECT * INTO STRICT head FROM audit_chain_head FOR UPDATE;
+  NEW.chain_pos := head.pos + 1;
+  NEW.prev_hash := head.hash;
+  NEW.hash := ${auditHashSql('NEW')};
+  UPDATE audit_chain_head SET pos = NEW.chain_pos, hash = NEW.hash;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER audit_chain BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION failsafe_audit_chain();
+
+CREATE FUNCTION failsafe_audit_head_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF pg_trigger_depth() < 2 THEN
+    RAISE EXCEPTION 'failsafe: the audit chain head moves only when an audit row is written (% refused)', TG_OP USING ERRCODE = 'raise_exception';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER audit_chain_head_guard BEFORE INSERT OR UPDATE ON audit_chain_head
+  FOR EACH ROW EXECUTE FUNCTION failsafe_audit_head_guard();
+${immutable('audit_chain_head', 'the audit chain head').replace(/BEFORE UPDATE OR DELETE/, 'BEFORE DELETE')}
+`,
+  },
 ];
 
 export class MigrationError extends Error {

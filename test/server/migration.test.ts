@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubSignedReport as HubSignedReportSchema } from '../../common/hub.ts';
 import type { SignedReportPayload } from '../../common/hubPayload.ts';
+import { verifyAuditChain } from '../../server/audit.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
 import { migrate, MIGRATIONS } from '../../server/db/migrations.ts';
 import { dropPgSchema, openPg } from '../../server/db/pg.ts';
@@ -104,7 +105,8 @@ describe.each<DbKind>(['pglite', 'postgres'])('migration 3 on a database written
     const before = {
       reports: await dump('SELECT id, patient_id, study_uid, content, signer_name, signer_role, signer_registration, signed_at, content_hash, author, created_at, stored_at, stored_by, idempotency_key FROM signed_reports ORDER BY id'),
       addenda: await dump('SELECT * FROM addenda ORDER BY id'),
-      audit: await dump('SELECT * FROM audit ORDER BY seq'),
+      // The columns the release wrote (migration 9 adds the audit chain's beside them).
+      audit: await dump('SELECT seq, at, actor_id, action, report_id, detail FROM audit ORDER BY seq'),
       events: await dump('SELECT * FROM events ORDER BY seq'),
       idempotency: await dump('SELECT * FROM idempotency ORDER BY key'),
     };
@@ -122,7 +124,8 @@ describe.each<DbKind>(['pglite', 'postgres'])('migration 3 on a database written
 
     expect(await dump('SELECT id, patient_id, study_uid, content, signer_name, signer_role, signer_registration, signed_at, content_hash, author, created_at, stored_at, stored_by, idempotency_key FROM signed_reports ORDER BY id')).toEqual(before.reports);
     expect(await dump('SELECT * FROM addenda ORDER BY id')).toEqual(before.addenda);
-    expect(await dump('SELECT * FROM audit ORDER BY seq')).toEqual(before.audit);
+    expect(await dump('SELECT seq, at, actor_id, action, report_id, detail FROM audit ORDER BY seq')).toEqual(before.audit);
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, rows: before.audit.length });
     expect(await dump('SELECT * FROM events ORDER BY seq')).toEqual(before.events);
     expect(await dump('SELECT * FROM idempotency ORDER BY key')).toEqual(before.idempotency);
 

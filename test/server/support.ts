@@ -9,7 +9,7 @@ import { signedPayload, type ExamDetails, type Profile, type ReportContent, type
 import { buildHub, type BuildHubOptions, type Hub } from '../../server/app.ts';
 import { createUser } from '../../server/auth.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
-import { migrate } from '../../server/db/migrations.ts';
+import { migrate, MIGRATIONS, type Migration } from '../../server/db/migrations.ts';
 import { dropPgSchema, openPg } from '../../server/db/pg.ts';
 import { openPglite } from '../../server/db/pglite.ts';
 
@@ -27,8 +27,11 @@ export interface TestDb {
   cleanup(): Promise<void>;
 }
 
-/** A fresh database for one test file. PostgreSQL: a unique schema; PGlite: one in-memory instance. */
-export async function testDb(kind: DbKind, label: string): Promise<TestDb & { db: HubDb }> {
+/**
+ * A fresh database for one test file. PostgreSQL: a unique schema; PGlite: one in-memory instance.
+ * Migrated by `migrations` (default: all of them; fewer for a test of a later migration).
+ */
+export async function testDb(kind: DbKind, label: string, migrations: readonly Migration[] = MIGRATIONS): Promise<TestDb & { db: HubDb }> {
   if (kind === 'postgres') {
     const schema = `t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${process.pid}_${crypto.randomBytes(3).toString('hex')}`;
     const opened: HubDb[] = [];
@@ -38,7 +41,7 @@ export async function testDb(kind: DbKind, label: string): Promise<TestDb & { db
       return db;
     };
     const db = await open();
-    await migrate(db);
+    await migrate(db, migrations);
     return {
       kind, schema, db, open,
       async cleanup() {
@@ -48,7 +51,7 @@ export async function testDb(kind: DbKind, label: string): Promise<TestDb & { db
     };
   }
   const db = await openPglite();
-  await migrate(db);
+  await migrate(db, migrations);
   return {
     kind, schema: null, db,
     open: async () => db,

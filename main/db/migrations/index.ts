@@ -9,6 +9,7 @@ import m0050 from './0050-signatures.ts';
 import m0060 from './0060-patient-identity.ts';
 import m0070 from './0070-corrections.ts';
 import m0080 from './0080-revision-history.ts';
+import m0090 from './0090-audit-chain.ts';
 
 export interface Migration {
   version: number;
@@ -16,4 +17,4 @@ export interface Migration {
   up(db: Db): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0010, m0020, m0030, m0040, m0050, m0060, m0070, m0080];
+export const MIGRATIONS: readonly Migration[] = [m0010, m0020, m0030, m0040, m0050, m0060, m0070, m0080, m0090];
