@@ -22,6 +22,7 @@ import type { RaisedAlertCategory } from '../common/alerts.ts';
 import type { LadderStep } from '../common/alertDeadline.ts';
 import type { NotificationConfig } from './config.ts';
 import type { HubDb } from './db/adapter.ts';
+import type { EventDispatcher } from './events.ts';
 
 export type NotificationChannel = 'email' | 'webhook';
 
@@ -411,6 +412,37 @@ export function startNotificationWorker(db: HubDb, opts: NotificationWorkerOptio
       await settled();
       await opts.transports.webhook?.close?.();
       await opts.transports.email?.close?.();
+    },
+  };
+}
+
+/**
+ * A hub's notifications: the worker on the configured channels, kicked as soon as any instance
+ * creates or escalates an alert (the alert-changed events every instance hears), so a
+ * notification leaves within a second rather than at the next poll. Stop it before the hub closes.
+ */
+export function startHubNotifications(
+  hub: { db: HubDb; events: EventDispatcher },
+  cfg: NotificationConfig,
+  opts: { clock?: () => number; timeZone?: string; intervalMs?: number; onError?: (err: unknown) => void } = {},
+): NotificationWorker {
+  const worker = startNotificationWorker(hub.db, {
+    transports: notificationTransports(cfg, { ...(opts.clock ? { now: opts.clock } : {}), ...(opts.timeZone ? { timeZone: opts.timeZone } : {}) }),
+    publicUrl: cfg.publicUrl,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.intervalMs ? { intervalMs: opts.intervalMs } : {}),
+    announce: () => hub.events.announce(),
+    // A pass that failed is retried at the next; said, so a database fault is not silent.
+    onError: opts.onError ?? ((err) => process.emitWarning(`alert notifications: a delivery pass failed (${err instanceof Error ? err.message : String(err)}); retrying`)),
+  });
+  const unsubscribe = hub.events.subscribe((e) => {
+    if (e.type === 'alert-changed' && (e.change === 'created' || e.change === 'escalated')) worker.kick();
+  });
+  return {
+    ...worker,
+    async stop() {
+      unsubscribe();
+      await worker.stop();
     },
   };
 }

@@ -13,7 +13,7 @@ import { HubConfigError, loadConfig } from '../../server/config.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
 import { importDirectory, setDuty, setEmail } from '../../server/directory.ts';
 import {
-  deliverDueNotifications, emailContent, mailTransport, startNotificationWorker, verifyWebhook, webhookTransport,
+  deliverDueNotifications, emailContent, mailTransport, startHubNotifications, startNotificationWorker, verifyWebhook, webhookTransport,
   type DeliverOptions, type NotificationMessage, type NotificationTransports,
 } from '../../server/notify.ts';
 import { contentWithAlert } from '../support/syncWorkstation.ts';
@@ -359,6 +359,25 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
         expect(announced).toBeGreaterThan(0);
       } finally {
         await worker.stop();
+      }
+    });
+
+    it('wired to a hub: an alert created is notified at once, without waiting for the next poll', async () => {
+      const n = startHubNotifications(t.hub, { publicUrl: PUBLIC_URL, webhook: { url: hook.url, secret: SECRET }, mail: { smtpUrl: smtp.url, from: 'failsafe@hospital.example' } },
+        { clock: t.clock.now, timeZone: 'UTC', intervalMs: 600_000 });
+      try {
+        await n.idle();
+        hook.got.length = 0;
+        smtp.mails.length = 0;
+        const { id } = await sign('critical');
+        const until = Date.now() + 5000;
+        while ((hook.got.length < 3 || smtp.mails.length < 2) && Date.now() < until) await new Promise((ok) => setTimeout(ok, 25));
+        expect(hook.got.map((g) => g.body['alertId'])).toEqual([id, id, id]);
+        expect(smtp.mails).toHaveLength(2);
+        await n.idle();
+        expect((await timeline(id)).filter((x) => x.startsWith('notified'))).toHaveLength(5);
+      } finally {
+        await n.stop();
       }
     });
 
