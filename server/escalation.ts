@@ -119,8 +119,20 @@ export interface EscalationSchedulerOptions {
   batch?: number;
   /** After a pass that escalated something, once it committed: where the hub wakes its pushed events (events.announce()). */
   onEscalated?: (result: EscalationResult) => void;
-  /** A pass that failed (database unreachable, …): reported, and the next pass tries again. */
+  /**
+   * A pass that failed (database unreachable, …): reported, and the next pass tries again. Default:
+   * a line on stderr, since a scheduler failing silently is an escalation that never fires.
+   */
   onError?: (err: unknown) => void;
+}
+
+/** How the scheduler is doing, for a health check: a hub whose passes keep failing escalates nothing. */
+export interface EscalationHealth {
+  /** When the last pass that completed ran (the clock's time, ms), or null before the first. */
+  lastPassAt: number | null;
+  /** Passes failed in a row since the last one that completed, and the last failure in words. */
+  consecutiveFailures: number;
+  lastError: string | null;
 }
 
 export interface EscalationScheduler {
@@ -128,6 +140,7 @@ export interface EscalationScheduler {
   stop(): Promise<void>;
   /** Resolves when no pass is under way (tests: after moving a fake clock). */
   idle(): Promise<void>;
+  health(): EscalationHealth;
 }
 
 /**
@@ -151,16 +164,34 @@ export function startEscalationScheduler(db: HubDb, opts: EscalationSchedulerOpt
   let stopped = false;
   let timer: unknown = null;
   let running: Promise<void> | null = null;
+  const health: EscalationHealth = { lastPassAt: null, consecutiveFailures: 0, lastError: null };
+  const onError = opts.onError ?? ((err: unknown) => {
+    const n = health.consecutiveFailures;
+    console.error(`failsafe hub: escalation: ${err instanceof Error ? err.message : String(err)}${n > 0 ? ` (the pass failed, ${n} in a row; next try in ${intervalMs} ms)` : ''}`);
+  });
 
   const pass = (): void => {
     timer = null;
     if (stopped) return;
     running = (async () => {
+      const now = clock();
+      let result: EscalationResult;
       try {
-        const result = await runEscalationPass(db, clock(), opts.batch === undefined ? {} : { batch: opts.batch });
-        if (result.escalated > 0) opts.onEscalated?.(result);
+        result = await runEscalationPass(db, now, opts.batch === undefined ? {} : { batch: opts.batch });
+        Object.assign(health, { lastPassAt: now, consecutiveFailures: 0, lastError: null });
       } catch (err) {
-        opts.onError?.(err);
+        health.consecutiveFailures += 1;
+        health.lastError = err instanceof Error ? err.message : String(err);
+        onError(err);
+        return;
+      }
+      // The escalations are committed whatever the announcement does; the poll delivers them anyway (server/events.ts).
+      if (result.escalated > 0) {
+        try {
+          opts.onEscalated?.(result);
+        } catch (err) {
+          onError(err);
+        }
       }
     })().finally(() => {
       running = null;
@@ -176,6 +207,7 @@ export function startEscalationScheduler(db: HubDb, opts: EscalationSchedulerOpt
       timer = null;
       await running;
     },
+    health: () => ({ ...health }),
     async idle() {
       // A pass may end and another start while we wait (a test moving its clock): wait for each.
       for (let p = running; p !== null; p = running) await p;

@@ -243,6 +243,30 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
       expect((await escalations(id)).map((e) => e.detail.dueBy)).toEqual([iso(t0 + 24 * HOUR)]);
     });
 
+    it('a failing pass is reported and counted, and the next pass tries again', async () => {
+      const { id, t0 } = await sign('critical');
+      let down = 2;
+      // The database refuses the scheduler's transactions twice (a PostgreSQL restart), then answers.
+      const flaky: HubDb = Object.create(db, {
+        transaction: { value: <T>(fn: Parameters<HubDb['transaction']>[0]) => (down-- > 0 ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')) : db.transaction(fn)) as Promise<T> },
+      });
+      const clock = new ManualClock(t0 + 2 * HOUR);
+      const errors: string[] = [];
+      const s = startEscalationScheduler(flaky, { clock: () => clock.now(), timers: clock, intervalMs: 15_000, onError: (e) => errors.push((e as Error).message) });
+      await s.idle();
+      expect(s.health()).toEqual({ lastPassAt: null, consecutiveFailures: 1, lastError: 'connect ECONNREFUSED 127.0.0.1:5432' });
+      await clock.advance(15_000);
+      await s.idle();
+      expect(s.health().consecutiveFailures).toBe(2);
+      expect((await alertRow(id)).rung).toBe(0);
+      await clock.advance(15_000);
+      await s.idle();
+      await s.stop();
+      expect(errors).toHaveLength(2);
+      expect(s.health()).toEqual({ lastPassAt: t0 + 2 * HOUR + 30_000, consecutiveFailures: 0, lastError: null });
+      expect((await alertRow(id)).rung).toBe(2);
+    });
+
     it('refuses a pass at no time, or a scheduler with no interval, in words', async () => {
       await expect(runEscalationPass(db, Number.NaN)).rejects.toThrow(/now must be a time in milliseconds/);
       await expect(runEscalationPass(db, Date.now(), { batch: 0 })).rejects.toThrow(/batch must be a whole number/);
