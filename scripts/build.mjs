@@ -1,4 +1,4 @@
-// Builds everything `npm start` needs: the renderer (Vite) and the Node/Electron bundles (esbuild).
+// Builds everything `npm start` needs: the renderer and the hub's page (Vite) and the Node/Electron bundles (esbuild).
 // Native and large runtime packages stay external and load from node_modules.
 import { build as esbuild } from 'esbuild';
 import { build as viteBuild } from 'vite';
@@ -28,5 +28,7 @@ await Promise.all([
   // Sandboxed preloads cannot require anything but electron: bundle the channel list in.
   esbuild({ ...common, entryPoints: ['preload/preload.ts'], outfile: 'dist/electron/preload.cjs', format: 'cjs', external: ['electron'] }),
   viteBuild({ configFile: path.join(root, 'vite.config.ts'), logLevel: 'warn' }),
+  // The hub's own web page (referrer alerts, safety dashboard): a bundle of its own, served by the hub.
+  viteBuild({ configFile: path.join(root, 'vite.hub.config.ts'), logLevel: 'warn' }),
 ]);
 console.log(`build: ok in ${Date.now() - started} ms`);

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 
 export default function setup(): void {
   const root = path.resolve(import.meta.dirname, '..', '..');
-  if (fs.existsSync(path.join(root, 'dist', 'node', 'start.mjs')) && fs.existsSync(path.join(root, 'dist', 'renderer', 'index.html'))) return;
+  if (['node/start.mjs', 'renderer/index.html', 'hub-web/index.html'].every((f) => fs.existsSync(path.join(root, 'dist', f)))) return;
   const r = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('build failed');
 }

@@ -23,6 +23,12 @@ const probes: Record<string, { code: string; forbidden: boolean }> = {
   'preload/b.ts': { code: "import { CHANNELS } from '../common/channels.ts';\nexport const b = CHANNELS;\n", forbidden: false },
   'server/a.ts': { code: "import { x } from '../main/x.ts';\nexport const a = x;\n", forbidden: true },
   'server/b.ts': { code: "import Fastify from 'fastify';\nexport const b = Fastify;\n", forbidden: false },
+  'server/c.ts': { code: "import { useState } from 'react';\nexport const c = useState;\n", forbidden: true },
+  // The hub's page (a browser bundle): React and the pure signed-report components, never Node, the hub's code or the workstation's bridge.
+  'server/web/page/a.ts': { code: "import { useState } from 'react';\nimport { ReportContentView } from '../../../renderer/report/ReportContentView.tsx';\nexport const a = [useState, ReportContentView];\n", forbidden: false },
+  'server/web/page/b.ts': { code: "import fs from 'node:fs';\nexport const b = fs;\n", forbidden: true },
+  'server/web/page/c.ts': { code: "import { createClient } from '../../../renderer/api.ts';\nexport const c = createClient;\n", forbidden: true },
+  'server/web/page/d.ts': { code: "import { listAlerts } from '../../alerts.ts';\nexport const d = listAlerts;\n", forbidden: true },
 };
 
 let output = '';
