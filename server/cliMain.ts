@@ -1,4 +1,5 @@
 // The hub's commands (server/cli.ts is the entry that runs them).
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Role } from '../common/report.ts';
 import { verifyAuditChain } from './audit.ts';
@@ -7,10 +8,16 @@ import { HubConfigError, loadConfig, type HubFlags } from './config.ts';
 import { grantAppRole, migrate } from './db/migrations.ts';
 import type { HubDb } from './db/adapter.ts';
 import { openHubDb, startEmbeddedHub, startHub } from './hub.ts';
+import { addToTeam, describeDirectory, DirectoryError, importDirectory, setDuty, setEmail } from './directory.ts';
+import { SITE_DUTIES } from '../common/alerts.ts';
 
 const USAGE = `usage:
   hub [--host H] [--port N] [--data DIR] [--policy FILE]     start the hub
-  hub user add --username U --name NAME --role ROLE --registration REG (--password P | --password-stdin)
+  hub user add --username U --name NAME --role ROLE --registration REG (--password P | --password-stdin) [--team T] [--email E]
+  hub user email --username U --email E                       (where alert notifications are e-mailed; --email "" clears it)
+  hub directory import FILE.csv                                (the site directory: requesters to teams; see server/directory.ts)
+  hub directory duty DUTY --username U [--remove]              (DUTY: ${SITE_DUTIES.join(', ')})
+  hub directory show
   hub user list
   hub user disable|enable|revoke-sessions --username U
   hub user reset-password --username U (--password-stdin | --password P)
@@ -21,6 +28,33 @@ const USAGE = `usage:
 environment: DATABASE_URL (PostgreSQL; else embedded PGlite in --data / FAILSAFE_HUB_DATA, default ./hub-data),
   FAILSAFE_HUB_HOST, FAILSAFE_HUB_PORT (default 127.0.0.1:8787), FAILSAFE_HUB_POLICY, FAILSAFE_HUB_DB_SCHEMA
 roles: ${Role.options.join(', ')}`;
+
+/** `hub directory import|duty|show`: the site directory that routes alerts (server/directory.ts). */
+async function directoryCommand(db: HubDb, sub: string | undefined, arg: string | undefined, values: { username?: string | undefined; remove?: boolean | undefined }): Promise<number> {
+  if (sub === 'import') {
+    if (!arg) throw new HubConfigError('give the directory file: hub directory import FILE.csv');
+    let text: string;
+    try {
+      text = fs.readFileSync(arg, 'utf8');
+    } catch (err) {
+      throw new HubConfigError(`cannot read the directory file ${arg}: ${(err as Error).message}`);
+    }
+    const done = await importDirectory(db, text);
+    console.log(`hub: directory imported: ${done.requesters} requester mapping${done.requesters === 1 ? '' : 's'} to ${done.teams} team${done.teams === 1 ? '' : 's'}, ${done.members} membership${done.members === 1 ? '' : 's'}`);
+    return 0;
+  }
+  if (sub === 'duty') {
+    if (!arg || !values.username) throw new HubConfigError(`give the duty and --username: hub directory duty DUTY --username U (DUTY: ${SITE_DUTIES.join(', ')})`);
+    await setDuty(db, arg, values.username, values.remove !== true);
+    console.log(`hub: ${values.username} ${values.remove ? 'no longer holds' : 'now holds'} the duty ${arg}`);
+    return 0;
+  }
+  if (sub === 'show') {
+    for (const line of await describeDirectory(db)) console.log(line);
+    return 0;
+  }
+  throw new HubConfigError('hub directory import FILE.csv | duty DUTY --username U [--remove] | show');
+}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -41,7 +75,7 @@ export async function main(argv: string[], early?: Promise<HubDb>): Promise<numb
       host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, policy: { type: 'string' },
       username: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, registration: { type: 'string' },
       password: { type: 'string' }, 'password-stdin': { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, log: { type: 'boolean' },
-      'parent-stdin': { type: 'boolean' }, demo: { type: 'boolean' },
+      'parent-stdin': { type: 'boolean' }, demo: { type: 'boolean' }, team: { type: 'string' }, email: { type: 'string' }, remove: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -143,9 +177,18 @@ export async function main(argv: string[], early?: Promise<HubDb>): Promise<numb
       const u = await createUser(db, {
         username: values.username ?? '', name: values.name ?? '', role: role.data, registration: values.registration ?? '', password: pw,
       });
-      console.log(`hub: user ${u.username} (${u.name}, ${u.role}, ${u.registration}) created`);
+      if (values.team !== undefined) await addToTeam(db, u.username, values.team);
+      if (values.email !== undefined && values.email !== '') await setEmail(db, u.username, values.email);
+      console.log(`hub: user ${u.username} (${u.name}, ${u.role}, ${u.registration}) created${values.team !== undefined ? `, on team ${values.team}` : ''}`);
       return 0;
     }
+    if (cmd === 'user' && sub === 'email') {
+      if (!values.username || values.email === undefined) throw new HubConfigError('give --username and --email (an empty --email clears it)');
+      await setEmail(db, values.username, values.email === '' ? null : values.email);
+      console.log(`hub: alert notifications for ${values.username} ${values.email === '' ? 'are no longer e-mailed' : `are e-mailed to ${values.email}`}`);
+      return 0;
+    }
+    if (cmd === 'directory') return await directoryCommand(db, sub, positionals[2], values);
     if (cmd === 'user' && sub === 'list') {
       const { rows } = await db.query<{ username: string; name: string; role: string; registration: string; disabled: boolean }>(
         'SELECT username, name, role, registration, disabled FROM users ORDER BY username',
@@ -167,7 +210,7 @@ async function closeEarly(early: Promise<HubDb> | undefined): Promise<void> {
 /** The message and exit code for a failed command: 2 for a usage or configuration error, else 1. */
 export function failure(err: unknown): { message: string; stack: string | null; code: 1 | 2 } {
   const code = (err as { code?: string } | null)?.code ?? '';
-  const known = err instanceof HubConfigError || err instanceof UserExistsError || err instanceof UserNotFoundError || code.startsWith('ERR_PARSE_ARGS')
+  const known = err instanceof HubConfigError || err instanceof UserExistsError || err instanceof UserNotFoundError || err instanceof DirectoryError || code.startsWith('ERR_PARSE_ARGS')
     || (err instanceof Error && /^invalid user|^invalid site policy/.test(err.message));
   return { message: `hub: ${err instanceof Error ? err.message : String(err)}`, stack: !known && err instanceof Error && err.stack ? err.stack : null, code: known ? 2 : 1 };
 }

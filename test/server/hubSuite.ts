@@ -894,20 +894,28 @@ export function defineHubSuite(kind: DbKind): void {
       }
     });
 
-    it('a referrer hears of signed reports but never of drafts', async () => {
+    it("a referrer hears of their own team's alerts, never of drafts, of other teams' alerts or of every signed report", async () => {
+      // Issue 9: report-signed events name every team's patients, so a referrer no longer gets them.
       const referrer = await session('referrer');
       const rad = await session('radiologist');
+      await importDirectory(ctx.db, 'team,team name,referring physician,requesting service,consultant,members\nEVT,Events team,EVENTS^Requester,,,\nOTHER,Other team,OTHER^Requester,,,\n');
+      await addToTeam(ctx.db, referrer.u.username, 'EVT');
       const sse = openSse(ctx.url, referrer.token);
       await sse.hello;
       try {
         const id = crypto.randomUUID();
         const study = studyFor('e2');
         await http(ctx.url, 'PUT', `/api/drafts/${id}`, { token: rad.token, body: snapshot(study, 1) });
-        await post(ctx.url, rad.token, signedReport(rad.u, { id, study }));
-        await sse.waitFor((e) => e.type === 'report-signed' && e.reportId === id);
-        expect(sse.events.filter((e) => e.type !== 'report-signed')).toEqual([]);
-        const log = await http<{ events: { type: string }[] }>(ctx.url, 'GET', '/api/events/log?since=0', { token: referrer.token });
-        expect(log.body.events.every((e) => e.type === 'report-signed')).toBe(true);
+        const otherStudy = studyFor('e3');
+        const other = signedReport(rad.u, { study: otherStudy, exam: examFor(otherStudy, 'OTHER^Requester', ''), content: contentWithAlert('urgent') });
+        expect((await post(ctx.url, rad.token, other)).status).toBe(201);
+        const mine = signedReport(rad.u, { id, study, exam: examFor(study, 'EVENTS^Requester', ''), content: contentWithAlert('urgent') });
+        expect((await post(ctx.url, rad.token, mine)).status).toBe(201);
+        await sse.waitFor((e) => e.type === 'alert-changed' && e.reportId === id);
+        expect(sse.events.every((e) => e.type === 'alert-changed' && e.teamId === 'EVT')).toBe(true);
+        const log = await http<{ events: { type: string; reportId: string }[] }>(ctx.url, 'GET', '/api/events/log?since=0', { token: referrer.token });
+        expect(log.body.events.length).toBeGreaterThan(0);
+        expect(log.body.events.every((e) => e.type === 'alert-changed' && e.reportId !== other.report.id)).toBe(true);
       } finally {
         sse.close();
       }
