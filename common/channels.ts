@@ -32,6 +32,8 @@ export const CHANNELS = [
   'sync:statuses',
   'sync:retry',
   'sync:recordPhone',
+  'alerts:forReport',
+  'alerts:mine',
   'unfinished:list',
   'unfinished:takeOver',
 ] as const;

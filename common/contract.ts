@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { CHANNELS, type Channel } from './channels.ts';
 import { Addendum, Profile, Report, ReportContent, storableString, StorableReportContent, StudyRef } from './report.ts';
 import { FirstUserRequest, HubUser, UnfinishedList } from './hub.ts';
+import { AlertDetail, AlertList } from './alerts.ts';
 import { issueText } from './validation.ts';
 import { parseIsoDateTime } from './signoff.ts';
 import { isMeaningfulText } from './text.ts';
@@ -179,6 +180,40 @@ export type PhoneCallInput = z.input<typeof PhoneCall>;
 
 export const PhoneRecordInput = PhoneCall.extend({ reportId: Uid }).strict();
 
+/** A phone call recorded on this workstation, and whether it is on the hub's alert timeline yet (main/sync/PhoneCallSync.ts). */
+export const LocalPhoneCall = z.object({
+  /** The id the hub stores it under (null until first considered for sending). */
+  id: z.string().nullable(),
+  clinician: z.string(),
+  role: z.string(),
+  time: z.string(),
+  note: z.string(),
+  recordedBy: z.string(),
+  recordedAt: z.string(),
+  /** When the hub confirmed it; null: not on the hub yet. */
+  syncedAt: z.string().nullable(),
+  /** Why it is not on the hub yet, or (refused) why it cannot be sent as it is, in words. */
+  problem: z.string().nullable(),
+  refused: z.boolean(),
+});
+export type LocalPhoneCall = z.infer<typeof LocalPhoneCall>;
+
+/**
+ * A signed report's alert as the workstation shows it (issue 9 line 6): the hub's alert with its
+ * timeline, or why the hub could not be asked (unreachable, not logged in) in words, and the phone
+ * calls recorded here, which show whatever the hub's state.
+ */
+export const AlertView = z.object({
+  /** Null: the hub holds no alert for this report (none raised, or the report is not there yet: `pending`), or could not be asked. */
+  alert: AlertDetail.nullable(),
+  /** Why the hub could not be asked, in words; null when it answered. */
+  unavailable: z.string().nullable(),
+  /** The signed report has not reached the hub yet: its alert starts when it does. */
+  pending: z.boolean(),
+  phoneCalls: z.array(LocalPhoneCall),
+});
+export type AlertView = z.infer<typeof AlertView>;
+
 export const contract = {
   'app:info': { input: Empty, output: AppInfo },
   'profile:get': { input: Empty, output: Profile.nullable() },
@@ -239,6 +274,10 @@ export const contract = {
   'sync:retry': { input: z.object({ reportId: Uid }).strict(), output: SyncStatusSchema },
   /** Record that the radiologist phoned a critical/urgent finding through (the hub was unreachable). */
   'sync:recordPhone': { input: PhoneRecordInput, output: SyncStatusSchema },
+  /** A signed report's alert: state, who is responsible, deadline, routing, timeline (the hub's), and the phone calls recorded here. */
+  'alerts:forReport': { input: z.object({ reportId: Uid }).strict(), output: AlertView },
+  /** "My outstanding alerts": the open alerts of reports the logged-in user signed, by deadline. */
+  'alerts:mine': { input: Empty, output: AlertList },
   'unfinished:list': { input: Empty, output: UnfinishedList },
   /** Take over a colleague's unfinished draft: it moves here with its history. */
   'unfinished:takeOver': { input: z.object({ reportId: Uid }).strict(), output: Report },
@@ -271,6 +310,8 @@ export const AppEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('critical-resolved'), reportId: z.string(), how: z.enum(['delivered', 'phoned']) }),
   /** Someone else took over this draft: the local copy is read-only from now on. */
   z.object({ type: z.literal('draft-taken-over'), reportId: z.string(), newOwner: z.string(), message: z.string() }),
+  /** A report's alert changed on the hub (created, notified, opened, acknowledged, escalated, a phone call), or its phone calls here did ('phone-calls'). */
+  z.object({ type: z.literal('alert-changed'), reportId: z.string(), change: z.string() }),
 ]);
 export type AppEvent = z.infer<typeof AppEvent>;
 

@@ -298,6 +298,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     'sync:statuses': ({ reportIds }) => needHub().syncStatuses(reportIds),
     'sync:retry': ({ reportId }) => needHub().retry(reportId),
     'sync:recordPhone': ({ reportId, ...call }) => needHub().recordPhone(reportId, call),
+    'alerts:forReport': ({ reportId }) => needHub().alertView(reportId),
+    'alerts:mine': () => needHub().myAlerts(),
     'unfinished:list': () => needHub().unfinished(),
     'unfinished:takeOver': ({ reportId }) => needHub().takeOver(reportId),
   };

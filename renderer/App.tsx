@@ -21,6 +21,7 @@ import { CriticalDialog } from './hub/CriticalDialog.tsx';
 import { HubContext } from './hub/HubContext.ts';
 import { LoginScreen } from './hub/LoginScreen.tsx';
 import { UnfinishedPanel } from './hub/UnfinishedPanel.tsx';
+import { MyAlertsPanel } from './hub/MyAlertsPanel.tsx';
 import { formatPersonName } from './format.ts';
 import { Library } from './Library.tsx';
 import { ProfileSetup } from './ProfileSetup.tsx';
@@ -208,7 +209,12 @@ export function App() {
         <main className="main">
           <div hidden={view !== 'library'} className="view">
             <Library
-              top={<UnfinishedPanel patients={library.patients} onTakenOver={(r) => void nav.openAdopted(r.study.studyUid)} onOpenStudy={openStudy} />}
+              top={
+                <>
+                  <MyAlertsPanel patients={library.patients} onOpenStudy={openStudy} />
+                  <UnfinishedPanel patients={library.patients} onTakenOver={(r) => void nav.openAdopted(r.study.studyUid)} onOpenStudy={openStudy} />
+                </>
+              }
               appInfo={appInfo}
               patients={library.patients}
               currentStudyUid={current?.study.studyUid ?? null}

@@ -11,7 +11,8 @@
 // the site policy's unfinishedRefetchMinMs (read from the hub at login and on each connection).
 import { EventEmitter } from 'node:events';
 import { SitePolicy, UNFINISHED_REFETCH_MIN_MS, type HubEvent, type HubUser, type UnfinishedList } from '../../common/hub.ts';
-import { ContractError, type AppEvent, type HubStatus, type PhoneCallInput, type SyncStatusInfo } from '../../common/contract.ts';
+import { ContractError, type AlertView, type AppEvent, type HubStatus, type PhoneCallInput, type SyncStatusInfo } from '../../common/contract.ts';
+import type { AlertList } from '../../common/alerts.ts';
 import type { Profile, Report, ReportContent, StudyRef } from '../../common/report.ts';
 import type { Db } from '../db/database.ts';
 import type { ReportStore } from '../reports/ReportStore.ts';
@@ -24,6 +25,7 @@ import { SqliteOutboxStore, type OutboxEntry } from '../sync/OutboxStore.ts';
 import type { FirstUserRequest } from '../../common/hub.ts';
 import { vaultBeside, type SessionVault } from './sessionVault.ts';
 import { SqlitePhoneLog } from '../sync/PhoneLog.ts';
+import { PhoneCallSync } from '../sync/PhoneCallSync.ts';
 import { DraftPublisher, type DraftSink } from '../sync/DraftPublisher.ts';
 import { realClock, type SyncClock } from '../sync/clock.ts';
 import { OfflineVerifier } from './OfflineVerifier.ts';
@@ -94,6 +96,8 @@ export class WorkstationHub {
   readonly events = new EventEmitter<{ event: [AppEvent] }>();
   readonly client: HubClient;
   readonly sender: OutboxSender;
+  /** Phone calls recorded here, onto the hub's alert timeline once their report is there (issue 9 line 6). */
+  readonly phoneCalls: PhoneCallSync;
   private publisherValue: DraftPublisher;
   private readonly reports: ReportStore;
   private readonly opts: WorkstationHubOptions;
@@ -176,11 +180,24 @@ export class WorkstationHub {
       ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
     });
     this.publisherValue = this.newPublisher();
+    this.phoneCalls = new PhoneCallSync({
+      db: opts.db,
+      hub: { postPhoneCalls: (reportId, calls) => this.client.postPhoneCalls(reportId, calls) },
+      reportAtHub: (reportId) => this.reportAtHub(reportId),
+      canSend: () => this.client.token !== null && this.user !== null,
+      clock: this.clock,
+      ...(opts.baseDelayMs !== undefined ? { baseDelayMs: opts.baseDelayMs } : {}),
+    });
 
     const emit = (e: AppEvent): void => {
       this.events.emit('event', e);
     };
-    this.sender.events.on('status', (s) => emit({ type: 'sync-changed', reportId: s.reportId }));
+    this.sender.events.on('status', (s) => {
+      emit({ type: 'sync-changed', reportId: s.reportId });
+      // The report is at the hub now: the calls recorded for it may follow.
+      if (s.state === 'synced' && this.phoneLog.has(s.reportId)) this.phoneCalls.wake();
+    });
+    this.phoneCalls.events.on('changed', (reportId) => emit({ type: 'alert-changed', reportId, change: 'phone-calls' }));
     this.sender.events.on('online', (up) => {
       // The sender reached the hub while the live stream waits out its backoff: reconnect now.
       if (up && this.subscription && this.streamDown) this.subscribe();
@@ -286,9 +303,11 @@ export class WorkstationHub {
   start(): void {
     this.sender.start();
     if (this.client.token) this.subscribe();
+    this.phoneCalls.wake();
   }
 
   async stop(): Promise<void> {
+    this.phoneCalls.stop();
     this.closeSubscription();
     this.unfinishedSignal.stop();
     await Promise.allSettled([this.publisher.stop(), this.sender.stop({ drainMs: 2000 })]);
@@ -405,6 +424,7 @@ export class WorkstationHub {
     this.subscribe();
     await this.readPolicy();
     await this.tellTakenFromMe();
+    this.phoneCalls.wake();
     this.announcedOnline = this.online();
     this.events.emit('event', { type: 'hub-changed', online: this.announcedOnline });
     return this.status();
@@ -596,7 +616,46 @@ export class WorkstationHub {
     } catch (err) {
       throw new ContractError('invalid-input', messageOf(err));
     }
+    // The alert panel shows the call at once, waiting to be sent if the hub is not reachable.
+    this.events.emit('event', { type: 'alert-changed', reportId, change: 'phone-calls' });
+    this.phoneCalls.wake();
     return this.syncStatus(reportId);
+  }
+
+  /** The report (not only its addenda) is stored on the hub: its alert exists there if it has one. */
+  private reportAtHub(reportId: string): boolean {
+    return this.outbox.forReport(reportId).some((r) => r.kind === 'report' && r.state === 'synced');
+  }
+
+  /**
+   * A signed report's alert as the hub has it (GET /api/alerts/:reportId, read-only for a
+   * radiologist: the hub records an opening only by someone responsible for the alert), with the
+   * phone calls recorded here. An unreachable hub, or no session, is a state said in words, not
+   * a failure: the calls recorded here show all the same.
+   */
+  async alertView(reportId: string): Promise<AlertView> {
+    const phoneCalls = this.phoneCalls.forReport(reportId);
+    const pending = this.outbox.forReport(reportId).length > 0 && !this.reportAtHub(reportId);
+    const without = (unavailable: string): AlertView => ({ alert: null, unavailable, pending, phoneCalls });
+    if (!this.client.token || !this.user) return without("Log in to the hub to see this report's alert.");
+    try {
+      return { alert: await this.client.alert(reportId), unavailable: null, pending, phoneCalls };
+    } catch (err) {
+      // No alert on the hub for it (none raised, or the report not there yet): not a failure.
+      if (err instanceof HubError && err.status === 404) return { alert: null, unavailable: null, pending, phoneCalls };
+      if (err instanceof HubError && err.status === null) return without(`The hub is unreachable, so the alert's state and timeline cannot be shown now (${err.message}). They show again when it is back.`);
+      return without(asContractError(err).message);
+    }
+  }
+
+  /** "My outstanding alerts": open alerts of the reports this user signed, by deadline (the hub's order). */
+  async myAlerts(): Promise<AlertList> {
+    this.requireLogin();
+    try {
+      return await this.client.alerts({ scope: 'signed-by-me', state: 'open' });
+    } catch (err) {
+      throw asContractError(err);
+    }
   }
 
   async unfinished(): Promise<UnfinishedList> {
@@ -664,6 +723,7 @@ export class WorkstationHub {
           if (connected) {
             // Back: send what waited, and the list (and the policy) may have changed while we were away.
             this.sender.wake();
+            this.phoneCalls.wake();
             this.unfinishedSignal.signal();
             if (this.policyReadAt === null || this.clock.now() - this.policyReadAt > (this.opts.policyMaxAgeMs ?? 60_000)) void this.readPolicy();
           }
@@ -707,6 +767,9 @@ export class WorkstationHub {
       this.unfinishedSignal.signal();
     } else if (e.type === 'report-signed') {
       this.unfinishedSignal.signal();
+    } else if (e.type === 'alert-changed') {
+      // The timeline on a signed report's view and "My outstanding alerts" read it again.
+      this.events.emit('event', { type: 'alert-changed', reportId: e.reportId, change: e.change });
     }
   }
 }

@@ -28,7 +28,8 @@ import {
   type FirstUserRequest,
   type HubUser,
 } from '../../common/hub.ts';
-import type { z } from 'zod';
+import { z } from 'zod';
+import { ALERT_PATHS, AlertDetail, AlertList, AlertPhoneCalls, type AlertListQuery, type AlertPhoneCall } from '../../common/alerts.ts';
 import { messageOf } from '../../common/errorMessage.ts';
 import { HubError } from '../../common/hubError.ts';
 import { SseParser } from '../../common/sse.ts';
@@ -95,6 +96,9 @@ export interface HubSubscription {
   readonly lastSeq: number;
   readonly connected: boolean;
 }
+
+/** The hub's answer to phone calls sent (server/app.ts): how many it had not held yet. */
+const AddedAnswer = z.object({ added: z.number().int().nonnegative() });
 
 function isTimeout(err: unknown): boolean {
   return err instanceof Error && (err.name === 'TimeoutError' || (err.name === 'AbortError' && /timeout/i.test(err.message)));
@@ -250,6 +254,22 @@ export class HubClient implements SignedReportSink {
 
   async policy(): Promise<SitePolicy> {
     return this.request('GET', HUB_PATHS.policy, SitePolicy);
+  }
+
+  // ---- alerts (issue 9) ---------------------------------------------------------------------------
+
+  /** One alert with its timeline (GET /api/alerts/:reportId). The hub records an opening only by a person responsible for it. */
+  async alert(reportId: string): Promise<AlertDetail> {
+    return this.request('GET', ALERT_PATHS.alert(reportId), AlertDetail);
+  }
+
+  async alerts(query: AlertListQuery): Promise<AlertList> {
+    return this.request('GET', `${ALERT_PATHS.list}?${new URLSearchParams({ scope: query.scope, state: query.state }).toString()}`, AlertList);
+  }
+
+  /** Phone calls recorded here, onto the alert's timeline; the hub stores each id once and answers how many were new. */
+  async postPhoneCalls(reportId: string, calls: readonly AlertPhoneCall[]): Promise<{ added: number }> {
+    return this.request('POST', ALERT_PATHS.phoneCalls(reportId), AddedAnswer, { body: AlertPhoneCalls.parse({ calls }) });
   }
 
   async eventLog(since: number, limit = 500): Promise<EventLog> {

@@ -8,6 +8,8 @@ import { isFinal } from '../../common/lifecycle.ts';
 import { useClient } from '../data/client.ts';
 import { ErrorText } from '../ErrorText.tsx';
 import { SyncStatus } from '../hub/SyncStatus.tsx';
+import { AlertPanel } from '../hub/AlertPanel.tsx';
+import { useHubStatus } from '../hub/HubContext.ts';
 import { Addenda } from './Addenda.tsx';
 import type { EditorControl } from './editorControl.ts';
 import { ReportContentView } from './ReportContentView.tsx';
@@ -35,6 +37,9 @@ export function SignedReport({ report, profile, register, onReport }: SignedRepo
   const { signWithConfirmation, dialog: confirmSignerDialog } = useSignerConfirmation();
   const actions = signedReportActions(report.state, profile.role);
   const own = report.signatures.filter((s) => s.addendumId === null);
+  const hub = useHubStatus();
+  // A raised alert is tracked on the hub (issue 9): its state and timeline beside the report.
+  const raised = report.content.alertCode !== null && report.content.alertCode !== 'none';
 
   const verify = async () => {
     setVerifying(true);
@@ -81,6 +86,8 @@ export function SignedReport({ report, profile, register, onReport }: SignedRepo
           }}
         />
       </div>
+
+      {raised && hub?.configured && <AlertPanel reportId={report.id} />}
 
       {actions.verify && (
         <section className="verify" aria-labelledby="verify-title">

@@ -112,3 +112,21 @@ export async function logInAsDemoRadiologist(page: Page): Promise<void> {
   await page.getByRole('button', { name: /^Log in as Dr Ada Lovelace, Radiologist/ }).click();
   await expect.poll(() => page.getByTestId('hub-user').textContent(), { timeout: 15_000 }).toContain('Dr Ada Lovelace');
 }
+
+/**
+ * On an open draft of the sample CT: writes a critical report (acute subdural haematoma, the
+ * verbal communication recorded at `verbalTime`, a datetime-local value) ready to sign.
+ */
+export async function writeCriticalReport(page: Page, verbalTime: string): Promise<void> {
+  await page.getByLabel('Clinical question (from the request)').fill('Collapse, GCS 8.');
+  await page.getByLabel('No prior imaging available').check();
+  // The sample has a prior in the library: saying none is available needs a reason (issue 7).
+  await page.getByLabel(/^Why none of the/).fill('Prior CT degraded by motion artefact; not comparable.');
+  await page.getByLabel('Brain parenchyma').fill('Large acute right subdural haematoma with 9 mm midline shift.');
+  await page.getByLabel('No clinically significant unexpected findings').check();
+  await page.getByLabel(/^Conclusion/).fill('Acute right subdural haematoma with midline shift: neurosurgical emergency.');
+  await page.getByRole('radio', { name: 'Critical', exact: true }).check();
+  await page.getByLabel('Clinician informed').fill('Dr Sam Patel');
+  await page.getByLabel("Clinician's role").fill('ED registrar');
+  await page.getByLabel('Time of the conversation').fill(verbalTime);
+}

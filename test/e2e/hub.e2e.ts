@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { bridge, enterSignPassword, launchChromium, repoRoot, startApp, tempDataDir, type RunningApp } from './harness.ts';
+import { bridge, enterSignPassword, launchChromium, repoRoot, startApp, tempDataDir, writeCriticalReport, type RunningApp } from './harness.ts';
 
 const HUB_CLI = path.join(repoRoot, 'dist', 'node', 'hub.mjs');
 /** The hub runs on PGlite in its data folder, whatever the environment says. */
@@ -356,17 +356,7 @@ describe('hub unreachable: offline banner, critical report phoned through, nothi
     await banner.waitFor({ timeout: 45_000 });
     expect(await critical.boundingBox()).toEqual(before);
 
-    await page.getByLabel('Clinical question (from the request)').fill('Collapse, GCS 8.');
-    await page.getByLabel('No prior imaging available').check();
-    // The sample has a prior in the library: saying none is available needs a reason (issue 7).
-    await page.getByLabel(/^Why none of the/).fill('Prior CT degraded by motion artefact; not comparable.');
-    await page.getByLabel('Brain parenchyma').fill('Large acute right subdural haematoma with 9 mm midline shift.');
-    await page.getByLabel('No clinically significant unexpected findings').check();
-    await page.getByLabel(/^Conclusion/).fill('Acute right subdural haematoma with midline shift: neurosurgical emergency.');
-    await page.getByRole('radio', { name: 'Critical', exact: true }).check();
-    await page.getByLabel('Clinician informed').fill('Dr Sam Patel');
-    await page.getByLabel("Clinician's role").fill('ED registrar');
-    await page.getByLabel('Time of the conversation').fill('2026-01-01T10:00');
+    await writeCriticalReport(page, '2026-01-01T10:00');
     await expect.poll(() => page.getByTestId('sign-button').textContent()).toBe('Sign report');
     await page.getByTestId('sign-button').click();
     await enterSignPassword(page, COLLEAGUE.password);
@@ -404,12 +394,20 @@ describe('hub unreachable: offline banner, critical report phoned through, nothi
     const sync = signed.getByTestId('sync-status');
     await expect.poll(() => sync.textContent()).toContain('Phone call recorded');
     expect(await sync.getAttribute('data-state')).toBe('pending');
+    // The alert panel: the hub cannot be asked, said in words; the call recorded here shows, waiting to be sent.
+    const alertPanel = signed.getByTestId('alert-panel');
+    await expect.poll(() => alertPanel.getByTestId('alert-unavailable').textContent(), { timeout: 15_000 }).toContain('unreachable');
+    expect(await alertPanel.getByTestId('alert-local-calls').textContent()).toContain('Dr Sam Patel (ED registrar)');
   });
 
   it('when the hub is back, the report reaches it', async () => {
     hub = await startHub(hubData, port);
     const sync = page.getByTestId('signed-report').getByTestId('sync-status');
     await expect.poll(() => sync.getAttribute('data-state'), { timeout: 60_000 }).toBe('synced');
+    // The call follows its report onto the alert's timeline (issue 9 line 6), and leaves the waiting list.
+    const alertPanel = page.getByTestId('signed-report').getByTestId('alert-panel');
+    await expect.poll(() => alertPanel.getByTestId('alert-timeline').textContent(), { timeout: 30_000 }).toContain('Phone call to Dr Sam Patel (ED registrar)');
+    expect(await alertPanel.getByTestId('alert-local-calls').count()).toBe(0);
     await expect.poll(() => page.getByTestId('offline-banner').count(), { timeout: 30_000 }).toBe(0);
     expect(await page.getByTestId('critical-dialog').count()).toBe(0);
     expect(errors).toEqual([]);

@@ -74,6 +74,8 @@ const VALID_INPUTS = (rng: Rng, ctx: BridgeFuzzContext, reportId: string): { [C 
   'sync:statuses': () => ({ reportIds: ctx.reportIds }),
   'sync:retry': () => ({ reportId }),
   'sync:recordPhone': () => ({ reportId, clinician: 'Dr Jane Smith', role: 'ED registrar', time: '2026-11-28T10:42Z', note: '' }),
+  'alerts:forReport': () => ({ reportId }),
+  'alerts:mine': () => ({}),
   'unfinished:list': () => ({}),
   'unfinished:takeOver': () => ({ reportId }),
 });

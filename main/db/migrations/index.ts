@@ -10,6 +10,7 @@ import m0060 from './0060-patient-identity.ts';
 import m0070 from './0070-corrections.ts';
 import m0080 from './0080-revision-history.ts';
 import m0090 from './0090-audit-chain.ts';
+import m0100 from './0100-phone-call-sync.ts';
 
 export interface Migration {
   version: number;
@@ -17,4 +18,4 @@ export interface Migration {
   up(db: Db): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0010, m0020, m0030, m0040, m0050, m0060, m0070, m0080, m0090];
+export const MIGRATIONS: readonly Migration[] = [m0010, m0020, m0030, m0040, m0050, m0060, m0070, m0080, m0090, m0100];
