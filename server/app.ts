@@ -24,6 +24,10 @@ import { readSignedReport } from './reports.ts';
 import { registerFirstUserSetup } from './setup.ts';
 import { AcknowledgeRequest, ALERT_PATHS, AlertListQuery, AlertPhoneCalls, type AlertDetail, type AlertList, type SafetyDashboard } from '../common/alerts.ts';
 import { acknowledgeAlert, addPhoneCalls, alertsCsv, listAlerts, mayReadReport, readAlert, safetyDashboard, takeOpened, userScope } from './alerts.ts';
+import { registerWebPages } from './web/serve.ts';
+import { startHubNotifications } from './notify.ts';
+import { startEscalationScheduler } from './escalation.ts';
+import type { NotificationConfig } from './config.ts';
 
 export const HUB_VERSION = '0.1.0';
 
@@ -46,7 +50,7 @@ export interface BuildHubOptions {
   sessionCacheMs?: number;
   /**
    * The embedded hub: answer only requests addressed to this machine's loopback at the hub's own
-   * port (Host 127.0.0.1:<port> or localhost:<port>) that carry no Origin, like the workstation's
+   * port (Host 127.0.0.1:<port> or localhost:<port>) that carry no Origin but that same one, like the workstation's
    * bridge. Its demo passwords are published: without this, a web page on another site could
    * reach it by DNS rebinding, log in and read patient data. The workstation (Node's fetch) sends
    * no Origin; browsers always do on cross-origin requests.
@@ -54,6 +58,20 @@ export interface BuildHubOptions {
   loopbackOnly?: boolean;
   /** The installed app's embedded hub (not in demo mode): serves GET/POST /api/setup for its first account (server/setup.ts). */
   firstUserSetup?: boolean;
+  /** The built referrer page (server/web/serve.ts; default: dist/hub-web/ found beside the hub). */
+  webDir?: string;
+  /**
+   * Alert notifications (server/notify.ts): delivered on this hub's clock. A channel left null is
+   * not configured and every notification for it fails visibly on the alert's timeline. Absent:
+   * no sender runs on this instance (tests that do not exercise notifications).
+   */
+  notifications?: NotificationConfig;
+  /**
+   * The alert escalation scheduler (server/escalation.ts) on this hub's clock: a pass at start and
+   * every 15 s (or `intervalMs`). Every instance runs one; the row claim makes each escalation
+   * happen once. `false`: none on this instance (tests that move the clock and escalate by hand).
+   */
+  escalation?: false | { intervalMs?: number };
 }
 
 export const SESSION_CACHE_MS = 2000;
@@ -162,6 +180,12 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   if (opts.migrate !== false) await migrate(db);
   const events = new EventDispatcher(db);
   await events.start();
+  const escalation = opts.escalation === false ? null : startEscalationScheduler(db, {
+    clock, ...(opts.escalation?.intervalMs ? { intervalMs: opts.escalation.intervalMs } : {}), onEscalated: () => events.announce(),
+  });
+  const notifier = opts.notifications
+    ? startHubNotifications({ db, events }, opts.notifications, { clock, timeZone: policy.calendar.timeZone })
+    : null;
   const batcher = new IngestBatcher(db);
 
   const app = Fastify({
@@ -212,7 +236,10 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
       if (port === undefined || (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`)) {
         throw new HubError(403, 'forbidden', 'This hub answers only requests addressed to 127.0.0.1 at its own port.');
       }
-      if (req.headers.origin !== undefined) throw new HubError(403, 'forbidden', 'This hub answers no web page: cross-origin request refused.');
+      // Its own page (server/web/) is same-origin: browsers send Origin on its POSTs. Any other is refused.
+      // Same origin means the very address asked for: a page of 127.0.0.1 calling localhost is another origin.
+      const origin = req.headers.origin;
+      if (origin !== undefined && origin !== `http://${host}`) throw new HubError(403, 'forbidden', 'This hub answers no other web page: cross-origin request refused.');
     });
   }
   app.setNotFoundHandler((req, reply) => {
@@ -270,6 +297,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
 
   const permissions = (role: Role): HubAction[] => [...ROLE_PERMISSIONS[role]];
 
+  registerWebPages(app, { dir: opts.webDir });
   app.get(HUB_PATHS.health, async (): Promise<HubHealth> => ({ ok: true, instanceId, storage: db.kind, version: HUB_VERSION }));
   if (opts.firstUserSetup) registerFirstUserSetup(app, db, parse);
 
@@ -543,6 +571,8 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     async close(): Promise<void> {
       await unlistenSessions().catch(() => {});
       for (const stop of [...streams.keys()]) stop();
+      await escalation?.stop();
+      await notifier?.stop();
       await app.close();
       await events.close();
       if (opts.ownsDb) await db.close();

@@ -28,7 +28,7 @@ export async function startHub(cfg: HubConfig, opts: { logger?: boolean } = {}):
   const db = await openHubDb(cfg);
   try {
     await migrate(db);
-    const hub = await buildHub({ db, policy: cfg.policy, ownsDb: true, migrate: false, logger: opts.logger ?? false });
+    const hub = await buildHub({ db, policy: cfg.policy, ownsDb: true, migrate: false, logger: opts.logger ?? false, notifications: cfg.notifications });
     const url = await hub.listen(cfg.port, cfg.host);
     return { hub, url };
   } catch (err) {
@@ -82,7 +82,12 @@ export async function startEmbeddedHub(opts: {
     } else {
       await disableDemoAccounts(db);
     }
-    const hub = await buildHub({ db, policy: opts.policy, ownsDb: true, migrate: false, loopbackOnly: true, firstUserSetup: !opts.demo });
+    // One user on one machine: nobody to e-mail or page. Notifications are not configured, and each
+    // alert's timeline says so (not left silently pending).
+    const hub = await buildHub({
+      db, policy: opts.policy, ownsDb: true, migrate: false, loopbackOnly: true, firstUserSetup: !opts.demo,
+      notifications: { publicUrl: null, webhook: null, mail: null },
+    });
     const url = await hub.listen(opts.port ?? 0, '127.0.0.1');
     return { url, hub, demoUsers: opts.demo ? DEMO_USERS : [], demoPassword: DEMO_PASSWORD, close: () => hub.close() };
   } catch (err) {

@@ -231,7 +231,7 @@ describe('embedded hub (npm start default)', () => {
     expect(r.out).not.toContain('HUB_READY');
   });
 
-  it('answers only its own loopback address and no web page: a rebound Host or any Origin is refused before the demo login (issue 8 finding 10)', async () => {
+  it('answers only its own loopback address and no other web page: a rebound Host or a foreign Origin is refused before the demo login (issue 8 finding 10); its own page (issue 9) is answered', async () => {
     const hub = await startEmbeddedHub({ dataDir: path.join(tmp, 'embedded-rebinding'), demo: true });
     try {
       const port = Number(new URL(hub.url).port);
@@ -252,6 +252,9 @@ describe('embedded hub (npm start default)', () => {
         { host: `127.0.0.1:${port + 1}` },
         { host: `127.0.0.1:${port}`, origin: 'http://evil.example' },
         { host: `localhost:${port}`, origin: `http://127.0.0.1:${port}` },
+        // A web page on another localhost port.
+        { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port + 1}` },
+        { host: `127.0.0.1:${port}`, origin: 'null' },
       ];
       for (const headers of refused) {
         const r = await send(headers);
@@ -261,6 +264,8 @@ describe('embedded hub (npm start default)', () => {
       // The workstation's own requests (Node's fetch: its address, no Origin) are answered.
       expect((await send({ host: `127.0.0.1:${port}` })).status).toBe(200);
       expect((await send({ host: `localhost:${port}` })).status).toBe(200);
+      // The hub's own page (server/web/), same origin: browsers send Origin on its POSTs.
+      expect((await send({ host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` })).status).toBe(200);
       expect((await http(hub.url, 'POST', '/api/session', { body: { username: 'radiologist', password: hub.demoPassword } })).status).toBe(200);
     } finally {
       await hub.close();

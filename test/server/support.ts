@@ -75,7 +75,9 @@ export interface TestHub {
 
 export async function startTestHub(db: HubDb, opts: Partial<BuildHubOptions> = {}): Promise<TestHub> {
   const clock = new TestClock();
-  const hub = await buildHub({ db, clock: clock.now, ...opts });
+  // No escalation scheduler unless a test asks for one: tests move this clock by hours (stale
+  // drafts, expired sessions) and would otherwise escalate their alerts as a side effect.
+  const hub = await buildHub({ db, clock: clock.now, escalation: false, ...opts });
   const url = await hub.listen(0, '127.0.0.1');
   return { hub, url, clock, close: () => hub.close() };
 }
