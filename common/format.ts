@@ -165,3 +165,25 @@ export function zoneClock(t: number, zone: string): { year: number; month: numbe
   const year = f['era'] === -1 ? 1 - (f['year'] ?? 0) : (f['year'] ?? 0);
   return { year, month: f['month'] ?? 1, day: f['day'] ?? 1, hour: f['hour'] ?? 0, minute: f['minute'] ?? 0, second: f['second'] ?? 0 };
 }
+
+/**
+ * An instant on a named zone's clock, with the zone's short name: "1 Dec 2026 10:00 GMT",
+ * "1 Jul 2026 11:00 BST". For text the hub writes for people in several places (an alert's
+ * timeline, read on ward computers and workstations whatever their own clocks say): the site's zone.
+ * An unreadable instant is returned as given.
+ */
+export function formatDateTimeIn(iso: string, zone: string): string {
+  const d = instant(iso);
+  if (!d) return iso;
+  const c = zoneClock(d.getTime(), zone);
+  const name = new Intl.DateTimeFormat('en-GB', { timeZone: zone, timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? zone;
+  return `${c.day} ${MONTHS[c.month - 1]} ${c.year} ${pad(c.hour)}:${pad(c.minute)} ${name}`;
+}
+
+/** An instant's clock time on a named zone's clock: "14:30". */
+export function formatClockIn(iso: string, zone: string): string {
+  const d = instant(iso);
+  if (!d) return iso;
+  const c = zoneClock(d.getTime(), zone);
+  return `${pad(c.hour)}:${pad(c.minute)}`;
+}

@@ -11,6 +11,7 @@ import {
 import type { EscalationRecipient } from '../common/alertPolicy.ts';
 import type { LadderStep } from '../common/alertDeadline.ts';
 import { roleMay, type Role } from '../common/lifecycle.ts';
+import { formatDateTimeIn } from '../common/format.ts';
 import type { SessionUser } from './auth.ts';
 import type { HubDb, Queryable } from './db/adapter.ts';
 import { HubError } from './errors.ts';
@@ -141,26 +142,27 @@ export async function mayReadReport(db: Queryable, user: SessionUser, reportId: 
 
 interface EventRow { seq: number; at: Date | string; type: AlertEventType; rung: number | null; detail: Record<string, unknown>; name: string | null; role: Role | null; username: string | null }
 
-/** One timeline entry in words. */
-function eventText(e: EventRow, ladder: readonly LadderStep[]): string {
+/** One timeline entry in words; times on the site's clock (`zone`). */
+function eventText(e: EventRow, ladder: readonly LadderStep[], zone: string): string {
+  const when = (iso: string): string => formatDateTimeIn(iso, zone);
   const d = e.detail;
   const str = (k: string): string => (typeof d[k] === 'string' ? (d[k] as string) : '');
   const rungLabel = e.rung !== null && ladder[e.rung] ? recipientLabel(ladder[e.rung]!.to) : '';
   switch (e.type) {
-    case 'created': return `Alert created${str('dueBy') ? `; due by ${new Date(str('dueBy')).toISOString()}` : '; no deadline'}`;
+    case 'created': return `Alert created${str('dueBy') ? `; due by ${when(str('dueBy'))}` : '; no deadline'}`;
     case 'routed': return `Routed to team ${str('teamName') || str('team')}`;
     case 'unrouted': return `Routed to the duty radiologist: ${str('reason')}`;
     case 'notified': return `Notified ${str('to')} by ${str('channel')}`;
-    case 'notify-failed': return `Notification failed${str('channel') ? ` (${str('channel')}${str('to') ? ` to ${str('to')}` : ''})` : ''}: ${str('error')}${str('nextAttemptAt') ? `; retrying at ${str('nextAttemptAt')}` : ''}`;
+    case 'notify-failed': return `Notification failed${str('channel') ? ` (${str('channel')}${str('to') ? ` to ${str('to')}` : ''})` : ''}: ${str('error')}${str('nextAttemptAt') ? `; retrying at ${when(str('nextAttemptAt'))}` : ''}`;
     case 'opened': return `Opened by ${e.name ?? 'someone'}`;
     case 'acknowledged': return `Acknowledged by ${e.name ?? 'someone'}: ${str('actionPlan')}`;
     case 'escalated': return `Escalated to ${rungLabel || 'the next rung'}${str('to') ? `: ${str('to')}` : ''}`;
-    case 'phone-call': return `Phone call to ${str('clinician')} (${str('role')}) at ${str('time')}, recorded by ${str('recordedBy')}${str('note') ? `: ${str('note')}` : ''}`;
+    case 'phone-call': return `Phone call to ${str('clinician')} (${str('role')}) at ${when(str('time'))}, recorded by ${str('recordedBy')}${str('note') ? `: ${str('note')}` : ''}`;
   }
 }
 
 /** An alert's timeline, oldest first. */
-export async function alertTimeline(db: Queryable, reportId: string, ladder: readonly LadderStep[]): Promise<AlertTimelineEvent[]> {
+export async function alertTimeline(db: Queryable, reportId: string, ladder: readonly LadderStep[], zone: string): Promise<AlertTimelineEvent[]> {
   const { rows } = await db.query<EventRow>(
     `SELECT e.seq, e.at, e.type, e.rung, e.detail, u.name, u.role, u.username
        FROM alert_events e LEFT JOIN users u ON u.id = e.actor_id WHERE e.report_id = $1 ORDER BY e.seq`, [reportId]);
@@ -170,7 +172,7 @@ export async function alertTimeline(db: Queryable, reportId: string, ladder: rea
     type: e.type,
     actor: e.name && e.role && e.username ? { name: e.name, role: e.role, username: e.username } : null,
     rung: e.rung,
-    text: eventText(e, ladder) || ALERT_EVENT_LABELS[e.type],
+    text: eventText(e, ladder, zone) || ALERT_EVENT_LABELS[e.type],
   }));
 }
 
@@ -178,7 +180,7 @@ export async function alertTimeline(db: Queryable, reportId: string, ladder: rea
  * An alert in full: summary, ladder, timeline and the signed report. A responsible person's first
  * opening is recorded on the timeline ("opened by"), once per person.
  */
-export async function readAlert(db: HubDb, user: SessionUser, reportId: string, now: number, opts: { recordOpening?: boolean } = {}): Promise<AlertDetail | null> {
+export async function readAlert(db: HubDb, user: SessionUser, reportId: string, now: number, opts: { recordOpening?: boolean; timeZone: string }): Promise<AlertDetail | null> {
   if (!(await mayRead(db, user, reportId))) return null;
   const row = await oneAlert(db, user, reportId);
   if (!row) return null;
@@ -191,7 +193,7 @@ export async function readAlert(db: HubDb, user: SessionUser, reportId: string, 
   }
   const report = await readSignedReport(db, reportId);
   if (!report) return null;
-  return { ...summary(row), ladder: row.ladder, timeline: await alertTimeline(db, reportId, row.ladder), report };
+  return { ...summary(row), ladder: row.ladder, timeline: await alertTimeline(db, reportId, row.ladder, opts.timeZone), report };
 }
 
 /** Alerts whose opening was just recorded (the caller announces the pushed event). Drained by takeOpened. */
@@ -212,7 +214,7 @@ async function oneAlert(db: Queryable, user: SessionUser, reportId: string): Pro
  * (their team, or the duty that rung names), with an action plan. Escalation stops; the
  * acknowledger is named on the alert and its timeline.
  */
-export async function acknowledgeAlert(db: HubDb, user: SessionUser, reportId: string, actionPlan: string, now: number): Promise<AlertDetail> {
+export async function acknowledgeAlert(db: HubDb, user: SessionUser, reportId: string, actionPlan: string, now: number, timeZone: string): Promise<AlertDetail> {
   const at = new Date(now).toISOString();
   await db.transaction(async (tx) => {
     const { rows } = await tx.query<AlertRow>(`${SUMMARY_SELECT} WHERE a.report_id = $2 FOR UPDATE OF a`, [user.id, reportId]);
@@ -232,7 +234,7 @@ export async function acknowledgeAlert(db: HubDb, user: SessionUser, reportId: s
     await tx.query(`INSERT INTO audit (at, actor_id, action, report_id, detail) VALUES ($1, $2, 'alert-acknowledged', $3, $4)`,
       [at, user.id, reportId, JSON.stringify({ rung: a.rung })]);
   });
-  const detail = await readAlert(db, user, reportId, now, { recordOpening: false });
+  const detail = await readAlert(db, user, reportId, now, { recordOpening: false, timeZone });
   return detail!;
 }
 

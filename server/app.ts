@@ -384,7 +384,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   app.get('/api/alerts/:reportId', async (req): Promise<AlertDetail> => {
     const user = await auth(req, 'alert:read');
     const { reportId } = parse(ReportIdParam, req.params, 'report id');
-    const alert = await readAlert(db, user, reportId, clock());
+    const alert = await readAlert(db, user, reportId, clock(), { timeZone: policy.calendar.timeZone });
     if (takeOpened()) events.announce();
     if (!alert) throw new HubError(404, 'not-found', `No alert ${reportId} is routed to you.`);
     return alert;
@@ -394,7 +394,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
     const user = await auth(req, 'alert:acknowledge');
     const { reportId } = parse(ReportIdParam, req.params, 'report id');
     const body = parse(AcknowledgeRequest, req.body, 'acknowledgement');
-    const alert = await acknowledgeAlert(db, user, reportId, body.actionPlan, clock());
+    const alert = await acknowledgeAlert(db, user, reportId, body.actionPlan, clock(), policy.calendar.timeZone);
     events.announce();
     return alert;
   });

@@ -20,6 +20,7 @@ import crypto from 'node:crypto';
 import { createTransport } from 'nodemailer';
 import type { RaisedAlertCategory } from '../common/alerts.ts';
 import type { LadderStep } from '../common/alertDeadline.ts';
+import { formatClockIn, formatDateTimeIn } from '../common/format.ts';
 import type { NotificationConfig } from './config.ts';
 import type { HubDb } from './db/adapter.ts';
 import type { EventDispatcher } from './events.ts';
@@ -134,13 +135,13 @@ const CATEGORY_WORDS: Readonly<Record<RaisedAlertCategory, string>> = {
   critical: 'A critical', urgent: 'An urgent', cancer: 'A suspected-cancer', significant: 'A significant-finding',
 };
 
-/** A deadline as people read it where the hub is: time "14:30", and in full "14:30 on Tue, 3 Mar 2026 (Europe/London)". */
+/**
+ * A deadline as people read it where the hub is: time "14:30", and in full "3 Mar 2026 14:30 GMT"
+ * (the zone named, so a reader elsewhere is not misled). Without a zone given: UTC, named as such.
+ */
 function deadlineWords(iso: string, timeZone: string | undefined): { time: string; full: string } {
-  const d = new Date(iso);
-  const tz = timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const time = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: tz }).format(d);
-  const day = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: tz }).format(d);
-  return { time, full: `${time} on ${day} (${tz})` };
+  const tz = timeZone ?? 'UTC';
+  return { time: formatClockIn(iso, tz), full: formatDateTimeIn(iso, tz) };
 }
 
 /**

@@ -650,7 +650,9 @@ export class WorkstationHub {
 
   /** "My outstanding alerts": open alerts of the reports this user signed, by deadline (the hub's order). */
   async myAlerts(): Promise<AlertList> {
-    this.requireLogin();
+    // Nobody logged in (a refetch racing a logout, or the next user's login): nobody's alerts, not
+    // a refusal. The panel shows only for a logged-in reporting user.
+    if (!this.client.token || !this.user) return { alerts: [], now: new Date().toISOString() };
     try {
       return await this.client.alerts({ scope: 'signed-by-me', state: 'open' });
     } catch (err) {

@@ -20,6 +20,7 @@ import { messageOf } from '../../common/errorMessage.ts';
 import { HubError } from '../../common/hubError.ts';
 import { issueText } from '../../common/validation.ts';
 import type { Db } from '../db/database.ts';
+import type { PhoneRecord } from './PhoneLog.ts';
 import { fullJitterDelay, realClock, type SyncClock } from './clock.ts';
 
 /** The hub's side of it (HubClient.postPhoneCalls). */
@@ -53,20 +54,13 @@ export interface PassResult {
 /** The hub takes at most this many calls per request (common/alerts.ts AlertPhoneCalls). */
 const BATCH = 50;
 
-interface Row {
-  seq: number;
-  reportId: string;
-  clinician: string;
-  role: string;
-  time: string;
-  note: string;
-  recordedBy: string;
-  recordedAt: string;
+/** A call recorded here (the PhoneLog's record) with its upload state. */
+type Row = PhoneRecord & {
   id: string | null;
   syncedAt: string | null;
   lastError: string | null;
   refused: string | null;
-}
+};
 
 const SELECT = `SELECT c.seq, c.report_id AS reportId, c.clinician, c.role, c.time, c.note, c.recorded_by AS recordedBy, c.recorded_at AS recordedAt,
     u.call_id AS id, u.synced_at AS syncedAt, u.last_error AS lastError, u.refused

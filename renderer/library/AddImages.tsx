@@ -142,7 +142,7 @@ export function AddImages({ appInfo, folderInputRef, onIndexed }: AddImagesProps
         <label htmlFor="import-files">Import DICOM files</label>
         <input id="import-files" type="file" multiple onChange={(e) => void importFiles(e.target.files).then(() => (e.target.value = ''))} disabled={busy !== null} />
       </div>
-      <p aria-live="polite" className={message?.kind === 'error' ? 'error-text' : 'info-text'}>
+      <p aria-live="polite" data-testid="add-images-status" className={message?.kind === 'error' ? 'error-text' : 'info-text'}>
         {busy ?? message?.text ?? ''}
       </p>
     </section>

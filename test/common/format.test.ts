@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ageInYears, formatAge, formatClock, formatDateTime, formatDicomDate, formatDuration, isoToLocalInput, localInputToIso } from '../../common/format.ts';
+import { ageInYears, formatAge, formatClock, formatDateTime, formatDateTimeIn, formatDicomDate, formatDuration, isoToLocalInput, localInputToIso } from '../../common/format.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -91,5 +91,14 @@ describe('durations', () => {
     expect(formatAge('2024-04-26T12:00:00Z', now)).toBe('5 days ago');
     expect(formatAge('2024-05-01T12:30:00Z', now)).toBe('just now');
     expect(formatAge('garbage', now)).toBe('');
+  });
+});
+
+describe('formatDateTimeIn: an instant on a named zone\'s clock, with its short name', () => {
+  it('reads the site clock in winter and in summer, whatever this computer\'s zone', () => {
+    expect(formatDateTimeIn('2026-12-01T10:00:00Z', 'Europe/London')).toBe('1 Dec 2026 10:00 GMT');
+    expect(formatDateTimeIn('2026-07-01T10:00:00Z', 'Europe/London')).toBe('1 Jul 2026 11:00 BST');
+    expect(formatDateTimeIn('2026-07-01T10:00:00Z', 'UTC')).toBe('1 Jul 2026 10:00 UTC');
+    expect(formatDateTimeIn('not a time', 'Europe/London')).toBe('not a time');
   });
 });

@@ -130,3 +130,15 @@ export async function writeCriticalReport(page: Page, verbalTime: string): Promi
   await page.getByLabel("Clinician's role").fill('ED registrar');
   await page.getByLabel('Time of the conversation').fill(verbalTime);
 }
+
+/**
+ * A copy of the built hub page (dist/hub-web/) for a hub under test to serve: a rebuild while the
+ * test runs (it empties dist/hub-web/) cannot pull the page away. Fails in words when it is not built.
+ */
+export function copyHubWeb(prefix = 'failsafe-hubweb-e2e-'): { dir: string; remove(): void } {
+  const built = path.join(repoRoot, 'dist', 'hub-web');
+  if (!fs.existsSync(path.join(built, 'index.html'))) throw new Error(`The hub page is not built (${built}): run node scripts/build.mjs first.`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.cpSync(built, dir, { recursive: true });
+  return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}

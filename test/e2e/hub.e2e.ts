@@ -5,7 +5,8 @@
 //   once → the locum's copy is read-only and a further edit is refused, naming the new owner;
 // - offline: the workstation shows the offline banner; a critical report signed while the hub is
 //   down raises the blocking phone-it-through dialog; the call is recorded, the report stays
-//   pending, and reaches the hub once it is back.
+//   pending, and reaches the hub once it is back, the call on its alert's timeline (the ombudsman's
+//   case 4 of issue 9: test/e2e/phso.e2e.ts has the other three).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -305,7 +306,7 @@ describe('department hub: the locum case (two workstations, one hub)', () => {
   });
 });
 
-describe('hub unreachable: offline banner, critical report phoned through, nothing lost', () => {
+describe('PHSO case 4, a critical report signed while the hub is down: offline banner, phoned through, the phone record on the alert timeline once the hub is back, nothing lost', () => {
   let browser: Browser;
   let hub: RunningHub | null = null;
   let app: RunningApp;

@@ -10,8 +10,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { ReportContent } from '../../common/report.ts';
@@ -21,11 +19,10 @@ import { runEscalationPass } from '../../server/escalation.ts';
 import { HUB_WEB_CSP } from '../../server/web/serve.ts';
 import { contentWithAlert } from '../support/syncWorkstation.ts';
 import { addUser, examFor, http, loginAs, openTestHub, post, signedReport, studyFor, type TestHub, type TestUser } from '../server/support.ts';
-import { launchChromium, repoRoot } from './harness.ts';
+import { copyHubWeb, launchChromium } from './harness.ts';
 
 const require = createRequire(import.meta.url);
 const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const WEB_DIR = path.join(repoRoot, 'dist', 'hub-web');
 
 type Category = 'critical' | 'urgent' | 'cancer' | 'significant';
 
@@ -97,15 +94,12 @@ describe('the hub page: referrer alerts and the safety dashboard, in Chromium', 
     await expect.poll(() => page.getByTestId('hub-user').textContent().catch(() => ''), { timeout: 15_000 }).toContain(u.name);
   };
 
-  let webCopy = '';
+  let web: ReturnType<typeof copyHubWeb> | undefined;
   let a1 = ''; let a2 = ''; let a3 = ''; let w1 = ''; let u1 = '';
 
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(WEB_DIR, 'index.html'))) throw new Error(`The hub page is not built (${WEB_DIR}): run node scripts/build.mjs first.`);
-    // A copy of the build: a rebuild while the test runs (it empties dist/hub-web/) cannot pull the page away.
-    webCopy = fs.mkdtempSync(path.join(os.tmpdir(), 'failsafe-hubweb-e2e-'));
-    fs.cpSync(WEB_DIR, webCopy, { recursive: true });
-    const opened = await openTestHub('pglite', 'referrer_e2e', { webDir: webCopy });
+    web = copyHubWeb();
+    const opened = await openTestHub('pglite', 'referrer_e2e', { webDir: web.dir });
     ({ db, t, url, close } = opened);
     rad = await addUser(db, 'radiologist', 'Dr Rita Radiologist');
     edA = await addUser(db, 'referrer', 'Dr Ada ED');
@@ -137,7 +131,7 @@ describe('the hub page: referrer alerts and the safety dashboard, in Chromium', 
     for (const c of contexts) await c.close().catch(() => {});
     await browser?.close();
     await close();
-    fs.rmSync(webCopy, { recursive: true, force: true });
+    web?.remove();
   });
 
   it('a referrer, by keyboard only: logs in, sees their team\'s alerts by deadline, opens one, reads it, acknowledges it with a plan and is named', async () => {

@@ -56,7 +56,7 @@ async function newPage(browser: Browser, url: string, errors: string[]): Promise
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    if (m.type() === 'error') errors.push(`console: ${m.text()} ${m.location().url}`);
   });
   page.on('dialog', (d) => void d.accept());
   await page.goto(url);

@@ -119,7 +119,7 @@ describe('keyboard-first workflow and edge cases (browser mode)', () => {
     await expect.poll(() => focusedId(page)).toBe('folder-path');
     await page.keyboard.type(path.join(corpusDir, 'python3-pydicom', 'test_files'));
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.locator('.library [aria-live="polite"]').first().textContent(), { timeout: 60_000 }).toMatch(/^Read \d+ files: \d+ images indexed/);
+    await expect.poll(() => page.getByTestId('add-images-status').textContent(), { timeout: 60_000 }).toMatch(/^Read \d+ files: \d+ images indexed/);
     const errorsPanel = page.locator('section', { has: page.locator('#lib-errors') });
     // The list is re-read after indexing: wait for it.
     await expect.poll(async () => Number(/\((\d+)\)/.exec((await page.locator('#lib-errors').textContent()) ?? '')?.[1])).toBeGreaterThan(0);
@@ -130,7 +130,7 @@ describe('keyboard-first workflow and edge cases (browser mode)', () => {
     // A folder that does not exist: a clear message, nothing else changes.
     await page.getByLabel('Folder path').fill('/no/such/folder');
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.locator('.library [aria-live="polite"]').first().textContent()).toContain('Could not open the folder: Folder not found');
+    await expect.poll(() => page.getByTestId('add-images-status').textContent()).toContain('Could not open the folder: Folder not found');
   });
 
   it('two tabs on one draft: the second is told of the conflict and chooses; nothing is lost silently', async () => {

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertDetail, AlertList, SafetyDashboard } from '../../common/alerts.ts';
 import type { EventLog } from '../../common/hub.ts';
+import { formatDateTimeIn } from '../../common/format.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
 import { addToTeam, DirectoryError, importDirectory, setDuty } from '../../server/directory.ts';
 import { contentWithAlert } from '../support/syncWorkstation.ts';
@@ -176,7 +177,7 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
       expect((await send()).body.added).toBe(1);
       expect((await send()).body.added).toBe(0);
       const d = await get<AlertDetail>(rad, `/api/alerts/${id}`);
-      expect(d.body.timeline.filter((e) => e.type === 'phone-call').map((e) => e.text)).toEqual([`Phone call to Dr Who (ED registrar) at ${call.time}, recorded by ${rad.name}: hub was down`]);
+      expect(d.body.timeline.filter((e) => e.type === 'phone-call').map((e) => e.text)).toEqual([`Phone call to Dr Who (ED registrar) at ${formatDateTimeIn(call.time, 'Europe/London')}, recorded by ${rad.name}: hub was down`]);
       // Malformed: refused, nothing stored.
       expect((await http(url, 'POST', `/api/alerts/${id}/phone-calls`, { token: radToken, body: { calls: [{ ...call, id: 'ws-2', clinician: 42 }] } })).status).toBe(400);
     });

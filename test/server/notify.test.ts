@@ -3,10 +3,10 @@
 // no clinical detail beyond a link; a failed notification is retried with backoff and shown on the
 // alert's timeline; two senders on one PostgreSQL send each notification exactly once. Alerts are
 // created through the real ingest route. PGlite and PostgreSQL.
+import { formatClockIn, formatDateTimeIn } from '../../common/format.ts';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertDetail } from '../../common/alerts.ts';
 import { HubConfigError, loadConfig } from '../../server/config.ts';
@@ -17,6 +17,7 @@ import {
   type DeliverOptions, type NotificationMessage, type NotificationTransports,
 } from '../../server/notify.ts';
 import { contentWithAlert } from '../support/syncWorkstation.ts';
+import { decodeQp, smtpReceiver } from '../support/smtp.ts';
 import { addUser, examFor, http as request, loginAs, post, signedReport, startTestHub, studyFor, testDb, type DbKind, type TestHub, type TestUser } from './support.ts';
 
 const SECRET = 'test-webhook-secret-0123456789abcdef0123456789';
@@ -52,29 +53,6 @@ async function webhookReceiver(): Promise<{ url: string; got: Received[]; answer
   return state;
 }
 
-interface Mail { from: string; to: string[]; raw: string }
-
-async function smtpReceiver(): Promise<{ url: string; port: number; mails: Mail[]; close(): Promise<void> }> {
-  const mails: Mail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, done) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-        mails.push({ from, to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
-        done();
-      });
-    },
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
-  const port = (server.server.address() as AddressInfo).port;
-  return { url: `smtp://127.0.0.1:${port}`, port, mails, close: () => new Promise<void>((ok) => server.close(() => ok())) };
-}
-
 /** A port nothing listens on (taken, then released). */
 async function closedPort(): Promise<number> {
   const s = http.createServer();
@@ -83,10 +61,6 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((ok) => s.close(() => ok()));
   return port;
 }
-
-/** A mail's text as written (quoted-printable soft breaks joined, =XX bytes decoded as UTF-8). */
-const decodeQp = (raw: string): string =>
-  Buffer.from(raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
 
 for (const kind of ['pglite', 'postgres'] as DbKind[]) {
   describe(`alert notifications (${kind})`, () => {
@@ -189,12 +163,13 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
       expect(smtp.mails.map((m) => m.to).flat().sort()).toEqual(['ada.ed@hospital.example', 'dan.consultant@hospital.example']);
       const link = `${PUBLIC_URL}/alerts/${encodeURIComponent(id)}`;
       const deadline = (await db.query<{ due: string }>(`SELECT ladder->0->>'dueBy' AS due FROM alerts WHERE report_id = $1`, [id])).rows[0]!.due;
-      const hhmm = new Date(deadline).toISOString().slice(11, 16);
+      // This worker is given no zone: the deadline is said in UTC, named as such (the hub gives its site's).
+      const hhmm = formatClockIn(deadline, 'UTC');
       for (const m of smtp.mails) {
         const text = decodeQp(m.raw);
         expect(m.from).toBe('failsafe@hospital.example');
         expect(text).toMatch(new RegExp(`^Subject: A critical alert needs your acknowledgement by ${hhmm}\\r?$`, 'm'));
-        expect(text).toContain(`A critical alert needs your acknowledgement by ${hhmm} on `);
+        expect(text).toContain(`A critical alert needs your acknowledgement by ${formatDateTimeIn(deadline, 'UTC')} — open`);
         expect(text).toContain(`open ${link}`);
         for (const s of secrets) expect(text.toLowerCase(), `mail must not carry "${s}"`).not.toContain(s.toLowerCase());
       }
@@ -254,7 +229,7 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
       expect(hook.got).toHaveLength(1);
       const tl = await timeline(id);
       expect(tl).toHaveLength(3);
-      expect(tl[0]).toMatch(/^notify-failed: Notification failed \(webhook to Dr Ben ED\): the webhook answered HTTP 500; retrying at \d{4}-\d\d-\d\dT/);
+      expect(tl[0]).toMatch(/^notify-failed: Notification failed \(webhook to Dr Ben ED\): the webhook answered HTTP 500; retrying at \d{1,2} \w{3} \d{4} \d\d:\d\d \w+/);
       expect(tl[1]).toMatch(/^notify-failed: .*HTTP 500; retrying at/);
       expect(tl[2]).toBe('notified: Notified Dr Ben ED by webhook');
     });
@@ -424,7 +399,7 @@ describe('notification content and configuration', () => {
   it('says the category and the deadline (in the hub\'s time zone), or that it is overdue, or that it has none', () => {
     const now = Date.parse('2026-03-03T09:00:00Z');
     expect(emailContent(msg(), now, 'UTC').subject).toBe('A suspected-cancer alert needs your acknowledgement by 14:30');
-    expect(emailContent(msg(), now, 'Europe/Paris').text).toContain('by 15:30 on Tue, 3 Mar 2026 (Europe/Paris) — open https://failsafe.hospital.example/alerts/r%2F1');
+    expect(emailContent(msg(), now, 'Europe/Paris').text).toContain('by 3 Mar 2026 15:30 CET — open https://failsafe.hospital.example/alerts/r%2F1');
     expect(emailContent(msg(), Date.parse('2026-03-03T15:00:00Z'), 'UTC').subject).toBe('A suspected-cancer alert needs your acknowledgement now (overdue)');
     expect(emailContent(msg({ deadline: null, category: 'urgent' }), now, 'UTC')).toMatchObject({ subject: 'An urgent alert needs your acknowledgement' });
   });
