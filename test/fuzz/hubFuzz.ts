@@ -4,6 +4,7 @@
 // pure given its context; `openHubFuzzTarget` starts a hub on PostgreSQL with users of every role;
 // `runHubFuzz` sends the requests and checks every answer. Shared by test/fuzz/hub.fuzz.test.ts and
 // bench/fuzz.bench.ts.
+import { AcknowledgeRequest, ALERT_PATHS, AlertDetail, AlertList, AlertPhoneCalls, SafetyDashboard } from '../../common/alerts.ts';
 import { z } from 'zod';
 import {
   ConfirmSignerResponse, DraftAck, DraftSnapshot, DraftWithHistory, EventLog, HUB_BODY_LIMIT, HUB_PATHS, HubErrorCode, HubHealth, HubSignedReport,
@@ -71,7 +72,9 @@ function validHubRequest(rng: Rng, ctx: HubFuzzContext, state: HubFuzzState): Va
     [10, 'ingest:report'], [3, 'ingest:addendum'], [2, 'ingest:verification'], [6, 'draft:put'], [2, 'draft:get'], [2, 'draft:take-over'],
     [2, 'report:get'], [2, 'session:login'], [1, 'session:get'], [1, 'session:confirm'], [1, 'session:logout'], [1, 'policy'],
     [1, 'unfinished'], [1, 'taken-from-me'], [1, 'events:log'], [0.3, 'events:stream'], [0.5, 'health'], [0.5, 'unknown'],
+    [1, 'alerts:list'], [1, 'alert:get'], [1, 'alert:ack'], [0.5, 'alert:phone'], [0.5, 'safety:dashboard'],
   ]);
+  const someReport = (): string => (rng.chance(0.7) && ctx.finals.length > 0 ? rng.pick(ctx.finals).report.id : rng.uuid());
   switch (target) {
     case 'ingest:report': {
       const user = rng.weighted([[4, u.radiologist], [2, u.locum], [3, u.trainee], [1, anyUser()]]);
@@ -136,6 +139,21 @@ function validHubRequest(rng: Rng, ctx: HubFuzzContext, state: HubFuzzState): Va
       return { target, method: 'GET', path: HUB_PATHS.events, query: `since=${rng.int(50)}`, user: anyUser(), stream: true };
     case 'health':
       return { target, method: 'GET', path: HUB_PATHS.health, user: null };
+    case 'alerts:list':
+      return { target, method: 'GET', path: ALERT_PATHS.list, query: `scope=${rng.pick(['mine', 'signed-by-me', 'all'])}&state=${rng.pick(['open', 'acknowledged', 'any'])}`, user: anyUser() };
+    case 'alert:get':
+      return { target, method: 'GET', path: '/api/alerts/:reportId', param: someReport(), user: anyUser() };
+    case 'alert:ack':
+      return { target, method: 'POST', path: '/api/alerts/:reportId/acknowledge', param: someReport(), user: anyUser(), body: { actionPlan: `Reviewed; plan ${rng.int(1e6)} agreed with the team.` } };
+    case 'alert:phone': {
+      const t = new Date(ctx.now() - rng.int(600_000)).toISOString();
+      return {
+        target, method: 'POST', path: '/api/alerts/:reportId/phone-calls', param: someReport(), user: rng.pick([u.radiologist, anyUser()]),
+        body: { calls: [{ id: rng.uuid(), clinician: 'Dr Who', role: 'ED registrar', time: t, note: '', recordedBy: u.radiologist.name, recordedAt: t }] },
+      };
+    }
+    case 'safety:dashboard':
+      return { target, method: 'GET', path: ALERT_PATHS.dashboard, user: anyUser() };
     default:
       return { target: 'unknown', method: rng.pick(['GET', 'POST']), path: `/api/${rng.pick(['admin', 'users', 'reports', 'ingest/x', 'session/x'])}`, user: anyUser() };
   }
@@ -231,6 +249,11 @@ const ANSWERS: [method: string, path: RegExp, schema: z.ZodType][] = [
   ['POST', /^\/api\/drafts\/[^/]+\/take-over$/, TakeOverResponse],
   ['GET', /^\/api\/unfinished$/, UnfinishedList],
   ['GET', /^\/api\/events\/log$/, EventLog],
+  ['GET', /^\/api\/alerts$/, AlertList],
+  ['GET', /^\/api\/alerts\/[^/]+$/, AlertDetail],
+  ['POST', /^\/api\/alerts\/[^/]+\/acknowledge$/, AlertDetail],
+  ['POST', /^\/api\/alerts\/[^/]+\/phone-calls$/, z.object({ added: z.number().int().nonnegative() }).strict()],
+  ['GET', /^\/api\/safety\/dashboard$/, SafetyDashboard],
 ];
 
 /** The hub's error body with one of its own codes. */
@@ -269,6 +292,8 @@ export function hubAnswerProblem(e: Exchange): string | null {
   const sent = r.body === undefined ? undefined : jsonOf(r.body);
   if (r.method === 'POST' && pathname === HUB_PATHS.ingest && !OutboxPayload.safeParse(sent).success) return `accepted an ingest body that is not a valid OutboxPayload`;
   if (r.method === 'PUT' && !DraftSnapshot.safeParse(sent).success) return `accepted a draft snapshot that is not valid`;
+  if (r.method === 'POST' && pathname.endsWith('/acknowledge') && !AcknowledgeRequest.safeParse(sent).success) return `accepted an acknowledgement that is not valid`;
+  if (r.method === 'POST' && pathname.endsWith('/phone-calls') && !AlertPhoneCalls.safeParse(sent).success) return `accepted phone calls that are not valid`;
   return null;
 }
 
