@@ -182,6 +182,12 @@ export const SafetyDashboard = z.object({
   open: z.array(z.object({ category: AlertCategory, open: z.number().int(), escalated: z.number().int(), byAge: z.array(z.number().int()) })),
   /** Open alerts, escalated ones first (highest rung, then oldest deadline). */
   alerts: z.array(AlertSummary),
+  /**
+   * Open alerts nobody responsible now has been told of: every notification for the current rung
+   * failed (or there was nobody to notify), none was delivered. The page and the phone are then
+   * the only way the alert is seen.
+   */
+  notNotified: z.array(z.string()),
   /** Acknowledged alerts: time to acknowledge against the first deadline, for the plot. */
   acknowledged: z.array(z.object({
     reportId: z.string(), category: AlertCategory, signedAt: z.string(), acknowledgedAt: z.string(),

@@ -287,10 +287,16 @@ export async function safetyDashboard(db: Queryable, user: SessionUser, now: num
   });
   const { rows: acked } = await db.query<{ report_id: string; category: RaisedAlertCategory; signed_at: string; created_at: Date | string; due_by: Date | string | null; acknowledged_at: Date | string }>(
     `SELECT report_id, category, signed_at, created_at, due_by, acknowledged_at FROM alerts WHERE state = 'acknowledged' ORDER BY acknowledged_at DESC LIMIT 5000`);
+  const { rows: unheard } = await db.query<{ report_id: string }>(
+    `SELECT a.report_id FROM alerts a
+      WHERE a.state = 'open'
+        AND EXISTS (SELECT 1 FROM alert_events e WHERE e.report_id = a.report_id AND e.rung = a.rung AND e.type = 'notify-failed')
+        AND NOT EXISTS (SELECT 1 FROM alert_events e WHERE e.report_id = a.report_id AND e.rung = a.rung AND e.type = 'notified')`);
   return {
     now: nowIso,
     open: byCategory,
     alerts: open.map(summary),
+    notNotified: unheard.map((r) => r.report_id),
     acknowledged: acked.map((a) => {
       // Timed from the signature, as the deadline is (common/alertDeadline.ts).
       const from = Date.parse(a.signed_at);

@@ -237,6 +237,8 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
         expect([c.category, c.open]).toEqual([c.category, expected]);
         expect(c.byAge.reduce((a, b) => a + b, 0)).toBe(c.open);
       }
+      // Nobody notified: no open alert has a failed notification yet (no sender runs here).
+      expect(d.body.notNotified).toEqual([]);
       const acked = Number(rows.filter((r) => r.state === 'acknowledged').reduce((a, r) => a + Number(r.n), 0));
       expect(d.body.acknowledged).toHaveLength(acked);
       expect(d.body.acknowledged.every((a) => a.inTime)).toBe(true);
@@ -246,6 +248,14 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
       expect(lines).toHaveLength(1 + rows.reduce((a, r) => a + Number(r.n), 0));
       // No patient identifier in the CSV.
       expect(csv.text).not.toMatch(/DOE\^John/);
+
+      // Every notification of an alert's current rung failed, none delivered: the dashboard names it.
+      const id = await sign('urgent');
+      const failed = (to: string) => db.query(`INSERT INTO alert_events (report_id, at, type, rung, detail) VALUES ($1, now(), 'notify-failed', 0, $2)`, [id, JSON.stringify({ channel: 'email', to, error: 'mail server down' })]);
+      await failed('Dr Ada ED');
+      expect((await get<SafetyDashboard>(lead, '/api/safety/dashboard')).body.notNotified).toEqual([id]);
+      await db.query(`INSERT INTO alert_events (report_id, at, type, rung, detail) VALUES ($1, now(), 'notified', 0, $2)`, [id, JSON.stringify({ channel: 'webhook', to: 'Dr Ben ED' })]);
+      expect((await get<SafetyDashboard>(lead, '/api/safety/dashboard')).body.notNotified).toEqual([]);
     });
   });
 }

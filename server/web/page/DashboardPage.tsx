@@ -100,15 +100,16 @@ export function DashboardPage(props: PageProps) {
           </section>
 
           <section aria-labelledby="open-title">
-            <h2 id="open-title">Open alerts, escalated first</h2>
+            <h2 id="open-title">Open alerts, escalated first{d.notNotified.length > 0 ? ` (${d.notNotified.length} not notified)` : ''}</h2>
             {d.alerts.length === 0 ? (
               <p>No open alerts.</p>
             ) : (
               <ol className="dash-alerts" data-testid="open-alerts">
                 {d.alerts.map((a) => {
                   const left = timeLeft(a, now);
+                  const unheard = d.notNotified.includes(a.reportId);
                   return (
-                    <li key={a.reportId} data-report-id={a.reportId} data-escalated={a.escalated}>
+                    <li key={a.reportId} data-report-id={a.reportId} data-escalated={a.escalated} data-not-notified={unheard}>
                       <CategoryBadge category={a.category} />{' '}
                       <PageLink to={{ page: 'alert', reportId: a.reportId }} go={go}>
                         {a.finding || 'Finding (see report)'}
@@ -116,6 +117,7 @@ export function DashboardPage(props: PageProps) {
                       {a.escalated ? <strong className="escalated">Escalated (rung {a.rung + 1}) to {a.responsible.label}.</strong> : <span>With {a.responsible.label}.</span>}{' '}
                       <span className={left.overdue ? 'overdue' : undefined}>{left.text}.</span>{' '}
                       <span className="muted">{a.team ? `Team ${a.team.name}` : `Duty radiologist: ${a.routingReason ?? ''}`}</span>
+                      {unheard ? <> <strong className="overdue">Nobody has been notified: every notification for it failed (see its timeline).</strong></> : null}
                     </li>
                   );
                 })}
