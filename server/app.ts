@@ -27,6 +27,7 @@ import { acknowledgeAlert, addPhoneCalls, alertsCsv, listAlerts, mayReadReport, 
 import { registerWebPages } from './web/serve.ts';
 import { startHubNotifications } from './notify.ts';
 import { startEscalationScheduler } from './escalation.ts';
+import { startAuditSealer } from './audit.ts';
 import type { NotificationConfig } from './config.ts';
 
 export const HUB_VERSION = '0.1.0';
@@ -72,6 +73,12 @@ export interface BuildHubOptions {
    * happen once. `false`: none on this instance (tests that move the clock and escalate by hand).
    */
   escalation?: false | { intervalMs?: number };
+  /**
+   * The audit sealer (server/audit.ts): chains the audit rows written since its last pass, a pass
+   * at start and every second (or `intervalMs`). Every instance runs one; one seals at a time.
+   * `false`: none on this instance (verify-audit and verifyAuditChain seal before verifying).
+   */
+  auditSealer?: false | { intervalMs?: number };
 }
 
 export const SESSION_CACHE_MS = 2000;
@@ -183,6 +190,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
   const escalation = opts.escalation === false ? null : startEscalationScheduler(db, {
     clock, ...(opts.escalation?.intervalMs ? { intervalMs: opts.escalation.intervalMs } : {}), onEscalated: () => events.announce(),
   });
+  const auditSealer = opts.auditSealer === false ? null : startAuditSealer(db, opts.auditSealer?.intervalMs ? { intervalMs: opts.auditSealer.intervalMs } : {});
   const notifier = opts.notifications
     ? startHubNotifications({ db, events }, opts.notifications, { clock, timeZone: policy.calendar.timeZone })
     : null;
@@ -572,6 +580,7 @@ export async function buildHub(opts: BuildHubOptions): Promise<Hub> {
       await unlistenSessions().catch(() => {});
       for (const stop of [...streams.keys()]) stop();
       await escalation?.stop();
+      await auditSealer?.stop();
       await notifier?.stop();
       await app.close();
       await events.close();

@@ -23,7 +23,7 @@ const USAGE = `usage:
   hub user reset-password --username U (--password-stdin | --password P)
   hub migrate                                                  (with the owner login: creates and upgrades the schema)
   hub grant-app ROLE                                          (with the owner login: lets the application's login ROLE read and write rows, nothing more)
-  hub verify-audit                                            checks the audit trail's hash chain; exit 1 naming the first broken row
+  hub verify-audit                                            seals the rows written since the last seal, checks the audit trail's hash chain; exit 1 naming the first broken row
   hub embedded --data DIR [--port N] [--parent-stdin] [--demo] single-user hub (PGlite, 127.0.0.1; demo users only with --demo)
 environment: DATABASE_URL (PostgreSQL; else embedded PGlite in --data / FAILSAFE_HUB_DATA, default ./hub-data),
   FAILSAFE_HUB_HOST, FAILSAFE_HUB_PORT (default 127.0.0.1:8787), FAILSAFE_HUB_POLICY, FAILSAFE_HUB_DB_SCHEMA
@@ -147,13 +147,16 @@ export async function main(argv: string[], early?: Promise<HubDb>): Promise<numb
     if (cmd === 'verify-audit') {
       // The head's hash is printed so a site can keep it elsewhere: a trail rewritten from the
       // start (every hash recomputed) is then told by the head no longer matching.
+      // Rows written since the hub's last seal are sealed first (as the hub's sealer would), so
+      // every committed row is verified.
       const v = await verifyAuditChain(db);
       const head = v.head ? `chain head at position ${v.head.pos}, hash ${v.head.hash}` : 'no chain head recorded';
+      const sealed = v.sealedNow > 0 ? ` (${v.sealedNow} row${v.sealedNow === 1 ? '' : 's'} written since the last seal ${v.sealedNow === 1 ? 'was' : 'were'} sealed now)` : '';
       if (v.ok) {
-        console.log(`hub: the audit trail is intact: ${v.rows} row${v.rows === 1 ? '' : 's'} chained; ${head}`);
+        console.log(`hub: the audit trail is intact: ${v.rows} row${v.rows === 1 ? '' : 's'} chained${sealed}; ${head}`);
         return 0;
       }
-      console.error(`hub: the audit trail has been altered. ${v.firstBroken!.message} (${v.rows} row${v.rows === 1 ? '' : 's'} before it hold; ${head})`);
+      console.error(`hub: the audit trail has been altered. ${v.firstBroken!.message} (${v.rows} row${v.rows === 1 ? '' : 's'} before it hold; ${head})${sealed}`);
       return 1;
     }
     const password = async (): Promise<string> => {

@@ -626,14 +626,23 @@ CREATE TRIGGER alerts_no_truncate BEFORE TRUNCATE ON alerts FOR EACH STATEMENT E
   },
   {
     id: 9,
-    name: 'audit chain: every audit row holds its predecessor\'s hash, chained in commit order under a lock (issue 9 line 8)',
-    // Chained by a trigger, so every writer (auth, drafts, ingest's set-based statement, migration
-    // 2's function) is covered unchanged. Positions come from the one-row audit_chain_head, locked
-    // by each insert until its transaction ends: seq is drawn before commit and is not commit
-    // order, so chaining on seq would let two writers link to the same predecessor. The head also
-    // tells rows removed at the end (server/audit.ts verifyAuditChain). It moves only from the
-    // trigger (pg_trigger_depth), never by a statement of its own. Existing rows are chained in seq
-    // order; the trail's own no-update trigger is set aside for that inside this transaction only.
+    name: 'audit chain: every audit row holds its predecessor\'s hash, sealed after commit in sealing order (issue 9 line 8)',
+    // Writers insert audit rows unsealed (chain_pos, prev_hash, hash NULL) and take no lock, so
+    // every writer (auth, drafts, ingest's set-based statement, migration 2's function) is covered
+    // unchanged and none waits for another's commit. failsafe_seal_audit() chains the committed
+    // unsealed rows in seq order from the one-row audit_chain_head, which it holds FOR UPDATE
+    // SKIP LOCKED (one sealer at a time; another returns at once). A row of a transaction still
+    // in flight is not visible to it and is sealed by a later pass, after the rows sealed before
+    // it: chain order is sealing order, not seq order. The hub runs it every second
+    // (server/audit.ts startAuditSealer) and verify-audit runs it before verifying. The head also
+    // tells rows removed at the end (server/audit.ts verifyAuditChain). Existing rows are chained
+    // in seq order here.
+    //
+    // The audit trail's no-update trigger now lets exactly one UPDATE through: sealing (an unsealed
+    // row given all three chain columns, nothing else changed) while failsafe.sealing is 'on', which
+    // only the seal function sets, for its own run; the head's guard likewise. Anyone may set that
+    // setting by hand: it guards against accidental writes, not malicious ones. A row chained by
+    // hand is caught by the chain itself (its hash, its link, or the head).
     sql: `
 ALTER TABLE audit ADD COLUMN chain_pos bigint, ADD COLUMN prev_hash text, ADD COLUMN hash text;
 CREATE TABLE audit_chain_head (
@@ -642,7 +651,7 @@ CREATE TABLE audit_chain_head (
   hash text NOT NULL
 );
 
-ALTER TABLE audit DISABLE TRIGGER audit_no_update;
+DROP TRIGGER audit_no_update ON audit;
 DO $$
 DECLARE
   r audit%ROWTYPE;
@@ -658,28 +667,65 @@ BEGIN
   END LOOP;
   INSERT INTO audit_chain_head (pos, hash) VALUES (p, h);
 END $$;
-ALTER TABLE audit ENABLE TRIGGER audit_no_update;
-ALTER TABLE audit ALTER COLUMN chain_pos SET NOT NULL, ALTER COLUMN prev_hash SET NOT NULL, ALTER COLUMN hash SET NOT NULL;
+ALTER TABLE audit ADD CONSTRAINT audit_sealed_whole CHECK (
+  (chain_pos IS NULL AND prev_hash IS NULL AND hash IS NULL) OR (chain_pos IS NOT NULL AND prev_hash IS NOT NULL AND hash IS NOT NULL));
 CREATE UNIQUE INDEX audit_chain_pos ON audit (chain_pos);
+CREATE INDEX audit_unsealed ON audit (seq) WHERE chain_pos IS NULL;
 
-CREATE FUNCTION failsafe_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  head audit_chain_head%ROWTYPE;
+-- A writer never chains its own row: only the sealer does.
+CREATE FUNCTION failsafe_audit_unsealed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  -- Held until this transaction ends: the next writer waits here, then links to this row.
-  SELECT * INTO STRICT head FROM audit_chain_head FOR UPDATE;
-  NEW.chain_pos := head.pos + 1;
-  NEW.prev_hash := head.hash;
-  NEW.hash := ${auditHashSql('NEW')};
-  UPDATE audit_chain_head SET pos = NEW.chain_pos, hash = NEW.hash;
+  IF NEW.chain_pos IS NOT NULL OR NEW.prev_hash IS NOT NULL OR NEW.hash IS NOT NULL THEN
+    RAISE EXCEPTION 'failsafe: an audit row is written unsealed; only the sealer chains it (chain columns given)' USING ERRCODE = 'raise_exception';
+  END IF;
   RETURN NEW;
 END $$;
-CREATE TRIGGER audit_chain BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION failsafe_audit_chain();
+CREATE TRIGGER audit_chain BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION failsafe_audit_unsealed();
+
+-- Immutable, but for sealing (see above: the setting guards against accidents only).
+CREATE FUNCTION failsafe_audit_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND current_setting('failsafe.sealing', true) = 'on'
+     AND OLD.chain_pos IS NULL AND NEW.chain_pos IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.hash IS NOT NULL
+     AND to_jsonb(NEW) - 'chain_pos' - 'prev_hash' - 'hash' = to_jsonb(OLD) - 'chain_pos' - 'prev_hash' - 'hash' THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'failsafe: the audit trail is immutable (% refused)', TG_OP USING ERRCODE = 'raise_exception';
+END $$;
+CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION failsafe_audit_change();
+
+CREATE FUNCTION failsafe_seal_audit(p_max integer) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+  head audit_chain_head%ROWTYPE;
+  r audit%ROWTYPE;
+  n integer := 0;
+BEGIN
+  SELECT * INTO head FROM audit_chain_head FOR UPDATE SKIP LOCKED;
+  IF NOT FOUND THEN
+    RETURN 0; -- another sealer holds the head (or it is missing, which verify-audit reports)
+  END IF;
+  PERFORM set_config('failsafe.sealing', 'on', true);
+  -- Committed rows only: a row still in flight is sealed by a later pass, after these.
+  FOR r IN SELECT * FROM audit WHERE chain_pos IS NULL ORDER BY seq LIMIT p_max LOOP
+    r.chain_pos := head.pos + 1;
+    r.prev_hash := head.hash;
+    r.hash := ${auditHashSql('r')};
+    UPDATE audit SET chain_pos = r.chain_pos, prev_hash = r.prev_hash, hash = r.hash WHERE seq = r.seq;
+    head.pos := r.chain_pos;
+    head.hash := r.hash;
+    n := n + 1;
+  END LOOP;
+  IF n > 0 THEN
+    UPDATE audit_chain_head SET pos = head.pos, hash = head.hash;
+  END IF;
+  PERFORM set_config('failsafe.sealing', 'off', true);
+  RETURN n;
+END $$;
 
 CREATE FUNCTION failsafe_audit_head_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF pg_trigger_depth() < 2 THEN
-    RAISE EXCEPTION 'failsafe: the audit chain head moves only when an audit row is written (% refused)', TG_OP USING ERRCODE = 'raise_exception';
+  IF TG_OP <> 'UPDATE' OR current_setting('failsafe.sealing', true) IS DISTINCT FROM 'on' THEN
+    RAISE EXCEPTION 'failsafe: the audit chain head moves only when audit rows are sealed (% refused)', TG_OP USING ERRCODE = 'raise_exception';
   END IF;
   RETURN NEW;
 END $$;

@@ -1,22 +1,24 @@
-// The hub's audit chain (issue 9 line 8), on PGlite and PostgreSQL: every audit row holds its
-// predecessor's hash, assigned under a lock so concurrent writers (logins, failed logins, batched
-// ingests, transactions committing out of seq order) still make one intact chain. Then, as the
-// schema's owner with the triggers dropped or disabled, each kind of tamper (a row edited, deleted
-// in the middle or at the end, two rows swapped, a row rewritten with its hash recomputed, a row
-// forged at the end) is caught and the first broken row named. Each tamper runs in a transaction
-// that is rolled back, so every case starts from the same intact chain. Migration 9 chains an
-// existing trail; `npm run hub -- verify-audit` answers 0 on an intact trail and 1, in words, on
-// a tampered one.
+// The hub's audit chain (issue 9 line 8), on PGlite and PostgreSQL: audit rows are written
+// unsealed, without a lock, and sealed after commit (the hub's sealer, or verifyAuditChain before
+// it verifies): each then holds its predecessor's hash, so concurrent writers (logins, failed
+// logins, batched ingests, a transaction committing after later rows were sealed) and concurrent
+// sealers still make one intact chain, and no writer waits for a seal. The triggers refuse a row
+// written with chain columns and every UPDATE but sealing. Then, as the schema's owner with the
+// triggers dropped or disabled, each kind of tamper (a row edited, deleted in the middle or at the
+// end, two rows swapped, a row rewritten with its hash recomputed, a row forged in the middle or
+// at the end, a row let go of its chain) is caught and the first broken row named. Each tamper
+// runs in a transaction that is rolled back, so every case starts from the same intact chain.
+// Migration 9 chains an existing trail; `npm run hub -- verify-audit` answers 0 on an intact trail
+// and 1, in words, on a tampered one.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditCanonicalSql, auditHashSql, GENESIS_HASH, verifyAuditChain, type AuditChainResult } from '../../server/audit.ts';
+import { auditCanonicalSql, auditHashSql, auditUnsealed, GENESIS_HASH, sealAuditChain, startAuditSealer, verifyAuditChain, type AuditChainResult } from '../../server/audit.ts';
 import type { HubDb, Queryable } from '../../server/db/adapter.ts';
 import { migrate, MIGRATIONS } from '../../server/db/migrations.ts';
-import { openPg } from '../../server/db/pg.ts';
 import { addUser, count, http, loginAs, openTestHub, PG_URL, post, sha256, signedReport, testDb, type DbKind, type TestUser } from './support.ts';
 
 class Rollback extends Error {}
@@ -33,6 +35,22 @@ async function verifyAfter(db: HubDb, tamper: string[] | ((tx: Queryable) => Pro
     if (!(err instanceof Rollback)) throw err;
   });
   return result!;
+}
+
+/** Runs `fn` in a transaction that is always rolled back; resolves to what `fn` threw (or null). */
+async function refusedIn(db: HubDb, fn: (tx: Queryable) => Promise<void>): Promise<Error | null> {
+  let refused: Error | null = null;
+  await db.transaction(async (tx) => {
+    try {
+      await fn(tx);
+    } catch (err) {
+      refused = err as Error;
+    }
+    throw new Rollback();
+  }).catch((err: unknown) => {
+    if (!(err instanceof Rollback)) throw err;
+  });
+  return refused;
 }
 
 /** The trail in chain order. */
@@ -53,7 +71,7 @@ describe.each<DbKind>(['pglite', 'postgres'])('the hub\'s audit chain (%s)', (ki
   }, 180_000);
   afterAll(async () => close());
 
-  it('concurrent logins, failed logins and ingests make one intact chain, in the order positions were handed out', async () => {
+  it('concurrent logins, failed logins and ingests (the hub\'s sealer running) make one intact chain once sealed', async () => {
     const tokens = await Promise.all(users.map((u) => loginAs(url, u)));
     const work: Promise<unknown>[] = [];
     for (let i = 0; i < 36; i++) {
@@ -64,6 +82,7 @@ describe.each<DbKind>(['pglite', 'postgres'])('the hub\'s audit chain (%s)', (ki
     }
     await Promise.all(work);
     const v = await verifyAuditChain(db);
+    expect(await auditUnsealed(db)).toMatchObject({ rows: 0, oldestAt: null });
     const rows = await count(db, 'audit');
     expect(rows).toBeGreaterThanOrEqual(36 + 12 + 4 + users.length);
     expect(v).toMatchObject({ ok: true, rows });
@@ -72,16 +91,70 @@ describe.each<DbKind>(['pglite', 'postgres'])('the hub\'s audit chain (%s)', (ki
     expect(v.head).toEqual({ pos: rows, hash: c.at(-1)!.hash });
   });
 
-  it('hashes a fixed canonical text (pinned: every stored hash depends on it), and the trigger stores its sha256', async () => {
+  it('hashes a fixed canonical text (pinned: every stored hash depends on it), and the sealer stores its sha256', async () => {
     const { rows } = await db.query<{ c: string }>(`SELECT ${auditCanonicalSql('x')} AS c FROM (SELECT 7::bigint AS chain_pos, '${GENESIS_HASH}'::text AS prev_hash,
       3::bigint AS seq, '2026-11-28T10:00:00.123456Z'::timestamptz AS at, 5::bigint AS actor_id, 'login'::text AS action, NULL::text AS report_id,
       '{"b": 1, "a": "é\\"x"}'::jsonb AS detail) x`);
     expect(rows[0]!.c).toBe(`["failsafe-audit-1", 7, "${GENESIS_HASH}", 3, 1795860000123456, 5, "login", null, {"a": "é\\"x", "b": 1}]`);
-    const last = await db.query<{ hash: string; c: string }>(`SELECT hash, ${auditCanonicalSql('a')} AS c FROM audit a ORDER BY chain_pos DESC LIMIT 1`);
+    const last = await db.query<{ hash: string; c: string }>(`SELECT hash, ${auditCanonicalSql('a')} AS c FROM audit a WHERE chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1`);
     expect(last.rows[0]!.hash).toBe(sha256(last.rows[0]!.c));
   });
 
-  it('the head moves only with an audit row: no statement may set, add, remove or empty it', async () => {
+  it('the hub\'s sealer seals rows on its own: a row written is sealed within a few passes without anyone verifying', async () => {
+    const token = await loginAs(url, users[0]!);
+    expect((await post(url, token, signedReport(users[0]!))).status).toBe(201);
+    for (let i = 0; i < 100 && (await auditUnsealed(db)).rows > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await auditUnsealed(db)).rows).toBe(0);
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, sealedNow: 0 });
+  });
+
+  it('a row is written unsealed (a row arriving with any chain column set is refused) and tells its age until sealed', async () => {
+    for (const cols of ['chain_pos', 'prev_hash', 'hash']) {
+      const value = cols === 'chain_pos' ? '999999' : `'${GENESIS_HASH}'`;
+      await expect(db.query(`INSERT INTO audit (at, action, ${cols}) VALUES (now(), 'login', ${value})`), cols).rejects.toThrow(/written unsealed; only the sealer chains it/);
+    }
+    const err = await refusedIn(db, async (tx) => {
+      await tx.query(`INSERT INTO audit (at, action, detail) VALUES (now() - interval '5 seconds', 'test-unsealed', '{}')`);
+      const { rows } = await tx.query<{ chain_pos: number | null; prev_hash: string | null; hash: string | null }>(`SELECT chain_pos, prev_hash, hash FROM audit WHERE action = 'test-unsealed'`);
+      expect(rows).toEqual([{ chain_pos: null, prev_hash: null, hash: null }]);
+      const u = await auditUnsealed(tx);
+      expect(u.rows).toBe(1);
+      expect(u.oldestAgeMs).toBeGreaterThanOrEqual(4000);
+    });
+    expect(err).toBeNull();
+  });
+
+  it('no UPDATE but sealing: a sealed row, an unsealed row\'s other columns, or chain columns set by hand are refused', async () => {
+    await sealAuditChain(db);
+    const refusals = [
+      `UPDATE audit SET action = 'x' WHERE chain_pos = 1`,
+      `UPDATE audit SET chain_pos = NULL, prev_hash = NULL, hash = NULL WHERE chain_pos = 1`,
+      `SELECT set_config('failsafe.sealing', 'on', true); UPDATE audit SET hash = '${GENESIS_HASH}' WHERE chain_pos = 1`,
+    ];
+    for (const sql of refusals) {
+      const err = await refusedIn(db, async (tx) => {
+        for (const one of sql.split('; ')) await tx.query(one);
+      });
+      expect(err?.message, sql).toMatch(/the audit trail is immutable \(UPDATE refused\)/);
+    }
+    const head = (await db.query<{ pos: number }>('SELECT pos FROM audit_chain_head')).rows[0]!.pos;
+    const unsealed = [
+      `UPDATE audit SET detail = '{"x": 1}' WHERE action = 'test-unsealed'`,
+      `UPDATE audit SET chain_pos = ${head + 1}, prev_hash = 'p', hash = 'h' WHERE action = 'test-unsealed'`,
+      `SELECT set_config('failsafe.sealing', 'on', true); UPDATE audit SET action = 'x', chain_pos = ${head + 1}, prev_hash = 'p', hash = 'h' WHERE action = 'test-unsealed'`,
+      `DELETE FROM audit WHERE action = 'test-unsealed'`,
+    ];
+    for (const sql of unsealed) {
+      const err = await refusedIn(db, async (tx) => {
+        await tx.query(`INSERT INTO audit (at, action, detail) VALUES (now(), 'test-unsealed', '{}')`);
+        for (const one of sql.split('; ')) await tx.query(one);
+      });
+      expect(err?.message, sql).toMatch(/the audit trail is immutable \((UPDATE|DELETE) refused\)/);
+    }
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true });
+  });
+
+  it('the head moves only with sealed rows: no statement may set, add, remove or empty it', async () => {
     for (const sql of ['UPDATE audit_chain_head SET pos = 1', 'INSERT INTO audit_chain_head (one, pos, hash) VALUES (false, 0, \'x\')', 'DELETE FROM audit_chain_head', 'TRUNCATE audit_chain_head']) {
       await expect(db.query(sql), sql).rejects.toThrow(/audit chain head/);
     }
@@ -93,6 +166,7 @@ describe.each<DbKind>(['pglite', 'postgres'])('the hub\'s audit chain (%s)', (ki
     let mid = 0;
     const off = 'ALTER TABLE audit DISABLE TRIGGER USER';
     beforeAll(async () => {
+      await sealAuditChain(db);
       c = await chain(db);
       mid = Math.floor(c.length / 2);
       expect(c.length).toBeGreaterThan(20);
@@ -180,11 +254,18 @@ describe.each<DbKind>(['pglite', 'postgres'])('the hub\'s audit chain (%s)', (ki
       expect(v.rows).toBe(n + 1);
     });
 
-    it('a row written with the chain\'s trigger dropped and its columns let go', async () => {
-      const v = await verifyAfter(db, [off, 'ALTER TABLE audit ALTER COLUMN chain_pos DROP NOT NULL, ALTER COLUMN prev_hash DROP NOT NULL, ALTER COLUMN hash DROP NOT NULL',
-        `INSERT INTO audit (at, action, detail) VALUES (now(), 'login', '{}')`]);
-      expect(v.firstBroken).toMatchObject({ chainPos: null, reason: 'position' });
-      expect(v.firstBroken!.message).toMatch(/has no chain position/);
+    it('a row forged in the middle past the triggers, linked and hashed as the row it sits beside: it repeats a position', async () => {
+      const v = await verifyAfter(db, [off, 'DROP INDEX audit_chain_pos',
+        `INSERT INTO audit (at, action, detail, chain_pos, prev_hash, hash) VALUES (now(), 'login', '{}', ${mid}, '${at(mid - 1).hash}', '')`,
+        `UPDATE audit SET hash = ${auditHashSql('audit')} WHERE chain_pos = ${mid} AND seq > ${at(mid).seq}`]);
+      expect(v.firstBroken).toMatchObject({ chainPos: mid, reason: 'position' });
+      expect(v.firstBroken!.message).toMatch(new RegExp(`repeats chain position ${mid} of seq ${at(mid).seq}`));
+    });
+
+    it('a row let go of its chain (its chain columns emptied, so the next seal puts it at the end): the gap it leaves is caught', async () => {
+      const v = await verifyAfter(db, [off, `UPDATE audit SET chain_pos = NULL, prev_hash = NULL, hash = NULL WHERE chain_pos = ${mid}`]);
+      expect(v.sealedNow).toBe(1);
+      expect(v.firstBroken).toMatchObject({ chainPos: mid, seq: at(mid + 1).seq, reason: 'position' });
     });
 
     it('after every rollback the chain is intact again', async () => {
@@ -193,46 +274,115 @@ describe.each<DbKind>(['pglite', 'postgres'])('the hub\'s audit chain (%s)', (ki
   });
 });
 
-// Two connections: PGlite has one, so its writers never overlap.
-describe('the hub\'s audit chain follows commit order, not seq (postgres)', () => {
+// Several connections: PGlite has one, so its writers and sealers never overlap.
+describe('the hub\'s audit chain is sealed in sealing order, by one sealer at a time, never blocking a writer (postgres)', () => {
   let db: HubDb;
-  let close: () => Promise<void> = async () => {};
+  let open: () => Promise<HubDb> = async () => db;
+  let cleanup: () => Promise<void> = async () => {};
   beforeAll(async () => {
-    ({ db, close } = await openTestHub('postgres', 'audit_commit_order'));
+    ({ db, open, cleanup } = await testDb('postgres', 'audit_sealing'));
   }, 60_000);
-  afterAll(async () => close());
+  afterAll(async () => cleanup());
 
-  it('a writer that drew its seq first but waited for the lock links after the one holding it', async () => {
-    const other = await openPg({ connectionString: PG_URL, schema: (await db.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]!.s, max: 2 });
+  const insert = (q: Queryable, action: string): Promise<unknown> => q.query(`INSERT INTO audit (at, action, detail) VALUES (now(), $1, '{}')`, [action]);
+  /** Rejects if `p` takes longer than `ms`: a writer must not wait for a sealer. */
+  const within = async <T>(p: Promise<T>, ms: number, what: string): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      let releaseA!: () => void;
-      const aMayCommit = new Promise<void>((r) => { releaseA = r; });
-      let aFirst!: () => void;
-      const aInserted = new Promise<void>((r) => { aFirst = r; });
-      const a = db.transaction(async (tx) => {
-        await tx.query(`INSERT INTO audit (at, action, detail) VALUES (now(), 'test-a1', '{}')`);
-        aFirst();
-        await aMayCommit;
-        await tx.query(`INSERT INTO audit (at, action, detail) VALUES (now(), 'test-a2', '{}')`);
-      });
-      await aInserted;
-      // B draws its seq (the column default, before any trigger) and then waits for A's lock.
-      const b = other.query(`INSERT INTO audit (at, action, detail) VALUES (now(), 'test-b', '{}')`);
-      for (let i = 0; i < 100; i++) {
-        const { rows } = await other.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%test-b%'`);
-        if (rows[0]!.n > 0) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      releaseA();
-      await Promise.all([a, b]);
-      const { rows } = await db.query<{ action: string; seq: number; chain_pos: number }>(
-        `SELECT action, seq, chain_pos FROM audit WHERE action LIKE 'test-%' ORDER BY chain_pos`);
-      expect(rows.map((r) => r.action)).toEqual(['test-a1', 'test-a2', 'test-b']);
-      expect(rows[2]!.seq).toBeLessThan(rows[1]!.seq);
-      expect(await verifyAuditChain(db)).toMatchObject({ ok: true });
+      return await Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} waited more than ${ms} ms`)), ms); })]);
     } finally {
-      await other.close();
+      clearTimeout(timer);
     }
+  };
+
+  it('a transaction that drew a lower seq but commits after later rows were sealed is sealed after them', async () => {
+    const other = await open();
+    let commitLate!: () => void;
+    const mayCommit = new Promise<void>((r) => { commitLate = r; });
+    let inserted!: () => void;
+    const lateInserted = new Promise<void>((r) => { inserted = r; });
+    const late = db.transaction(async (tx) => {
+      await insert(tx, 'test-late');
+      inserted();
+      await mayCommit;
+    });
+    try {
+      await lateInserted;
+      await within(insert(other, 'test-b1'), 5000, 'a writer beside an open transaction');
+      await within(insert(other, 'test-b2'), 5000, 'a writer beside an open transaction');
+      expect(await sealAuditChain(other)).toBe(2);
+    } finally {
+      commitLate();
+      await late;
+    }
+    expect(await sealAuditChain(other)).toBe(1);
+    const { rows } = await db.query<{ action: string; seq: number; chain_pos: number }>(
+      `SELECT action, seq, chain_pos FROM audit WHERE action LIKE 'test-%' ORDER BY chain_pos`);
+    expect(rows.map((r) => r.action)).toEqual(['test-b1', 'test-b2', 'test-late']);
+    expect(rows[2]!.seq).toBeLessThan(rows[0]!.seq);
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, rows: 3, sealedNow: 0 });
+  });
+
+  it('two sealers at once, many times, while writers insert: one intact chain, no position used twice', async () => {
+    const [s1, s2] = [await open(), await open()];
+    const before = await count(db, 'audit');
+    const run = { writing: true };
+    let skipped = 0;
+    const sealer = async (s: HubDb): Promise<number> => {
+      let n = 0;
+      while (run.writing) {
+        const got = (await s.query<{ n: number }>('SELECT failsafe_seal_audit(7) AS n')).rows[0]!.n;
+        if (got === 0) skipped++;
+        n += got;
+      }
+      return n;
+    };
+    const sealers = [sealer(s1), sealer(s2)];
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      for (let i = 0; i < 150; i++) {
+        if (i % 10 === 0) await db.transaction(async (tx) => { for (let k = 0; k < 3; k++) await insert(tx, `test-w${w}`); });
+        else await insert(db, `test-w${w}`);
+      }
+    });
+    try {
+      await Promise.all(writers);
+    } finally {
+      run.writing = false;
+    }
+    const sealed = (await Promise.all(sealers)).reduce((a, b) => a + b, 0) + await sealAuditChain(db);
+    const written = 4 * (135 + 15 * 3);
+    expect(sealed).toBe(written);
+    const { rows } = await db.query<{ n: number; distinct: number; lo: number; hi: number; loose: number }>(
+      'SELECT count(*)::int AS n, count(DISTINCT chain_pos)::int AS distinct, min(chain_pos)::int AS lo, max(chain_pos)::int AS hi, count(*) FILTER (WHERE chain_pos IS NULL)::int AS loose FROM audit');
+    expect(rows[0]).toEqual({ n: before + written, distinct: before + written, lo: 1, hi: before + written, loose: 0 });
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, rows: before + written, head: { pos: before + written } });
+    expect(skipped).toBeGreaterThan(0); // they did meet: one returned at once while the other held the head
+  });
+
+  it('a writer inserting while a seal is under way is never blocked by it (another sealer returns at once)', async () => {
+    const holder = await open();
+    for (let i = 0; i < 3; i++) await insert(db, 'test-before-seal');
+    let finish!: () => void;
+    const mayFinish = new Promise<void>((r) => { finish = r; });
+    let sealedIn!: (n: number) => void;
+    const sealedOpen = new Promise<number>((r) => { sealedIn = r; });
+    const held = holder.transaction(async (tx) => {
+      sealedIn((await tx.query<{ n: number }>('SELECT failsafe_seal_audit(5000) AS n')).rows[0]!.n);
+      await mayFinish;
+    });
+    try {
+      expect(await sealedOpen).toBe(3);
+      // The seal's transaction is open: it holds the head and the rows it sealed.
+      const t0 = Date.now();
+      await within(insert(db, 'test-during-seal'), 2000, 'an insert during a seal');
+      await within(db.transaction(async (tx) => { await insert(tx, 'test-during-seal'); await insert(tx, 'test-during-seal'); }), 2000, 'a transaction during a seal');
+      expect((await within(db.query<{ n: number }>('SELECT failsafe_seal_audit(5000) AS n'), 2000, 'a second sealer')).rows[0]!.n).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(2000);
+    } finally {
+      finish();
+      await held;
+    }
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, sealedNow: 3 });
   });
 });
 
@@ -260,7 +410,8 @@ describe.each<DbKind>(['pglite', 'postgres'])('migration 9 chains an existing au
     expect(await verifyAuditChain(db)).toMatchObject({ ok: true, rows: 30, head: { pos: 30 } });
 
     await db.query(`INSERT INTO audit (at, action) VALUES (now(), 'login')`);
-    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, rows: 31, head: { pos: 31 } });
+    expect((await db.query('SELECT chain_pos FROM audit ORDER BY seq DESC LIMIT 1')).rows).toEqual([{ chain_pos: null }]);
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, rows: 31, head: { pos: 31 }, sealedNow: 1 });
     await expect(db.query(`UPDATE audit SET action = 'x' WHERE chain_pos = 1`)).rejects.toThrow(/immutable/);
     await expect(db.query('DELETE FROM audit WHERE chain_pos = 31')).rejects.toThrow(/immutable/);
   });
@@ -297,16 +448,53 @@ describe('npm run hub -- verify-audit', () => {
   };
 
   it('answers 0 with the head to keep on an intact trail, 1 naming the first broken row on a tampered one', async () => {
-    const head = (await db.query<{ hash: string }>('SELECT hash FROM audit_chain_head')).rows[0]!.hash;
+    expect((await auditUnsealed(db)).rows).toBe(5); // written with no hub running: nothing sealed them yet
     const ok = run();
     expect(ok.err).toBe('');
     expect(ok.code).toBe(0);
-    expect(ok.out.trim()).toBe(`hub: the audit trail is intact: 5 rows chained; chain head at position 5, hash ${head}`);
+    const head = (await db.query<{ hash: string }>('SELECT hash FROM audit_chain_head')).rows[0]!.hash;
+    expect(ok.out.trim()).toBe(`hub: the audit trail is intact: 5 rows chained (5 rows written since the last seal were sealed now); chain head at position 5, hash ${head}`);
+    expect(run().out.trim()).toBe(`hub: the audit trail is intact: 5 rows chained; chain head at position 5, hash ${head}`);
 
     const { rows } = await db.query<{ seq: number }>('SELECT seq FROM audit WHERE chain_pos = 3');
     await db.exec(`ALTER TABLE audit DISABLE TRIGGER USER; UPDATE audit SET detail = '{"i": 99}' WHERE chain_pos = 3; ALTER TABLE audit ENABLE TRIGGER USER;`);
     const bad = run();
     expect(bad.code).toBe(1);
     expect(bad.err.trim()).toBe(`hub: the audit trail has been altered. Audit row seq ${rows[0]!.seq} (chain position 3) does not match its hash: its content was changed after it was written. (2 rows before it hold; chain head at position 5, hash ${head})`);
+  });
+});
+
+describe('startAuditSealer', () => {
+  it('a pass at start, one at a time however often kicked, errors to onError, none after stop', async () => {
+    let calls = 0;
+    let running = 0;
+    let most = 0;
+    let fail = false;
+    const db: Queryable = {
+      async query<T>(): Promise<{ rows: T[]; rowCount: number }> {
+        calls++;
+        running++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 20));
+        running--;
+        if (fail) throw new Error('connection lost');
+        return { rows: [{ n: 0 } as T], rowCount: 1 };
+      },
+      async exec() {},
+    };
+    const errors: string[] = [];
+    const sealer = startAuditSealer(db, { intervalMs: 60_000, onError: (err) => errors.push((err as Error).message) });
+    for (let i = 0; i < 5; i++) sealer.kick();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(calls).toBe(2); // the pass at start, then one more for all the kicks made during it
+    expect(most).toBe(1);
+    fail = true;
+    sealer.kick();
+    await new Promise((r) => setTimeout(r, 60));
+    expect(errors).toEqual(['connection lost']);
+    await sealer.stop();
+    sealer.kick();
+    await new Promise((r) => setTimeout(r, 40));
+    expect(calls).toBe(3);
   });
 });

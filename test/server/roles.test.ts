@@ -8,6 +8,7 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoginResponse } from '../../common/hub.ts';
 import { buildHub, type Hub } from '../../server/app.ts';
+import { auditUnsealed, sealAuditChain, verifyAuditChain } from '../../server/audit.ts';
 import { createUser } from '../../server/auth.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
 import { grantAppRole, migrate, MigrationError } from '../../server/db/migrations.ts';
@@ -58,6 +59,11 @@ describe('the hub on an application login that owns nothing', () => {
     const login = await http<LoginResponse>(url, 'POST', '/api/session', { body: { username: 'ada', password: 'correct horse battery' } });
     expect(login.status).toBe(200);
     expect((await post(url, login.body.token, signedReport(login.body.user))).status).toBe(201);
+    // It seals the audit chain too (failsafe_seal_audit: EXECUTE is PUBLIC's; it updates rows the grant covers).
+    await appDb.query(`INSERT INTO audit (at, action) VALUES (now(), 'login')`);
+    await sealAuditChain(appDb, { waitMs: 5000 }); // throws if this login may not
+    expect(await verifyAuditChain(appDb)).toMatchObject({ ok: true });
+    expect((await auditUnsealed(appDb)).rows).toBe(0);
   });
 
   it('cannot drop, disable or replace the immutability triggers, nor truncate; the triggers refuse its UPDATE and DELETE', async () => {
