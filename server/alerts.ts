@@ -144,7 +144,7 @@ interface EventRow { seq: number; at: Date | string; type: AlertEventType; rung:
 
 /** One timeline entry in words; times on the site's clock (`zone`). */
 function eventText(e: EventRow, ladder: readonly LadderStep[], zone: string): string {
-  const when = (iso: string): string => formatDateTimeIn(iso, zone);
+  const when = (at: string): string => formatDateTimeIn(at, zone);
   const d = e.detail;
   const str = (k: string): string => (typeof d[k] === 'string' ? (d[k] as string) : '');
   const rungLabel = e.rung !== null && ladder[e.rung] ? recipientLabel(ladder[e.rung]!.to) : '';
