@@ -546,20 +546,23 @@ END $$;
 -- and the site webhook), and records on the timeline when nobody can be notified.
 CREATE FUNCTION failsafe_notify_rung(p_report_id text, p_rung integer, p_at timestamptz) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
+  v_ids bigint[];
   v_n integer;
 BEGIN
-  INSERT INTO notifications (report_id, rung, user_id, channel, next_attempt_at, created_at)
-    SELECT p_report_id, p_rung, r.user_id, c.channel, p_at, p_at
-      FROM failsafe_rung_recipients(p_report_id, p_rung) r
-      JOIN users u ON u.id = r.user_id
-      CROSS JOIN (VALUES ('email'), ('webhook')) AS c(channel)
-     WHERE c.channel = 'webhook' OR u.email IS NOT NULL
-    ON CONFLICT DO NOTHING;
-  GET DIAGNOSTICS v_n = ROW_COUNT;
-  IF NOT EXISTS (SELECT 1 FROM failsafe_rung_recipients(p_report_id, p_rung)) THEN
+  -- The recipients once (the escalation scheduler calls this for every alert it moves).
+  SELECT array_agg(r.user_id) INTO v_ids FROM failsafe_rung_recipients(p_report_id, p_rung) r;
+  IF v_ids IS NULL THEN
     INSERT INTO alert_events (report_id, at, type, rung, detail)
       VALUES (p_report_id, p_at, 'notify-failed', p_rung, jsonb_build_object('error', 'nobody holds this duty in the site directory, and no account is an imaging safety lead'));
+    RETURN 0;
   END IF;
+  INSERT INTO notifications (report_id, rung, user_id, channel, next_attempt_at, created_at)
+    SELECT p_report_id, p_rung, u.id, c.channel, p_at, p_at
+      FROM users u
+      CROSS JOIN (VALUES ('email'), ('webhook')) AS c(channel)
+     WHERE u.id = ANY (v_ids) AND (c.channel = 'webhook' OR u.email IS NOT NULL)
+    ON CONFLICT DO NOTHING;
+  GET DIAGNOSTICS v_n = ROW_COUNT;
   RETURN v_n;
 END $$;
 
