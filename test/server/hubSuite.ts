@@ -556,13 +556,17 @@ export function defineHubSuite(kind: DbKind): void {
         // UPSERT: an INSERT that meets the stored row and updates it fires the UPDATE triggers.
         [`INSERT INTO signed_reports SELECT * FROM signed_reports WHERE id = $1 ON CONFLICT (id) DO UPDATE SET content = '{}'::jsonb`, [p.report.id]],
         [`INSERT INTO signatures SELECT * FROM signatures WHERE report_id = $1 ON CONFLICT (id) DO UPDATE SET content_hash = '0'`, [p.report.id]],
-        [`INSERT INTO audit SELECT * FROM audit ORDER BY seq LIMIT 1 ON CONFLICT (seq) DO UPDATE SET action = 'rewritten'`, []],
+        // (A copy of a whole audit row, once sealed, carries its chain columns: refused before the
+        // conflict as a row that would chain itself, below; without them the conflict's UPDATE is refused.)
+        [`INSERT INTO audit (seq, at, actor_id, action, report_id, detail) SELECT seq, at, actor_id, action, report_id, detail FROM audit ORDER BY seq LIMIT 1 ON CONFLICT (seq) DO UPDATE SET action = 'rewritten'`, []],
         ['UPDATE signatures SET content_hash = $1 WHERE report_id = $2', ['0'.repeat(64), p.report.id]],
         ['DELETE FROM signatures WHERE report_id = $1', [p.report.id]],
       ] as const;
       for (const [sql, params] of attempts) {
         await expect(ctx.db.query(sql, params), sql).rejects.toThrow(/immutable/);
       }
+      await expect(ctx.db.query(`INSERT INTO audit SELECT * FROM audit ORDER BY seq LIMIT 1 ON CONFLICT (seq) DO UPDATE SET action = 'rewritten'`))
+        .rejects.toThrow(/written unsealed; only the sealer chains it|immutable/); // sealed yet or not
       expect(await count(ctx.db, 'signed_reports WHERE id = $1 AND content_hash = $2', [p.report.id, p.report.signature.contentHash])).toBe(1);
     });
 
