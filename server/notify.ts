@@ -18,7 +18,6 @@
 // receiver drop the duplicate.
 import crypto from 'node:crypto';
 import { createTransport } from 'nodemailer';
-import type { RaisedAlertCategory } from '../common/alerts.ts';
 import type { LadderStep } from '../common/alertDeadline.ts';
 import { formatClockIn, formatDateTimeIn } from '../common/format.ts';
 import type { NotificationConfig } from './config.ts';
@@ -33,7 +32,6 @@ export interface NotificationMessage {
   reportId: string;
   /** `${publicUrl}/alerts/${reportId}`: the referrer page's alert. */
   link: string;
-  category: RaisedAlertCategory;
   rung: number;
   /** Who this rung is, in words ("the requester or their team"). */
   rungLabel: string;
@@ -92,7 +90,6 @@ export function webhookBody(m: NotificationMessage): Record<string, unknown> {
     notificationId: m.notificationId,
     alertId: m.reportId,
     link: m.link,
-    category: m.category,
     recipient: { username: m.recipient.username },
     rung: m.rung,
     rungLabel: m.rungLabel,
@@ -131,9 +128,6 @@ export function webhookTransport(opts: { url: string; secret: string; timeoutMs?
 
 // ---- e-mail ----------------------------------------------------------------------------------------
 
-const CATEGORY_WORDS: Readonly<Record<RaisedAlertCategory, string>> = {
-  critical: 'A critical', urgent: 'An urgent', cancer: 'A suspected-cancer', significant: 'A significant-finding',
-};
 
 /**
  * A deadline as people read it where the hub is: time "14:30", and in full "3 Mar 2026 14:30 GMT"
@@ -145,22 +139,19 @@ function deadlineWords(iso: string, timeZone: string | undefined): { time: strin
 }
 
 /**
- * The e-mail: subject and text. What it says, and why nothing more: the category word and the
- * deadline tell the reader how fast to act (a critical alert within the hour, a suspected cancer
- * within days), which a bare "you have an alert" would hide; neither names nor points to a
- * patient, an exam, a body part or a finding, so a message that reaches the wrong inbox (a typo in
- * the directory, a forwarded or shared mailbox) discloses only that some alert of that class
- * exists at the hospital. The link opens the alert only after logging in, for a person allowed to
- * read it. No report id in the subject either: it is in the link, which is needed.
+ * The e-mail: subject and text. No clinical detail beyond the link (issue 9 line 5): not the
+ * patient, the exam, a body part or the finding, and not the alert's category either ("suspected
+ * cancer" in a subject line on a shared or forwarded mailbox says too much). How fast to act is
+ * said by the deadline and the rung alone. The link opens the alert only after logging in, for a
+ * person allowed to read it. No report id in the subject either: it is in the link, which is needed.
  */
 export function emailContent(m: NotificationMessage, nowMs: number, timeZone?: string): { subject: string; text: string } {
-  const what = CATEGORY_WORDS[m.category];
   const due = m.deadline === null ? null : deadlineWords(m.deadline, timeZone);
   const overdue = m.deadline !== null && Date.parse(m.deadline) <= nowMs;
   const when = !due ? '' : overdue ? ` (it was due by ${due.full})` : ` by ${due.full}`;
-  const subject = `${what} alert needs your acknowledgement${!due ? '' : overdue ? ' now (overdue)' : ` by ${due.time}`}`;
+  const subject = `An alert needs your acknowledgement${!due ? '' : overdue ? ' now (overdue)' : ` by ${due.time}`}`;
   const text = [
-    `${what} alert needs your acknowledgement${when} — open ${m.link}`,
+    `An alert needs your acknowledgement${when} — open ${m.link}`,
     '',
     `You are notified as ${m.rungLabel}. The alert, and the way to acknowledge it, are on that page only, after you log in.`,
     'This message deliberately says nothing about the patient or the finding.',
@@ -234,7 +225,7 @@ export interface DeliverResult {
 
 interface Claimed {
   id: string; report_id: string; rung: number; channel: NotificationChannel; attempts: number;
-  category: RaisedAlertCategory; ladder: LadderStep[]; alert_state: 'open' | 'acknowledged';
+  ladder: LadderStep[]; alert_state: 'open' | 'acknowledged';
   username: string; name: string; email: string | null; disabled: boolean;
 }
 
@@ -255,7 +246,7 @@ WITH due AS (
     FROM due WHERE n.id = due.id
   RETURNING n.id, n.report_id, n.rung, n.user_id, n.channel, n.attempts
 )
-SELECT c.id, c.report_id, c.rung, c.channel, c.attempts, a.category, a.ladder, a.state AS alert_state, u.username, u.name, u.email, u.disabled
+SELECT c.id, c.report_id, c.rung, c.channel, c.attempts, a.ladder, a.state AS alert_state, u.username, u.name, u.email, u.disabled
   FROM claimed c JOIN alerts a ON a.report_id = c.report_id JOIN users u ON u.id = c.user_id
  ORDER BY c.id`;
 
@@ -318,7 +309,7 @@ export async function deliverDueNotifications(db: HubDb, opts: DeliverOptions): 
     const step = n.ladder[n.rung];
     const message: NotificationMessage = {
       notificationId: Number(n.id), reportId: n.report_id, link: `${opts.publicUrl}/alerts/${encodeURIComponent(n.report_id)}`,
-      category: n.category, rung: n.rung, rungLabel: step?.label ?? 'responsible', deadline: step?.dueBy ?? null,
+      rung: n.rung, rungLabel: step?.label ?? 'responsible', deadline: step?.dueBy ?? null,
       recipient: { username: n.username, name: n.name, email: n.email },
     };
     try {

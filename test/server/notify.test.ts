@@ -168,8 +168,8 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
       for (const m of smtp.mails) {
         const text = decodeQp(m.raw);
         expect(m.from).toBe('failsafe@hospital.example');
-        expect(text).toMatch(new RegExp(`^Subject: A critical alert needs your acknowledgement by ${hhmm}\\r?$`, 'm'));
-        expect(text).toContain(`A critical alert needs your acknowledgement by ${formatDateTimeIn(deadline, 'UTC')} — open`);
+        expect(text).toMatch(new RegExp(`^Subject: An alert needs your acknowledgement by ${hhmm}\\r?$`, 'm'));
+        expect(text).toContain(`An alert needs your acknowledgement by ${formatDateTimeIn(deadline, 'UTC')} — open`);
         expect(text).toContain(`open ${link}`);
         for (const s of secrets) expect(text.toLowerCase(), `mail must not carry "${s}"`).not.toContain(s.toLowerCase());
       }
@@ -183,11 +183,11 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
         expect(Math.abs(Number(ts) - t.clock.now() / 1000)).toBeLessThan(60);
         expect(verifyWebhook(SECRET, { signature: expected, timestamp: ts }, g.raw, t.clock.now())).toBeNull();
         // An altered body, a replayed old call, or another secret: refused.
-        expect(verifyWebhook(SECRET, { signature: expected, timestamp: ts }, g.raw.replace('"critical"', '"urgent"'), t.clock.now())).toBe('signature does not match');
+        expect(verifyWebhook(SECRET, { signature: expected, timestamp: ts }, g.raw.replace('"rung":0', '"rung":1'), t.clock.now())).toBe('signature does not match');
         expect(verifyWebhook(SECRET, { signature: expected, timestamp: ts }, g.raw, t.clock.now() + 3600_000)).toMatch(/replay/);
         expect(verifyWebhook(`${SECRET}x`, { signature: expected, timestamp: ts }, g.raw, t.clock.now())).toBe('signature does not match');
-        expect(Object.keys(g.body).sort()).toEqual(['alertId', 'category', 'deadline', 'event', 'link', 'notificationId', 'recipient', 'rung', 'rungLabel']);
-        expect(g.body).toMatchObject({ event: 'alert-notification', alertId: id, link, category: 'critical', rung: 0, deadline, rungLabel: 'the requester or their team' });
+        expect(Object.keys(g.body).sort()).toEqual(['alertId', 'deadline', 'event', 'link', 'notificationId', 'recipient', 'rung', 'rungLabel']);
+        expect(g.body).toMatchObject({ event: 'alert-notification', alertId: id, link, rung: 0, deadline, rungLabel: 'the requester or their team' });
         for (const s of secrets) expect(g.raw.toLowerCase()).not.toContain(s.toLowerCase());
       }
       expect(hook.got.map((g) => (g.body['recipient'] as { username: string }).username).sort()).toEqual([edA.username, edB.username, consultant.username].sort());
@@ -392,16 +392,18 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
 
 describe('notification content and configuration', () => {
   const msg = (o: Partial<NotificationMessage> = {}): NotificationMessage => ({
-    notificationId: 1, reportId: 'r/1', link: `${PUBLIC_URL}/alerts/r%2F1`, category: 'cancer', rung: 2, rungLabel: 'cancer pathway lead',
+    notificationId: 1, reportId: 'r/1', link: `${PUBLIC_URL}/alerts/r%2F1`, rung: 2, rungLabel: 'cancer pathway lead',
     deadline: '2026-03-03T14:30:00.000Z', recipient: { username: 'u', name: 'Dr U', email: 'u@x.example' }, ...o,
   });
 
-  it('says the category and the deadline (in the hub\'s time zone), or that it is overdue, or that it has none', () => {
+  it('says the deadline (in the hub\'s time zone), or that it is overdue, or that it has none, and never the category', () => {
     const now = Date.parse('2026-03-03T09:00:00Z');
-    expect(emailContent(msg(), now, 'UTC').subject).toBe('A suspected-cancer alert needs your acknowledgement by 14:30');
+    expect(emailContent(msg(), now, 'UTC').subject).toBe('An alert needs your acknowledgement by 14:30');
     expect(emailContent(msg(), now, 'Europe/Paris').text).toContain('by 3 Mar 2026 15:30 CET — open https://failsafe.hospital.example/alerts/r%2F1');
-    expect(emailContent(msg(), Date.parse('2026-03-03T15:00:00Z'), 'UTC').subject).toBe('A suspected-cancer alert needs your acknowledgement now (overdue)');
-    expect(emailContent(msg({ deadline: null, category: 'urgent' }), now, 'UTC')).toMatchObject({ subject: 'An urgent alert needs your acknowledgement' });
+    expect(emailContent(msg(), Date.parse('2026-03-03T15:00:00Z'), 'UTC').subject).toBe('An alert needs your acknowledgement now (overdue)');
+    expect(emailContent(msg({ deadline: null }), now, 'UTC')).toMatchObject({ subject: 'An alert needs your acknowledgement' });
+    // (The rung is the reader's own role: "cancer pathway lead" names who they are, not the patient's finding.)
+    expect(JSON.stringify(emailContent(msg({ rungLabel: 'the requester or their team' }), now, 'UTC'))).not.toMatch(/cancer|critical|urgent|significant/i);
   });
 
   it('refuses a half-configured channel at start, naming the variable', () => {
