@@ -49,10 +49,11 @@ describe('PHSO cases: every alert reaches a named person, is acknowledged, or es
       'SELECT e.type, e.rung, u.name AS actor FROM alert_events e LEFT JOIN users u ON u.id = e.actor_id WHERE e.report_id = $1 ORDER BY e.seq', [reportId])).rows;
 
   /** Signs an alert-coded report through the hub's ingest route, as a workstation's outbox does, at the hub's clock. */
-  const signAtHub = async (category: 'critical' | 'cancer', requester: string): Promise<string> => {
+  const signAtHub = async (category: 'critical' | 'cancer', requester: string, at?: string): Promise<string> => {
     const study = studyFor(`phso${crypto.randomInt(1e9)}`);
     const content = contentWithAlert(category);
-    const signedAt = new Date(t.clock.now()).toISOString();
+    // The hub's clock has moved on by a few ms since clockTo: an exact signature time is given where it matters.
+    const signedAt = at ?? new Date(t.clock.now()).toISOString();
     const withVerbal = content.verbal ? { ...content, verbal: { ...content.verbal, time: signedAt } } : content;
     const p = signedReport(rad, { study, content: withVerbal, exam: examFor(study, requester, ''), signedAt });
     const r = await post(url, await loginAs(url, rad), p);
@@ -205,7 +206,7 @@ describe('PHSO cases: every alert reaches a named person, is acknowledged, or es
   it('PHSO case 3, a cancer alert signed on a Friday: due after two working days (Tuesday), escalated to the cancer pathway lead then, not at the weekend', async () => {
     // Friday 4 December 2026, 15:00 in London (GMT): two working days later is Tuesday 15:00.
     clockTo('2026-12-04T15:00:00Z');
-    const id = await signAtHub('cancer', 'CLINIC^Chest');
+    const id = await signAtHub('cancer', 'CLINIC^Chest', '2026-12-04T15:00:00.000Z');
     const due = (await db.query<{ due_by: Date }>('SELECT due_by FROM alerts WHERE report_id = $1', [id])).rows[0]!.due_by;
     expect(new Date(due).toISOString()).toBe('2026-12-08T15:00:00.000Z');
     // 48 hours later (Sunday), and on Monday afternoon: nothing has escalated.
