@@ -101,9 +101,20 @@ export async function listAlerts(db: Queryable, user: SessionUser, q: AlertListQ
     // Candidates cheaply (the user's teams, the unrouted queue for the duty radiologist, every
     // alert for those who hold a duty or lead safety), then the exact rule: a recipient of a rung reached.
     params.push(user.role);
+    // The candidates must include every alert the exact rule (failsafe_rung_recipients) gives the
+    // user, fallbacks included, without asking it of every open alert: a duty holder's alerts are
+    // those whose ladder has reached their duty; for the duty radiologist also those with no team,
+    // a team with nobody active, or no active consultant once past the first rung; for the imaging
+    // safety lead (and a safety-lead account, the last fallback) every alert.
     where.push(`(a.team_id IN (SELECT team_id FROM team_members WHERE user_id = $1 UNION SELECT id FROM teams WHERE consultant_id = $1)
-      OR EXISTS (SELECT 1 FROM site_duties d WHERE d.user_id = $1)
-      OR $${params.length}::text = 'safety-lead')`);
+      OR $${params.length}::text = 'safety-lead'
+      OR EXISTS (SELECT 1 FROM site_duties d WHERE d.user_id = $1 AND (
+           d.duty = 'imaging-safety-lead'
+        OR EXISTS (SELECT 1 FROM jsonb_array_elements(a.ladder) WITH ORDINALITY l(step, i) WHERE i - 1 <= a.rung AND l.step->>'to' = d.duty)
+        OR (d.duty = 'duty-radiologist' AND (
+              a.team_id IS NULL
+           OR NOT EXISTS (SELECT 1 FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = a.team_id AND NOT u.disabled)
+           OR (a.rung >= 1 AND NOT EXISTS (SELECT 1 FROM teams t JOIN users u ON u.id = t.consultant_id WHERE t.id = a.team_id AND NOT u.disabled)))))))`);
   }
   const sql = `SELECT * FROM (${SUMMARY_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}) s
     ${q.scope === 'mine' ? 'WHERE s.may_ack OR (s.state = \'acknowledged\' AND s.team_id IN (SELECT team_id FROM team_members WHERE user_id = $1 UNION SELECT id FROM teams WHERE consultant_id = $1))' : ''}

@@ -9,6 +9,7 @@ import type { EventLog } from '../../common/hub.ts';
 import { formatDateTimeIn } from '../../common/format.ts';
 import type { HubDb } from '../../server/db/adapter.ts';
 import { addToTeam, DirectoryError, importDirectory, setDuty } from '../../server/directory.ts';
+import { runEscalationPass } from '../../server/escalation.ts';
 import { contentWithAlert } from '../support/syncWorkstation.ts';
 import { addUser, examFor, http, loginAs, openTestHub, post, signedReport, studyFor, verificationOf, type DbKind, type ErrorBody, type TestUser } from './support.ts';
 
@@ -203,10 +204,16 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
       await db.query('UPDATE users SET disabled = true WHERE username = $1', [lonely.username]);
       const solo = await sign('significant', 'LONE^Hal', '');
       expect(await recipients(solo)).toEqual([await idOf(duty)]);
+      // …and it is in the duty radiologist's list, theirs to acknowledge; not in another radiologist's.
+      const dutyList = (await get<AlertList>(duty, '/api/alerts')).body.alerts;
+      expect(dutyList.find((x) => x.reportId === solo)?.mayAcknowledge).toBe(true);
+      expect(dutyList.some((x) => x.reportId === dodged)).toBe(true);
+      expect((await get<AlertList>(rad, '/api/alerts')).body.alerts.some((x) => x.reportId === solo)).toBe(false);
       // Nobody holds the duty radiologist's duty: the imaging safety lead; nobody holds that either:
       // every safety-lead account; and the timeline says so when there is nobody at all.
       await setDuty(db, 'duty-radiologist', duty.username, false);
       expect(await recipients(solo)).toEqual([await idOf(lead)]);
+      expect((await get<AlertList>(lead, '/api/alerts')).body.alerts.find((x) => x.reportId === solo)?.mayAcknowledge).toBe(true);
       await setDuty(db, 'imaging-safety-lead', lead.username, false);
       const leads = (await db.query<{ id: string }>(`SELECT id FROM users WHERE role = 'safety-lead' AND NOT disabled ORDER BY id`)).rows.map((r) => Number(r.id));
       expect(await recipients(solo)).toEqual(leads);
@@ -256,6 +263,18 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
       expect((await get<SafetyDashboard>(lead, '/api/safety/dashboard')).body.notNotified).toEqual([id]);
       await db.query(`INSERT INTO alert_events (report_id, at, type, rung, detail) VALUES ($1, now(), 'notified', 0, $2)`, [id, JSON.stringify({ channel: 'webhook', to: 'Dr Ben ED' })]);
       expect((await get<SafetyDashboard>(lead, '/api/safety/dashboard')).body.notNotified).toEqual([]);
+    });
+
+    it("an alert escalated to the duty radiologist is in their list, theirs to acknowledge; the consultant's list has it too", async () => {
+      const id = await sign('critical');
+      expect((await get<AlertList>(duty, '/api/alerts')).body.alerts.some((x) => x.reportId === id)).toBe(false);
+      // Two hours on (critical: the team 1 h, then the consultant 1 h): the duty radiologist's rung.
+      const { reportIds } = await runEscalationPass(db, Date.now() + 2 * 3600_000 + 60_000);
+      expect(reportIds).toContain(id);
+      const mine = (await get<AlertList>(duty, '/api/alerts')).body.alerts.find((x) => x.reportId === id);
+      expect(mine).toMatchObject({ rung: 2, mayAcknowledge: true, escalated: true });
+      expect((await get<AlertList>(consultant, '/api/alerts')).body.alerts.find((x) => x.reportId === id)?.mayAcknowledge).toBe(true);
+      expect((await ack(duty, id, 'Phoned the ED consultant; patient recalled.')).status).toBe(200);
     });
   });
 }
