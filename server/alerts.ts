@@ -270,8 +270,10 @@ export async function addPhoneCalls(db: HubDb, user: SessionUser, reportId: stri
         [reportId, c.id, c.clinician, c.role, c.time, c.note, c.recordedBy, c.recordedAt, at, user.id]);
       if (!ins.rowCount) continue;
       added++;
+      const call = JSON.stringify({ clinician: c.clinician, role: c.role, time: c.time, note: c.note, recordedBy: c.recordedBy, recordedAt: c.recordedAt });
       await tx.query(`INSERT INTO alert_events (report_id, at, type, actor_id, rung, detail) VALUES ($1, $2, 'phone-call', $3, $4, $5)`,
-        [reportId, at, user.id, rows[0].rung, JSON.stringify({ clinician: c.clinician, role: c.role, time: c.time, note: c.note, recordedBy: c.recordedBy, recordedAt: c.recordedAt })]);
+        [reportId, at, user.id, rows[0].rung, call]);
+      await tx.query(`INSERT INTO audit (at, actor_id, action, report_id, detail) VALUES ($1, $2, 'alert-phone-call', $3, $4)`, [at, user.id, reportId, call]);
     }
     return added;
   });

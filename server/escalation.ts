@@ -94,6 +94,13 @@ export async function runEscalationPass(db: HubDb, now: number, opts: { batch?: 
       const { rows } = await tx.query<{ report_id: string; rung: number }>(CLAIM_AND_MOVE, [at, batch]);
       if (rows.length === 0) return { moved: 0, queued: 0, rows };
       const { rows: q } = await tx.query<{ n: number }>(NOTIFY, [at, rows.map((r) => r.report_id), rows.map((r) => r.rung)]);
+      // Each rung climbed is also in the hash-chained audit trail (the timeline is append-only, the
+      // audit trail is also tamper-evident: server/audit.ts).
+      await tx.query(
+        `INSERT INTO audit (at, actor_id, action, report_id, detail)
+           SELECT $1::timestamptz, NULL, 'alert-escalated', x.report_id, jsonb_build_object('rung', x.rung)
+             FROM unnest($2::text[], $3::int[]) AS x(report_id, rung)`,
+        [at, rows.map((r) => r.report_id), rows.map((r) => r.rung)]);
       return { moved: rows.length, queued: q[0]?.n ?? 0, rows };
     });
     if (step.moved === 0) break;

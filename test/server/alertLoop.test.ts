@@ -177,6 +177,8 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
       const send = () => http<{ added: number }>(url, 'POST', `/api/alerts/${id}/phone-calls`, { token: radToken, body: { calls: [call] } });
       expect((await send()).body.added).toBe(1);
       expect((await send()).body.added).toBe(0);
+      // Once in the hash-chained audit trail too.
+      expect(Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM audit WHERE action = 'alert-phone-call' AND report_id = $1`, [id])).rows[0]!.n)).toBe(1);
       const d = await get<AlertDetail>(rad, `/api/alerts/${id}`);
       expect(d.body.timeline.filter((e) => e.type === 'phone-call').map((e) => e.text)).toEqual([`Phone call to Dr Who (ED registrar) at ${formatDateTimeIn(call.time, 'Europe/London')}, recorded by ${rad.name}: hub was down`]);
       // Malformed: refused, nothing stored.

@@ -209,6 +209,11 @@ for (const kind of ['pglite', 'postgres'] as DbKind[]) {
         `SELECT report_id, rung, count(*)::int AS n FROM alert_events WHERE type = 'escalated' AND report_id = ANY($1) GROUP BY 1, 2 ORDER BY 1, 2`, [ids])).rows;
       expect(perRung).toHaveLength(ids.length * 2);
       expect(perRung.every((r) => r.n === 1)).toBe(true);
+      // Each rung climbed once in the hash-chained audit trail too.
+      const audited = (await db.query<{ report_id: string; rung: string; n: number }>(
+        `SELECT report_id, detail->>'rung' AS rung, count(*)::int AS n FROM audit WHERE action = 'alert-escalated' AND report_id = ANY($1) GROUP BY 1, 2`, [ids])).rows;
+      expect(audited).toHaveLength(ids.length * 2);
+      expect(audited.every((r) => r.n === 1)).toBe(true);
       expect(await count(db, `alerts WHERE report_id = ANY($1) AND rung = 2 AND next_due IS NULL`, [ids])).toBe(ids.length);
       // One notification per person, channel and rung: the consultant's and the duty radiologist's webhooks, once each.
       expect(await count(db, `notifications WHERE report_id = ANY($1) AND rung > 0`, [ids])).toBe(ids.length * 2);
