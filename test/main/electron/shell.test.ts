@@ -203,6 +203,30 @@ describe('Electron main process with a department hub or none', () => {
     expect(b.options.dataDir).toBe(legacy);
   });
 
+  it('in demo mode, says where the data of earlier (non-demo) runs is, and how to open it; says nothing when there is none', async () => {
+    const run = async (xdg: string): Promise<string[]> => {
+      const lines: string[] = [];
+      const d = createElectronDouble({ userData: path.join(tmp, `userData-hint-${++n}`) });
+      running.push({ double: d, shell: null });
+      prepareElectron(d.electron);
+      const s = await runShell(d.electron, {
+        argv: ['/opt/electron', 'main.cjs', '--demo', '--no-hub'], env: { XDG_DATA_HOME: xdg }, rendererDir, preload: 'p.cjs', sampleDir: emptySample, hubScript,
+        log: (l: string) => void lines.push(l),
+      });
+      expect(s.options.demo).toBe(true);
+      d.app.quit();
+      await d.quitted();
+      return lines;
+    };
+    const xdg = path.join(tmp, 'xdg-hint');
+    expect((await run(xdg)).filter((l) => l.includes('earlier data'))).toEqual([]);
+    fs.mkdirSync(path.join(xdg, 'failsafe'), { recursive: true });
+    openDatabase(path.join(xdg, 'failsafe', 'failsafe.sqlite')).close();
+    const hint = (await run(xdg)).filter((l) => l.includes('earlier data'));
+    expect(hint).toHaveLength(1);
+    expect(hint[0]).toContain(`Your earlier data is in ${path.join(xdg, 'failsafe')}: start with --data-dir "${path.join(xdg, 'failsafe')}"`);
+  });
+
   it('refuses a malformed hub address rather than running unsynced', async () => {
     await expect(launch(['--hub=hub.example.org'])).rejects.toThrow(/--hub must be the hub's address/);
   });
