@@ -29,6 +29,11 @@ interface AlertRow {
 const iso = (d: Date | string): string => new Date(d).toISOString();
 const isoOrNull = (d: Date | string | null): string | null => (d === null ? null : iso(d));
 
+/** SQL: the teams of user $1 (a member, or its consultant). */
+const MY_TEAMS = `(SELECT team_id FROM team_members WHERE user_id = $1 UNION SELECT id FROM teams WHERE consultant_id = $1)`;
+/** SQL: user $1 is a recipient of a rung of alert `a` reached so far (failsafe_rung_recipients, migration 8). */
+const RESPONSIBLE = `EXISTS (SELECT 1 FROM generate_series(0, a.rung) g(n), failsafe_rung_recipients(a.report_id, g.n) x WHERE x.user_id = $1)`;
+
 /**
  * The select list of an alert summary, for user $1: whether they may acknowledge it (they are a
  * recipient of a rung reached so far: failsafe_rung_recipients, migration 8).
@@ -37,7 +42,7 @@ const SUMMARY_SELECT = `
   SELECT a.report_id, a.category, a.finding, a.patient_id, a.study_uid, a.accession, r.exam->>'studyDescription' AS exam, a.requester, a.requesting_service,
          a.team_id, t.name AS team_name, a.routing_reason, r.signer_name, r.signer_role, a.signed_at, a.created_at, a.state, a.rung, a.ladder,
          a.next_due, a.due_by, a.acknowledged_at, a.action_plan, ku.name AS ack_name, ku.role AS ack_role, ku.username AS ack_username,
-         (a.state = 'open' AND EXISTS (SELECT 1 FROM generate_series(0, a.rung) g(n), failsafe_rung_recipients(a.report_id, g.n) x WHERE x.user_id = $1)) AS may_ack
+         (a.state = 'open' AND ${RESPONSIBLE}) AS may_ack
     FROM alerts a
     JOIN signed_reports r ON r.id = a.report_id
     LEFT JOIN teams t ON t.id = a.team_id
@@ -77,7 +82,7 @@ function summary(a: AlertRow): AlertSummary {
 /** The user's teams (member or consultant) and site duties. */
 export async function userScope(db: Queryable, userId: number): Promise<{ teams: string[]; duties: string[] }> {
   const { rows } = await db.query<{ teams: string[] | null; duties: string[] | null }>(
-    `SELECT (SELECT array_agg(team_id) FROM (SELECT team_id FROM team_members WHERE user_id = $1 UNION SELECT id FROM teams WHERE consultant_id = $1) x) AS teams,
+    `SELECT (SELECT array_agg(team_id) FROM ${MY_TEAMS} x) AS teams,
             (SELECT array_agg(duty) FROM site_duties WHERE user_id = $1) AS duties`, [userId]);
   return { teams: rows[0]?.teams ?? [], duties: rows[0]?.duties ?? [] };
 }
@@ -106,7 +111,7 @@ export async function listAlerts(db: Queryable, user: SessionUser, q: AlertListQ
     // those whose ladder has reached their duty; for the duty radiologist also those with no team,
     // a team with nobody active, or no active consultant once past the first rung; for the imaging
     // safety lead (and a safety-lead account, the last fallback) every alert.
-    where.push(`(a.team_id IN (SELECT team_id FROM team_members WHERE user_id = $1 UNION SELECT id FROM teams WHERE consultant_id = $1)
+    where.push(`(a.team_id IN ${MY_TEAMS}
       OR $${params.length}::text = 'safety-lead'
       OR EXISTS (SELECT 1 FROM site_duties d WHERE d.user_id = $1 AND (
            d.duty = 'imaging-safety-lead'
@@ -117,7 +122,7 @@ export async function listAlerts(db: Queryable, user: SessionUser, q: AlertListQ
            OR (a.rung >= 1 AND NOT EXISTS (SELECT 1 FROM teams t JOIN users u ON u.id = t.consultant_id WHERE t.id = a.team_id AND NOT u.disabled)))))))`);
   }
   const sql = `SELECT * FROM (${SUMMARY_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}) s
-    ${q.scope === 'mine' ? 'WHERE s.may_ack OR (s.state = \'acknowledged\' AND s.team_id IN (SELECT team_id FROM team_members WHERE user_id = $1 UNION SELECT id FROM teams WHERE consultant_id = $1))' : ''}
+    ${q.scope === 'mine' ? `WHERE s.may_ack OR (s.state = 'acknowledged' AND s.team_id IN ${MY_TEAMS})` : ''}
     ORDER BY s.next_due ASC NULLS LAST, s.created_at ASC LIMIT 2000`;
   const { rows } = await db.query<AlertRow>(sql, params);
   return rows.map(summary);
@@ -128,8 +133,8 @@ async function mayRead(db: Queryable, user: SessionUser, reportId: string): Prom
   if (readsAllAlerts(user.role)) return true;
   const { rows } = await db.query<{ ok: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM alerts a WHERE a.report_id = $2 AND (
-        a.team_id IN (SELECT team_id FROM team_members WHERE user_id = $1 UNION SELECT id FROM teams WHERE consultant_id = $1)
-        OR EXISTS (SELECT 1 FROM generate_series(0, a.rung) g(n), failsafe_rung_recipients(a.report_id, g.n) x WHERE x.user_id = $1))) AS ok`,
+        a.team_id IN ${MY_TEAMS}
+        OR ${RESPONSIBLE})) AS ok`,
     [user.id, reportId]);
   return rows[0]?.ok === true;
 }
@@ -146,7 +151,7 @@ export async function mayReadReport(db: Queryable, user: SessionUser, reportId: 
     `SELECT EXISTS (SELECT 1 FROM signed_reports r JOIN directory_requesters d
          ON (d.kind = 'name' AND d.key = failsafe_requester_key(r.referring_physician))
          OR (d.kind = 'service' AND d.key = failsafe_requester_key(r.requesting_service))
-       WHERE r.id = $2 AND d.team_id IN (SELECT team_id FROM team_members WHERE user_id = $1 UNION SELECT id FROM teams WHERE consultant_id = $1)) AS ok`,
+       WHERE r.id = $2 AND d.team_id IN ${MY_TEAMS}) AS ok`,
     [user.id, reportId]);
   return rows[0]?.ok === true || mayRead(db, user, reportId);
 }
